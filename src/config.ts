@@ -1,0 +1,259 @@
+/**
+ * Gateway configuration: one table of options, from which parsing, validation, `--help` and the
+ * README table are all derived, so they cannot drift apart.
+ * Precedence: command-line flags > environment > config file (JSON) > defaults.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  usersFile?: string;
+  pollWaitMs: number;
+  holdMs: number;
+  sessionTimeoutS: number;
+  /** `embedded` or a `redis://` / `rediss://` URL. */
+  store: string;
+  dataDir: string;
+  configFile?: string;
+  ticketTtlS: number;
+  maxBodyBytes: number;
+  maxXmlDepth: number;
+  maxXmlElements: number;
+  maxAttributes: number;
+  maxAttributeLength: number;
+  maxRequestsPerBatch: number;
+  maxMessageLength: number;
+  logMaxEvents: number;
+  logMaxBytes: number;
+  ridCacheSize: number;
+  inviteTimeoutS: number;
+  logLevel: LogLevel;
+}
+
+/** A configuration that cannot be used; the message names the flag, variable or file key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface OptionSpec {
+  key: keyof GatewayConfig;
+  flag: string;
+  env: string;
+  type: 'int' | 'string' | 'enum';
+  default: number | string | undefined;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** A filesystem path: when read from a config file it is relative to that file. */
+  path?: boolean;
+  /** Not settable from a config file (only `configFile` itself). */
+  noFile?: boolean;
+  /** Extra check for string values; returns a description of what is wrong. */
+  check?: (value: string) => string | undefined;
+  /** Placeholder shown in help, e.g. `--port N`. */
+  arg: string;
+  description: string;
+}
+
+const MiB = 1024 * 1024;
+
+function checkStore(value: string): string | undefined {
+  if (value === 'embedded') return undefined;
+  const expected = 'expected "embedded" or redis://[user:password@]host[:port][/db]';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return expected;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return expected;
+  if (url.hostname === '') return `${expected} (host missing)`;
+  if (!/^(\/(\d+)?)?$/.test(url.pathname)) return `${expected} (db must be a number)`;
+  if (url.search !== '' || url.hash !== '') return `${expected} (no query or fragment)`;
+  return undefined;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0, max: 65535, arg: 'N',
+    description: 'listen port (0 = any free port)' },
+  { key: 'host', flag: '--host', env: 'HOST', type: 'string', default: '127.0.0.1', arg: 'HOST',
+    description: 'listen address' },
+  { key: 'usersFile', flag: '--users', env: 'CWA_USERS', type: 'string', default: undefined, path: true, arg: 'FILE',
+    description: 'user directory (JSON); without it the bundled demo users are used' },
+  { key: 'pollWaitMs', flag: '--poll-wait-ms', env: 'CWA_POLL_WAIT_MS', type: 'int', default: 1000, min: 0, max: 60000, arg: 'N',
+    description: 'pollWaitTime told to clients, in milliseconds' },
+  { key: 'holdMs', flag: '--hold-ms', env: 'CWA_HOLD_MS', type: 'int', default: 25000, min: 0, max: 120000, arg: 'N',
+    description: 'longest time a data-channel GET is held open with no event queued (0 = answer at once)' },
+  { key: 'sessionTimeoutS', flag: '--session-timeout-s', env: 'CWA_SESSION_TIMEOUT_S', type: 'int', default: 600, min: 10, max: 86400, arg: 'N',
+    description: 'idle time in seconds after which a session ends' },
+  { key: 'store', flag: '--store', env: 'CWA_STORE', type: 'string', default: 'embedded', check: checkStore, arg: 'URL',
+    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (shared by several gateways)' },
+  { key: 'dataDir', flag: '--data-dir', env: 'CWA_DATA_DIR', type: 'string', default: './data', path: true, arg: 'DIR',
+    description: 'where the embedded store keeps durable data' },
+  { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',
+    description: 'JSON file holding any of these options by their camelCase name; paths in it are relative to it' },
+  { key: 'ticketTtlS', flag: '--ticket-ttl-s', env: 'CWA_TICKET_TTL_S', type: 'int', default: 3600, min: 1, max: 604800, arg: 'N',
+    description: 'lifetime of a CWA-Ticket in seconds' },
+  { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'CWA_MAX_BODY_BYTES', type: 'int', default: 65536, min: 1, max: 64 * MiB, arg: 'N',
+    description: 'largest request body accepted, in bytes' },
+  { key: 'maxXmlDepth', flag: '--max-xml-depth', env: 'CWA_MAX_XML_DEPTH', type: 'int', default: 16, min: 1, max: 256, arg: 'N',
+    description: 'deepest element nesting accepted in a request' },
+  { key: 'maxXmlElements', flag: '--max-xml-elements', env: 'CWA_MAX_XML_ELEMENTS', type: 'int', default: 2000, min: 1, max: 1000000, arg: 'N',
+    description: 'most elements accepted in one request document' },
+  { key: 'maxAttributes', flag: '--max-attributes', env: 'CWA_MAX_ATTRIBUTES', type: 'int', default: 32, min: 1, max: 1024, arg: 'N',
+    description: 'most attributes accepted on one element' },
+  { key: 'maxAttributeLength', flag: '--max-attribute-length', env: 'CWA_MAX_ATTRIBUTE_LENGTH', type: 'int', default: 4096, min: 1, max: MiB, arg: 'N',
+    description: 'longest attribute value accepted, in characters' },
+  { key: 'maxRequestsPerBatch', flag: '--max-requests-per-batch', env: 'CWA_MAX_REQUESTS_PER_BATCH', type: 'int', default: 32, min: 1, max: 1000, arg: 'N',
+    description: 'most requests accepted in one cwaRequests batch' },
+  { key: 'maxMessageLength', flag: '--max-message-length', env: 'CWA_MAX_MESSAGE_LENGTH', type: 'int', default: 8192, min: 1, max: MiB, arg: 'N',
+    description: 'longest instant message accepted, in characters' },
+  { key: 'logMaxEvents', flag: '--log-max-events', env: 'CWA_LOG_MAX_EVENTS', type: 'int', default: 1000, min: 1, max: 1000000, arg: 'N',
+    description: 'unacknowledged events kept per session before it ends with an overflow error' },
+  { key: 'logMaxBytes', flag: '--log-max-bytes', env: 'CWA_LOG_MAX_BYTES', type: 'int', default: MiB, min: 1, max: 1024 * MiB, arg: 'N',
+    description: 'bytes of unacknowledged events kept per session before it ends with an overflow error' },
+  { key: 'ridCacheSize', flag: '--rid-cache-size', env: 'CWA_RID_CACHE_SIZE', type: 'int', default: 8, min: 1, max: 1024, arg: 'N',
+    description: 'command responses cached per session to answer a retried batch' },
+  { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
+    description: 'seconds an unanswered conference invitation stays pending' },
+  { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
+    description: 'log verbosity' },
+];
+
+const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
+const BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
+
+function allowed(o: OptionSpec): string {
+  if (o.type === 'int') return `an integer in ${o.min}..${o.max}`;
+  if (o.type === 'enum') return `one of ${o.values!.join(', ')}`;
+  return 'a non-empty string';
+}
+
+/**
+ * Parses and checks one value; `source` names where it came from, for the error message.
+ * Flags and env are text; a config file must use JSON numbers for integers.
+ */
+function parseValue(o: OptionSpec, raw: unknown, source: string, fromText = true): number | string {
+  const bad = (why?: string): never => {
+    const shown = o.key === 'store' ? '' : ` ${JSON.stringify(raw)}`; // a Redis URL may hold a password
+    throw new ConfigError(`${source}: invalid value${shown}: ${why ?? `expected ${allowed(o)}`}`);
+  };
+  if (o.type === 'int') {
+    let n: number;
+    if (typeof raw === 'number') n = raw;
+    else if (fromText && typeof raw === 'string' && /^[+-]?\d+$/.test(raw.trim())) n = Number(raw.trim());
+    else return bad();
+    if (!Number.isSafeInteger(n) || n < o.min! || n > o.max!) return bad();
+    return n;
+  }
+  if (typeof raw !== 'string' || raw.trim() === '') return bad();
+  const value = raw.trim();
+  if (o.type === 'enum' && !o.values!.includes(value)) return bad();
+  const problem = o.check?.(value);
+  if (problem) bad(problem);
+  return value;
+}
+
+/** Reads `--flag value` / `--flag=value` pairs; the last occurrence of a flag wins. */
+function parseFlags(argv: readonly string[]): Map<OptionSpec, unknown> {
+  const out = new Map<OptionSpec, unknown>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (options are --flag value)`);
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const o = BY_FLAG.get(flag);
+    if (!o) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${flag}: missing value, expected ${allowed(o)}`);
+      value = next;
+      i++;
+    }
+    out.set(o, parseValue(o, value, flag));
+  }
+  return out;
+}
+
+async function readConfigFile(file: string): Promise<Map<OptionSpec, unknown>> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const what = err instanceof SyntaxError ? 'invalid JSON' : 'cannot read config file';
+    throw new ConfigError(`${file}: ${what}: ${(err as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new ConfigError(`${file}: expected a JSON object of options`);
+  }
+  const out = new Map<OptionSpec, unknown>();
+  for (const [key, raw] of Object.entries(doc)) {
+    const o = BY_KEY.get(key);
+    if (!o || o.noFile) {
+      throw new ConfigError(`${file}: unknown key "${key}" (allowed: ${OPTIONS.filter((x) => !x.noFile).map((x) => x.key).join(', ')})`);
+    }
+    let value = parseValue(o, raw, `${file}: key "${key}"`, false);
+    if (o.path && typeof value === 'string' && !isAbsolute(value)) value = resolve(dirname(file), value);
+    out.set(o, value);
+  }
+  return out;
+}
+
+export function defaultConfig(): GatewayConfig {
+  const config: Record<string, unknown> = {};
+  for (const o of OPTIONS) if (o.default !== undefined) config[o.key] = o.default;
+  return config as unknown as GatewayConfig;
+}
+
+export async function loadConfig(argv: readonly string[], env: Record<string, string | undefined>): Promise<GatewayConfig> {
+  const flags = parseFlags(argv);
+  // An empty variable (`PORT=`) counts as unset, as shells make that easy to produce by accident.
+  const fromEnv = new Map<OptionSpec, unknown>();
+  for (const o of OPTIONS) {
+    const raw = env[o.env];
+    if (raw !== undefined && raw !== '') fromEnv.set(o, parseValue(o, raw, `environment variable ${o.env}`));
+  }
+  const configOpt = BY_KEY.get('configFile')!;
+  const configFile = (flags.get(configOpt) ?? fromEnv.get(configOpt)) as string | undefined;
+  const fromFile = configFile !== undefined ? await readConfigFile(configFile) : new Map<OptionSpec, unknown>();
+
+  const config: Record<string, unknown> = { ...defaultConfig() };
+  for (const layer of [fromFile, fromEnv, flags]) {
+    for (const [o, value] of layer) config[o.key] = value;
+  }
+  return config as unknown as GatewayConfig;
+}
+
+function defaultText(o: OptionSpec): string {
+  if (o.default !== undefined) return String(o.default);
+  return o.key === 'usersFile' ? 'demo users' : 'none';
+}
+
+function rangeText(o: OptionSpec): string {
+  if (o.type === 'int') return ` [${o.min}..${o.max}]`;
+  if (o.type === 'enum') return ` [${o.values!.join('|')}]`;
+  return '';
+}
+
+/** Help text: one block per option with flag, environment variable, default and description. */
+export function describeOptions(): string {
+  const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.arg}`.length)) + 2;
+  return OPTIONS.map((o) => {
+    const head = `  ${`${o.flag} ${o.arg}`.padEnd(width)}${o.description}${rangeText(o)}`;
+    return `${head}\n  ${''.padEnd(width)}env ${o.env}, default: ${defaultText(o)}`;
+  }).join('\n');
+}
+
+/** The same table as Markdown, for the README. */
+export function describeOptionsMarkdown(): string {
+  const rows = OPTIONS.map((o) =>
+    `| \`${o.flag} ${o.arg}\` | \`${o.env}\` | ${o.description}${rangeText(o).replace(/\|/g, '\\|')} | ${defaultText(o)} |`);
+  return ['| flag | env | meaning | default |', '|---|---|---|---|', ...rows].join('\n');
+}
