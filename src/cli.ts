@@ -1,0 +1,190 @@
+/**
+ * The `cwa-gateway` command: `serve` (default), `hash-password`, `help`, `--version`.
+ * Everything it touches comes through `io`, so tests run it in-process.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, describeOptions, loadConfig, type GatewayConfig } from './config.js';
+import { UserDirectory, UserDirectoryError } from './users/directory.js';
+import { hashPassword } from './users/password.js';
+import type { RunningGateway, startGateway as StartGateway } from './server.js';
+
+export interface CliIo {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown };
+  stdin: AsyncIterable<string | Buffer> & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  exit: (code: number) => void;
+  /** Replaces the real server (tests); by default `./server.js` is loaded on demand. */
+  startGateway?: typeof StartGateway;
+}
+
+/** Bad usage or configuration, as opposed to a failure while running. */
+const EXIT_USAGE = 2;
+const MAX_PASSWORD_BYTES = 64 * 1024;
+
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cio: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    stdin: io.stdin ?? process.stdin,
+    env: io.env ?? process.env,
+    exit: io.exit ?? ((code) => process.exit(code)),
+    startGateway: io.startGateway,
+  };
+  const [first, ...rest] = argv;
+  try {
+    if (first === '--help' || first === '-h' || first === 'help') return help(cio);
+    if (first === '--version' || first === '-v') return await version(cio);
+    if (first === 'hash-password') return await hashPasswordCommand(rest, cio);
+    if (first === 'serve') return await serve(rest, cio);
+    if (first === undefined || first.startsWith('-')) return await serve(argv, cio);
+    cio.stderr.write(`cwa-gateway: unknown command "${first}" (see cwa-gateway --help)\n`);
+    return EXIT_USAGE;
+  } catch (err) {
+    // Configuration problems are the user's to fix: a message, no stack trace.
+    if (err instanceof ConfigError || err instanceof UserDirectoryError) {
+      cio.stderr.write(`cwa-gateway: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    cio.stderr.write(`cwa-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+export function usage(): string {
+  return [
+    'Usage: cwa-gateway [serve] [options]',
+    '       cwa-gateway hash-password [PASSWORD]',
+    '       cwa-gateway help | --help',
+    '       cwa-gateway --version',
+    '',
+    'Commands:',
+    '  serve            run the gateway (the default command)',
+    '  hash-password    print a "scrypt$N$r$p$salt$hash" string for the "passwordHash" field of a',
+    '                   users file; reads one line from standard input when PASSWORD is not given',
+    '                   (preferable: an argument shows up in shell history and process lists)',
+    '',
+    'Options of serve (flags beat environment variables, which beat the config file):',
+    describeOptions(),
+    '',
+  ].join('\n');
+}
+
+function help(io: CliIo): number {
+  io.stdout.write(usage());
+  return 0;
+}
+
+async function version(io: CliIo): Promise<number> {
+  // Compiled to dist/src/cli.js; package.json sits two levels up (one when run from src/).
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'cwa-gateway' && pkg.version) {
+        io.stdout.write(`${pkg.version}\n`);
+        return 0;
+      }
+    } catch {
+      // try the next candidate
+    }
+  }
+  io.stderr.write('cwa-gateway: cannot find package.json to read the version\n');
+  return 1;
+}
+
+async function hashPasswordCommand(args: readonly string[], io: CliIo): Promise<number> {
+  if (args[0] === '--help' || args[0] === '-h') return help(io);
+  if (args.length > 1) {
+    io.stderr.write('cwa-gateway: hash-password takes at most one argument (quote a password with spaces)\n');
+    return EXIT_USAGE;
+  }
+  let password = args[0];
+  if (password === undefined) {
+    if (io.stdin.isTTY) io.stderr.write('Password (one line, echoed): ');
+    password = await readLine(io.stdin);
+  }
+  if (password === '') {
+    io.stderr.write('cwa-gateway: the password is empty\n');
+    return EXIT_USAGE;
+  }
+  io.stdout.write(`${await hashPassword(password)}\n`);
+  return 0;
+}
+
+/** First line of the input, without its line ending; decoded at the end so UTF-8 never splits. */
+async function readLine(input: AsyncIterable<string | Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const nl = buf.indexOf(0x0a);
+    chunks.push(nl >= 0 ? buf.subarray(0, nl) : buf);
+    size += buf.length;
+    if (nl >= 0) break;
+    if (size > MAX_PASSWORD_BYTES) throw new ConfigError(`password longer than ${MAX_PASSWORD_BYTES} bytes`);
+  }
+  return Buffer.concat(chunks).toString('utf8').replace(/\r$/, '');
+}
+
+async function serve(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) return help(io);
+  const config = await loadConfig(args, io.env);
+  const users = config.usersFile !== undefined ? await UserDirectory.fromFile(config.usersFile) : UserDirectory.demo();
+  if (users.isDemo) io.stderr.write(demoWarning(users, config));
+
+  const start = io.startGateway ?? (await import('./server.js')).startGateway;
+  let gateway: RunningGateway;
+  try {
+    gateway = await start(config, { users });
+  } catch (err) {
+    io.stderr.write(`cwa-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  io.stdout.write(`cwa-gateway listening on ${gateway.url}\n`);
+  const code = await waitForShutdown(gateway, io);
+  io.exit(code); // do not wait for stray handles (idle keep-alive sockets) to drain
+  return code;
+}
+
+function demoWarning(users: UserDirectory, config: GatewayConfig): string {
+  const lines = [
+    'WARNING: no users file given (--users / CWA_USERS): using the built-in DEMO user directory.',
+    'WARNING: these are demo credentials, published in the source code; anyone can log on with them.',
+  ];
+  if (!['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
+    lines.push(`WARNING: and the gateway listens on ${config.host}, reachable from other machines.`);
+  }
+  lines.push('Demo logins (login / password):');
+  for (const { login, password } of users.demoCredentials()) lines.push(`  ${login} / ${password}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Resolves with the exit code once SIGINT/SIGTERM has closed the gateway; a second signal forces exit. */
+function waitForShutdown(gateway: RunningGateway, io: CliIo): Promise<number> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (closing) {
+        io.stderr.write(`cwa-gateway: ${signal} again, exiting without waiting\n`);
+        io.exit(1);
+        return;
+      }
+      closing = true;
+      io.stderr.write(`cwa-gateway: ${signal} received, closing\n`);
+      gateway.close().then(
+        () => finish(0),
+        (err: unknown) => {
+          io.stderr.write(`cwa-gateway: error while closing: ${err instanceof Error ? err.message : String(err)}\n`);
+          finish(1);
+        },
+      );
+    };
+    const finish = (code: number): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(code);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

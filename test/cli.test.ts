@@ -1,0 +1,150 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { main, type CliIo } from '../src/cli.js';
+import { OPTIONS, type GatewayConfig } from '../src/config.js';
+import { verifyPassword } from '../src/users/password.js';
+import type { UserDirectory } from '../src/users/directory.js';
+
+interface Run { code: number; stdout: string; stderr: string; exits: number[] }
+
+async function run(argv: string[], io: Partial<CliIo> = {}, during?: () => void): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const exits: number[] = [];
+  const pending = main(argv, {
+    stdout: { write: (s: string) => out.push(s) },
+    stderr: { write: (s: string) => err.push(s) },
+    stdin: Readable.from([]),
+    env: {},
+    exit: (code) => { exits.push(code); },
+    ...io,
+  });
+  during?.();
+  const code = await pending;
+  return { code, stdout: out.join(''), stderr: err.join(''), exits };
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('cli', () => {
+  it('hash-password hashes its argument', async () => {
+    const r = await run(['hash-password', 'p@ss word']);
+    expect(r.code).to.equal(0);
+    const stored = r.stdout.trim();
+    expect(stored).to.match(/^scrypt\$/);
+    expect(await verifyPassword('p@ss word', stored)).to.equal(true);
+    expect(await verifyPassword('p@ss', stored)).to.equal(false);
+  });
+
+  it('hash-password reads one line from stdin, stripping the line ending', async () => {
+    // a multi-byte character split across chunks, CRLF, and a second line that must be ignored
+    const bytes = Buffer.from('pässwörd\r\nnext line\n', 'utf8');
+    const r = await run(['hash-password'], { stdin: Readable.from([bytes.subarray(0, 2), bytes.subarray(2)]) });
+    expect(r.code).to.equal(0);
+    expect(await verifyPassword('pässwörd', r.stdout.trim())).to.equal(true);
+
+    const noNewline = await run(['hash-password'], { stdin: Readable.from(['secret']) });
+    expect(await verifyPassword('secret', noNewline.stdout.trim())).to.equal(true);
+  });
+
+  it('hash-password refuses an empty password or extra arguments', async () => {
+    expect((await run(['hash-password'], { stdin: Readable.from(['\n']) })).code).to.equal(2);
+    const extra = await run(['hash-password', 'a', 'b']);
+    expect(extra.code).to.equal(2);
+    expect(extra.stdout).to.equal('');
+  });
+
+  it('--help lists every option of the table', async () => {
+    for (const argv of [['--help'], ['help'], ['serve', '--help']]) {
+      const r = await run(argv);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.include('hash-password');
+      for (const o of OPTIONS) {
+        expect(r.stdout, o.flag).to.include(o.flag);
+        expect(r.stdout, o.env).to.include(o.env);
+      }
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(new URL('package.json', `file://${root}`), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout.trim()).to.equal(pkg.version);
+  });
+
+  it('exits 2 with a one-line message, no stack, on bad flags, values, users files and commands', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--bogus'], '--bogus'],
+      [['serve', '--port', '70000'], '0..65535'],
+      [['--hold-ms=abc'], '--hold-ms'],
+      [['serve', '--users', '/nonexistent/users.json'], '/nonexistent/users.json'],
+      [['frobnicate'], 'frobnicate'],
+    ];
+    for (const [argv, fragment] of cases) {
+      let started = false;
+      const r = await run(argv, { startGateway: async () => { started = true; throw new Error('must not start'); } });
+      expect(r.code, argv.join(' ')).to.equal(2);
+      expect(r.stderr).to.include(fragment);
+      expect(r.stderr).not.to.match(/\n\s+at /);
+      expect(started).to.equal(false);
+    }
+    const env = await run([], { env: { CWA_SESSION_TIMEOUT_S: '5' } });
+    expect(env.code).to.equal(2);
+    expect(env.stderr).to.include('CWA_SESSION_TIMEOUT_S').and.include('10..86400');
+  });
+
+  it('serve starts with the demo users, warns, and closes on SIGTERM', async () => {
+    let seen: { config: GatewayConfig; users: UserDirectory } | undefined;
+    let closed = 0;
+    const startGateway = async (config: GatewayConfig, deps: { users: UserDirectory }) => {
+      seen = { config, users: deps.users };
+      setImmediate(() => process.emit('SIGTERM'));
+      return { url: `http://${config.host}:${config.port}`, close: async () => { closed++; } };
+    };
+    const r = await run(['--port', '9123'], { startGateway, env: { HOST: '127.0.0.2' } });
+    expect(r.code).to.equal(0);
+    expect(r.exits).to.deep.equal([0]);
+    expect(closed).to.equal(1);
+    expect(seen!.config.port).to.equal(9123);
+    expect(seen!.config.host).to.equal('127.0.0.2');
+    expect(seen!.users.isDemo).to.equal(true);
+    expect(r.stdout).to.include('cwa-gateway listening on http://127.0.0.2:9123');
+    expect(r.stderr).to.match(/WARNING.*demo/i);
+    for (const { login, password } of seen!.users.demoCredentials()) {
+      expect(r.stderr).to.include(login).and.include(password);
+    }
+    expect(process.listenerCount('SIGTERM')).to.equal(0);
+  });
+
+  it('serve reports a failure to start with exit code 1', async () => {
+    const r = await run(['serve'], { startGateway: async () => { throw new Error('EADDRINUSE 127.0.0.1:8080'); } });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include('EADDRINUSE');
+  });
+
+  describe('bin/cwa-gateway.js', () => {
+    const bin = `${root}bin/cwa-gateway.js`;
+    const exec = (args: string[], input?: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH } }, (error, stdout, stderr) => {
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      });
+      child.stdin!.end(input ?? '');
+    });
+
+    it('exits 2 on a bad flag', async () => {
+      const r = await exec(['--port', 'eighty']);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.include('--port');
+    });
+
+    it('hashes a password read from stdin', async () => {
+      const r = await exec(['hash-password'], 'from-stdin\n');
+      expect(r.code).to.equal(0);
+      expect(await verifyPassword('from-stdin', r.stdout.trim())).to.equal(true);
+    });
+  });
+});
