@@ -1,0 +1,172 @@
+// The per-session event log behind the ackId cursor. Events are numbered from 1 per
+// session; AckId=N acknowledges (and lets the log drop) every event <= N and asks for
+// everything after N, in order. Nothing is dropped before it is acknowledged: when a
+// log would exceed its bounds it is closed with an explicit terminal event instead.
+
+/** A rendered event: its XML is `head + eid + tail` (rendered once, before the eid exists). */
+export interface EventRecord {
+  head: string;
+  tail: string;
+}
+
+export interface StoredEvent {
+  eid: number;
+  xml: string;
+}
+
+export interface EventLogLimits {
+  /** Unacknowledged events kept per session. */
+  maxEvents: number;
+  /** Unacknowledged event bytes (UTF-16 length, close to UTF-8 for this text) kept per session. */
+  maxBytes: number;
+}
+
+export type AppendOutcome =
+  | { ok: true; lastEid: number }
+  /** The log was full and is now closed with `terminal` as its last event; nothing of this append was kept. */
+  | { ok: false; reason: 'overflow' }
+  /** The log is closed (or unknown); nothing was appended. */
+  | { ok: false; reason: 'closed' };
+
+export type ReadOutcome =
+  | { status: 'ok'; events: StoredEvent[]; head: number; closed: boolean }
+  /** The cursor is older than what the log still holds (the client acknowledged more before). */
+  | { status: 'stale'; acked: number; head: number }
+  | { status: 'missing' };
+
+export interface EventLog {
+  open(sid: number): Promise<void>;
+  /** Appends atomically: all records get consecutive eids, or none is kept. */
+  append(sid: number, records: EventRecord[]): Promise<AppendOutcome>;
+  /** Acknowledges every event <= ackId, then returns up to `max` events after it. */
+  read(sid: number, ackId: number, max: number): Promise<ReadOutcome>;
+  /** Appends `terminal` (ignoring the bounds) and refuses further appends. */
+  close(sid: number, terminal?: EventRecord): Promise<void>;
+  remove(sid: number): Promise<void>;
+  /**
+   * Resolves true as soon as the log holds an event after `afterEid` or is closed or
+   * removed, false when `timeoutMs` passes or `signal` aborts first.
+   */
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Number of open logs (for metrics and tests). */
+  size(): number;
+}
+
+interface MemoryLog {
+  /** Retained (unacknowledged) events, oldest first. */
+  events: StoredEvent[];
+  bytes: number;
+  head: number;
+  acked: number;
+  closed: boolean;
+  waiters: Set<() => void>;
+}
+
+export class MemoryEventLog implements EventLog {
+  private readonly logs = new Map<number, MemoryLog>();
+
+  constructor(
+    private readonly limits: EventLogLimits,
+    /** The terminal event written when a log overflows. */
+    private readonly overflowRecord: EventRecord,
+  ) {}
+
+  async open(sid: number): Promise<void> {
+    if (!this.logs.has(sid)) {
+      this.logs.set(sid, { events: [], bytes: 0, head: 0, acked: 0, closed: false, waiters: new Set() });
+    }
+  }
+
+  async append(sid: number, records: EventRecord[]): Promise<AppendOutcome> {
+    const log = this.logs.get(sid);
+    if (!log || log.closed) return { ok: false, reason: 'closed' };
+    if (records.length === 0) return { ok: true, lastEid: log.head };
+    let bytes = 0;
+    const rendered: StoredEvent[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const eid = log.head + 1 + i;
+      const xml = records[i]!.head + eid + records[i]!.tail;
+      bytes += xml.length;
+      rendered.push({ eid, xml });
+    }
+    if (log.events.length + rendered.length > this.limits.maxEvents || log.bytes + bytes > this.limits.maxBytes) {
+      this.closeLog(log, this.overflowRecord);
+      return { ok: false, reason: 'overflow' };
+    }
+    for (const ev of rendered) log.events.push(ev);
+    log.bytes += bytes;
+    log.head += rendered.length;
+    this.wake(log);
+    return { ok: true, lastEid: log.head };
+  }
+
+  async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
+    const log = this.logs.get(sid);
+    if (!log) return { status: 'missing' };
+    if (ackId < log.acked) return { status: 'stale', acked: log.acked, head: log.head };
+    // Acknowledge: drop everything <= ackId (never beyond the head).
+    const upTo = Math.min(ackId, log.head);
+    let drop = 0;
+    while (drop < log.events.length && log.events[drop]!.eid <= upTo) {
+      log.bytes -= log.events[drop]!.xml.length;
+      drop++;
+    }
+    if (drop > 0) log.events.splice(0, drop);
+    log.acked = Math.max(log.acked, upTo);
+    return { status: 'ok', events: log.events.slice(0, max), head: log.head, closed: log.closed };
+  }
+
+  async close(sid: number, terminal?: EventRecord): Promise<void> {
+    const log = this.logs.get(sid);
+    if (log && !log.closed) this.closeLog(log, terminal);
+  }
+
+  async remove(sid: number): Promise<void> {
+    const log = this.logs.get(sid);
+    if (!log) return;
+    this.logs.delete(sid);
+    this.wake(log);
+  }
+
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const log = this.logs.get(sid);
+    if (!log || log.closed || log.head > afterEid) return Promise.resolve(true);
+    if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        log.waiters.delete(wake);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const wake = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      log.waiters.add(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  size(): number {
+    return this.logs.size;
+  }
+
+  private closeLog(log: MemoryLog, terminal?: EventRecord): void {
+    if (terminal) {
+      const eid = log.head + 1;
+      const xml = terminal.head + eid + terminal.tail;
+      log.events.push({ eid, xml });
+      log.bytes += xml.length;
+      log.head = eid;
+    }
+    log.closed = true;
+    this.wake(log);
+  }
+
+  private wake(log: MemoryLog): void {
+    if (log.waiters.size === 0) return;
+    const waiters = [...log.waiters];
+    log.waiters.clear();
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,37 @@
+// What the engine needs from the layers below it: a place to queue events and a
+// user directory. Both are interfaces so other implementations drop in.
+import type { CwaEvent } from './types.js';
+
+export interface Delivery {
+  sid: number;
+  event: CwaEvent;
+}
+
+export interface EventSink {
+  openSession(sid: number): Promise<void>;
+  /**
+   * Queues events, keeping their order per session (each session's share of one call
+   * is appended atomically). Resolves with the sids whose logs overflowed and were closed.
+   */
+  deliver(items: Delivery[]): Promise<number[]>;
+  /** Ends a session's log with a terminal event; it stays readable until removed. */
+  closeSession(sid: number, terminal: CwaEvent): Promise<void>;
+  removeSession(sid: number): Promise<void>;
+}
+
+export interface DirectoryUser {
+  login: string;
+  uri: string;
+  displayName: string;
+  email?: string;
+  title?: string;
+  office?: string;
+  phone?: string;
+  company?: string;
+}
+
+export interface Directory {
+  findByUri(uri: string): DirectoryUser | undefined;
+  findByLogonName(name: string): DirectoryUser | undefined;
+  authenticate(user: string, password: string): Promise<DirectoryUser | null>;
+}

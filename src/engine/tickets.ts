@@ -1,0 +1,72 @@
+// CWA-Ticket: an opaque bearer token (256 random bits, base64url) that expires and is
+// rotated. A ticket older than half its lifetime is replaced on its next use; the old
+// one stays valid for a short grace period so requests already in flight still pass.
+import { randomBytes } from 'node:crypto';
+import type { Clock } from './clock.js';
+
+interface TicketRecord {
+  login: string;
+  issuedAt: number;
+  expiresAt: number;
+  successor?: string;
+}
+
+export interface TicketCheck {
+  login: string;
+  /** The ticket the client should use from now on (the same one, or its replacement). */
+  current: string;
+}
+
+export class TicketService {
+  private readonly tickets = new Map<string, TicketRecord>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    private readonly graceMs = 60_000,
+  ) {}
+
+  issue(login: string): string {
+    const ticket = randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    this.tickets.set(ticket, { login, issuedAt: now, expiresAt: now + this.ttlMs });
+    return ticket;
+  }
+
+  /** Validates a ticket; rotates it when it is old. Undefined for unknown or expired tickets. */
+  check(ticket: string | undefined): TicketCheck | undefined {
+    if (!ticket) return undefined;
+    const now = this.clock.now();
+    let rec = this.tickets.get(ticket);
+    if (!rec || now >= rec.expiresAt) return undefined;
+    let current = ticket;
+    // Follow the rotation chain to the newest ticket.
+    while (rec.successor) {
+      const next = this.tickets.get(rec.successor);
+      if (!next || now >= next.expiresAt) break;
+      current = rec.successor;
+      rec = next;
+    }
+    if (!rec.successor && now - rec.issuedAt >= this.ttlMs / 2) {
+      const fresh = this.issue(rec.login);
+      rec.successor = fresh;
+      rec.expiresAt = Math.min(rec.expiresAt, now + this.graceMs);
+      current = fresh;
+    }
+    return { login: rec.login, current };
+  }
+
+  revokeAll(login: string): void {
+    for (const [t, rec] of this.tickets) if (rec.login === login) this.tickets.delete(t);
+  }
+
+  /** Drops expired tickets. */
+  sweep(): void {
+    const now = this.clock.now();
+    for (const [t, rec] of this.tickets) if (now >= rec.expiresAt) this.tickets.delete(t);
+  }
+
+  size(): number {
+    return this.tickets.size;
+  }
+}

@@ -1,0 +1,108 @@
+// The domain's vocabulary: typed requests, events and answers. The engine works
+// with these only; protocol/ turns them into and out of XML.
+import type { CwaError } from './errors.js';
+export type { CwaError } from './errors.js';
+
+export interface ImMessage {
+  format?: string;
+  content: string;
+}
+
+export type ConferenceAction =
+  | { type: 'initiateImSession'; uris: string[]; confUri?: string; message?: ImMessage; subject?: string }
+  | { type: 'acceptImSession' }
+  | { type: 'terminateImSession' }
+  | { type: 'sendMessage'; message: ImMessage }
+  | { type: 'notifyComposing'; state: 'composing' | 'idle' }
+  /** A request the reference names that this gateway does not carry out (yet). */
+  | { type: 'unsupported'; name: string };
+
+export interface SessionOptions {
+  autoPublishMachineState: boolean;
+  autoSubscribePresenceForContacts: boolean;
+}
+
+export type CwaRequest =
+  | {
+      kind: 'initiateSession';
+      rid: string;
+      localeId?: number;
+      securityMode?: 'public' | 'private';
+      userStateAvailability?: number;
+      options: SessionOptions;
+      signInData?: string;
+    }
+  | { kind: 'terminateSession'; rid: string }
+  | { kind: 'conference'; rid?: string; confId: number; action: ConferenceAction }
+  /** A top-level request the reference names that this gateway does not carry out (yet). */
+  | { kind: 'unsupported'; rid?: string; name: string };
+
+export interface LogonRequest {
+  user?: string;
+  password?: string;
+  uri?: string;
+}
+
+export type ImSessionState = 'connected' | 'incoming' | 'connecting' | 'terminated';
+export type EscalationMode = 'invitingPeer' | 'peer' | 'escalating' | 'escalated' | 'none';
+export type Role = 'attendee' | 'presenter';
+
+export type ConferenceEventBody =
+  | { type: 'initiateImSessionAccepted'; rid: string; confId: number }
+  | {
+      type: 'imSessionReceived';
+      inviter: { uri: string; name?: string; sourceNetwork: string };
+      role: Role;
+      escalationMode: EscalationMode;
+      subject?: string;
+      message?: ImMessage;
+    }
+  | { type: 'imSessionState'; state: ImSessionState }
+  | { type: 'messageReceived'; sender: string; message: ImMessage }
+  | { type: 'messageIdReceived'; rid: string; messageId: string }
+  | { type: 'messageSendFailed'; rid?: string; messageId: string; error?: CwaError }
+  | { type: 'composingState'; uri: string; state: 'composing' | 'idle' }
+  | { type: 'escalationMode'; mode: EscalationMode }
+  | { type: 'role'; role: Role }
+  | { type: 'participant'; uri: string; name?: string; role?: Role }
+  | { type: 'participantRemoved'; uri: string }
+  | { type: 'inviteFailed'; uri: string };
+
+export interface SelfPresenceData {
+  availability: number;
+  publishTime: string;
+  displayName: string;
+  email?: string;
+  title?: string;
+  office?: string;
+  company?: string;
+  phone?: string;
+}
+
+export interface ConfigurationData {
+  enableAppearOffline: boolean;
+  composingRefreshS: number;
+  composingTimeoutS: number;
+  userNotice?: string;
+  searchMaxResults: number;
+}
+
+export type SessionEndReason = 'eventLogOverflow' | 'timeout' | 'terminated' | 'shutdown';
+
+export type CwaEvent =
+  | { kind: 'conference'; confId: number; body: ConferenceEventBody }
+  | { kind: 'configuration'; data: ConfigurationData }
+  | { kind: 'selfPresence'; data: SelfPresenceData }
+  | { kind: 'requestSucceeded'; rid: string }
+  | { kind: 'requestFailed'; rid: string; error: CwaError }
+  | { kind: 'sessionTerminated'; reason: SessionEndReason; error: CwaError };
+
+
+/** A synchronous answer to one request of a batch. */
+export type ResponseItem =
+  | { type: 'requestAccepted'; rid: string; session?: { sid: number; uri: string; pollWaitTime: number } }
+  | { type: 'initiateImSessionAccepted'; rid: string; confId: number }
+  | { type: 'requestFailed'; rid: string; error: CwaError }
+  | { type: 'requestInvalid'; rid: string; error: CwaError }
+  | { type: 'logonSucceeded'; uri: string; signInData: string };
+

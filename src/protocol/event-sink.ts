@@ -1,0 +1,45 @@
+// Connects the engine's typed events to the event log: each event is rendered once
+// (its body shared by every session it goes to) and appended per session in order.
+import type { EventLog } from '../delivery/event-log.js';
+import type { Delivery, EventSink } from '../engine/ports.js';
+import type { CwaEvent } from '../engine/types.js';
+import { cwaError, ErrorCode } from '../engine/errors.js';
+import { toRecord } from './events.js';
+
+export class LogEventSink implements EventSink {
+  constructor(private readonly log: EventLog) {}
+
+  openSession(sid: number): Promise<void> {
+    return this.log.open(sid);
+  }
+
+  async deliver(items: Delivery[]): Promise<number[]> {
+    const bySid = new Map<number, ReturnType<typeof toRecord>[]>();
+    for (const { sid, event } of items) {
+      let list = bySid.get(sid);
+      if (!list) bySid.set(sid, (list = []));
+      list.push(toRecord(event));
+    }
+    const overflowed: number[] = [];
+    for (const [sid, records] of bySid) {
+      const outcome = await this.log.append(sid, records);
+      if (!outcome.ok && outcome.reason === 'overflow') overflowed.push(sid);
+    }
+    return overflowed;
+  }
+
+  closeSession(sid: number, terminal: CwaEvent): Promise<void> {
+    return this.log.close(sid, toRecord(terminal));
+  }
+
+  removeSession(sid: number): Promise<void> {
+    return this.log.remove(sid);
+  }
+}
+
+/** The terminal event a log writes when it overflows. */
+export const OVERFLOW_RECORD = toRecord({
+  kind: 'sessionTerminated',
+  reason: 'eventLogOverflow',
+  error: cwaError(ErrorCode.InternalFailure, 'The session was ended: its unacknowledged events exceeded the event log bound.'),
+});

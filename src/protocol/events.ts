@@ -1,0 +1,147 @@
+// Typed events and their XML. An event body is rendered once and shared by every
+// session it is queued for; only the per-session wrapper (eid, confId) differs, and
+// the log stores that as a head/tail pair around the eid, so a stored event is never
+// re-rendered for a poll or a WebSocket.
+import type { EventRecord } from '../delivery/event-log.js';
+import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage, SelfPresenceData } from '../engine/types.js';
+import { attrs, element, textElement } from './xml.js';
+
+
+export function renderError(e: CwaError): string {
+  let inner = '';
+  if (e.sipResponse) {
+    const s = e.sipResponse;
+    inner = element(
+      'sipResponse',
+      { code: s.code, reason: s.reason },
+      s.diagnostics ? textElement('ms-diagnostics', s.diagnostics) : '',
+    );
+  }
+  return element('error', { code: e.code, reason: e.reason, detail: e.detail }, inner);
+}
+
+function renderMessage(m: ImMessage): string {
+  return element('message', {}, (m.format !== undefined ? textElement('format', m.format) : '') + textElement('content', m.content));
+}
+
+const bodyCache = new WeakMap<ConferenceEventBody, string>();
+
+export function renderConferenceBody(b: ConferenceEventBody): string {
+  const cached = bodyCache.get(b);
+  if (cached !== undefined) return cached;
+  let xml: string;
+  switch (b.type) {
+    case 'initiateImSessionAccepted':
+      xml = element('initiateImSessionAccepted', { rid: b.rid, confId: b.confId });
+      break;
+    case 'imSessionReceived':
+      xml = element(
+        'imSessionReceived',
+        {},
+        element('inviter', { uri: b.inviter.uri, name: b.inviter.name, sourceNetwork: b.inviter.sourceNetwork }) +
+          textElement('role', b.role) +
+          textElement('escalationMode', b.escalationMode) +
+          (b.subject !== undefined ? textElement('subject', b.subject) : '') +
+          (b.message ? renderMessage(b.message) : ''),
+      );
+      break;
+    case 'imSessionState':
+      xml = textElement('imSessionState', b.state);
+      break;
+    case 'messageReceived':
+      xml = element('messageReceived', { sender: b.sender }, renderMessage(b.message));
+      break;
+    case 'messageIdReceived':
+      xml = element('messageIdReceived', { rid: b.rid, messageId: b.messageId });
+      break;
+    case 'messageSendFailed':
+      xml = element('messageSendFailed', { messageId: b.messageId, rid: b.rid }, b.error ? renderError(b.error) : '');
+      break;
+    case 'composingState':
+      xml = textElement('composingState', b.state, { uri: b.uri });
+      break;
+    case 'escalationMode':
+      xml = textElement('escalationMode', b.mode);
+      break;
+    case 'role':
+      xml = textElement('role', b.role);
+      break;
+    case 'participant':
+      xml = element('participant', { uri: b.uri, name: b.name, role: b.role });
+      break;
+    case 'participantRemoved':
+      xml = textElement('participantRemoved', b.uri);
+      break;
+    case 'inviteFailed':
+      xml = element('inviteFailed', { uri: b.uri });
+      break;
+  }
+  bodyCache.set(b, xml);
+  return xml;
+}
+
+const NS_STATE = 'http://schemas.microsoft.com/2006/09/sip/state';
+const NS_CARD = 'http://schemas.microsoft.com/2006/09/sip/contactcard';
+const NS_XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+
+function renderSelfPresence(d: SelfPresenceData): string {
+  const state =
+    `<state xmlns="${NS_STATE}" xmlns:xsi="${NS_XSI}" xsi:type="aggregateState">` +
+    textElement('availability', String(d.availability)) +
+    '</state>';
+  const card =
+    `<contactCard xmlns="${NS_CARD}">` +
+    element(
+      'identity',
+      {},
+      element('name', {}, textElement('displayName', d.displayName)) + (d.email ? textElement('email', d.email) : ''),
+    ) +
+    (d.company ? textElement('company', d.company) : '') +
+    (d.title ? textElement('title', d.title) : '') +
+    (d.office ? textElement('office', d.office) : '') +
+    (d.phone
+      ? element('phone', { type: 'work' }, textElement('uri', `tel:${d.phone.replace(/[^+\d]/g, '')}`) + textElement('displayString', d.phone))
+      : '') +
+    '</contactCard>';
+  const cat = (name: string, payload: string) =>
+    element('cwaCategory', { name, instance: 0, publishTime: d.publishTime }, payload);
+  return cat('state', state) + cat('contactCard', card);
+}
+
+function renderConfiguration(d: ConfigurationData): string {
+  return (
+    element('search', {}, textElement('maxResults', String(d.searchMaxResults))) +
+    textElement('enableAppearOffline', String(d.enableAppearOffline)) +
+    element('imComposingTimers', { refreshInterval: d.composingRefreshS, timeout: d.composingTimeoutS }) +
+    (d.userNotice ? textElement('userNotice', d.userNotice) : '')
+  );
+}
+
+/** Renders an event as a head/tail pair around its (not yet known) eid. */
+export function toRecord(ev: CwaEvent): EventRecord {
+  switch (ev.kind) {
+    case 'conference':
+      return {
+        head: '<conference eid="',
+        tail: `" confId="${ev.confId}">${renderConferenceBody(ev.body)}</conference>`,
+      };
+    case 'configuration':
+      return { head: '<configuration eid="', tail: `">${renderConfiguration(ev.data)}</configuration>` };
+    case 'selfPresence':
+      return { head: '<selfPresence eid="', tail: `">${renderSelfPresence(ev.data)}</selfPresence>` };
+    case 'requestSucceeded':
+      return { head: '<requestSucceeded eid="', tail: `"${attrs({ rid: ev.rid })}/>` };
+    case 'requestFailed':
+      return { head: '<requestFailed eid="', tail: `"${attrs({ rid: ev.rid })}>${renderError(ev.error)}</requestFailed>` };
+    case 'sessionTerminated':
+      return {
+        head: '<sessionTerminated eid="',
+        tail: `"${attrs({ reason: ev.reason })}>${renderError(ev.error)}</sessionTerminated>`,
+      };
+  }
+}
+
+export function recordXml(r: EventRecord, eid: number): string {
+  return r.head + eid + r.tail;
+}
+

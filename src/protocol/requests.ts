@@ -1,0 +1,104 @@
+// Typed requests, decoded from a schema-valid element. Decoding is lenient where the
+// reference documents client quirks (attribute and element names compared without
+// case: `confid`, `Format`; the `initateImSession` spelling; a missing confId).
+import { attr, child, children, type XNode } from './xml-tree.js';
+import type { ConferenceAction, CwaRequest, ImMessage, LogonRequest } from '../engine/types.js';
+
+function bool(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const v = value.trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+function int(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function text(node: XNode | undefined): string | undefined {
+  return node === undefined ? undefined : node.text;
+}
+
+function decodeMessage(node: XNode | undefined, outerFormat?: string): ImMessage | undefined {
+  if (!node) return undefined;
+  const format = text(child(node, 'format')) ?? outerFormat;
+  return { format: format?.trim() === '' ? undefined : format, content: text(child(node, 'content')) ?? '' };
+}
+
+function decodeConference(node: XNode): CwaRequest {
+  const rid = attr(node, 'rid');
+  const confId = int(attr(node, 'confId')) ?? 0;
+  const inner = node.children[0]!;
+  const name = inner.name;
+  let action: ConferenceAction;
+  switch (name) {
+    case 'initiateImSession':
+    case 'initateImSession': {
+      const uris = children(child(inner, 'uris') ?? { name: '', ns: '', attrs: {}, children: [], text: '' }, 'uri').map((u) =>
+        u.text.trim(),
+      );
+      const outerFormat = text(child(inner, 'format'));
+      action = {
+        type: 'initiateImSession',
+        uris,
+        confUri: text(child(inner, 'confUri'))?.trim(),
+        message: decodeMessage(child(inner, 'message'), outerFormat),
+        subject: text(child(inner, 'subject')),
+      };
+      break;
+    }
+    case 'acceptImSession':
+      action = { type: 'acceptImSession' };
+      break;
+    case 'terminateImSession':
+      action = { type: 'terminateImSession' };
+      break;
+    case 'sendMessage':
+      action = { type: 'sendMessage', message: decodeMessage(inner)! };
+      break;
+    case 'notifyComposing':
+      action = { type: 'notifyComposing', state: inner.text.trim().toLowerCase() === 'composing' ? 'composing' : 'idle' };
+      break;
+    default:
+      action = { type: 'unsupported', name };
+  }
+  return { kind: 'conference', rid, confId, action };
+}
+
+/** Decodes one schema-valid child of <cwaRequests>. */
+export function decodeRequest(node: XNode): CwaRequest {
+  const rid = attr(node, 'rid') ?? '';
+  switch (node.name) {
+    case 'initiateSession': {
+      const options = child(node, 'options');
+      const mode = text(child(node, 'securityMode'))?.trim().toLowerCase();
+      return {
+        kind: 'initiateSession',
+        rid,
+        localeId: int(text(child(node, 'localeId'))),
+        securityMode: mode === 'public' || mode === 'private' ? mode : undefined,
+        userStateAvailability: int(text(child(node, 'userStateAvailability'))),
+        options: {
+          autoPublishMachineState: bool(options && attr(options, 'autoPublishMachineState'), true),
+          autoSubscribePresenceForContacts: bool(options && attr(options, 'autoSubscribePresenceForContacts'), true),
+        },
+        signInData: text(child(node, 'signInData'))?.trim(),
+      };
+    }
+    case 'terminateSession':
+      return { kind: 'terminateSession', rid };
+    case 'conference':
+      return decodeConference(node);
+    default:
+      return { kind: 'unsupported', rid: attr(node, 'rid'), name: node.name };
+  }
+}
+
+export function decodeLogon(node: XNode): LogonRequest {
+  return {
+    user: text(child(node, 'user'))?.trim(),
+    password: text(child(node, 'password')),
+    uri: text(child(node, 'uri'))?.trim(),
+  };
+}

@@ -1,0 +1,50 @@
+// The synchronous answers (cwaResponses) and the data-channel envelope (cwaEvents).
+import type { CwaError, ResponseItem } from '../engine/types.js';
+import { renderError } from './events.js';
+import { attrs, element, textElement } from './xml.js';
+
+export function renderResponseItem(item: ResponseItem): string {
+  switch (item.type) {
+    case 'requestAccepted':
+      return element(
+        'requestAccepted',
+        { rid: item.rid },
+        item.session
+          ? textElement('sid', String(item.session.sid)) +
+              textElement('uri', item.session.uri) +
+              textElement('pollWaitTime', String(item.session.pollWaitTime))
+          : '',
+      );
+    case 'initiateImSessionAccepted':
+      return element('initiateImSessionAccepted', { rid: item.rid, confId: item.confId });
+    case 'requestFailed':
+      return element('requestFailed', { rid: item.rid }, renderError(item.error));
+    case 'requestInvalid':
+      return element('requestInvalid', { rid: item.rid }, renderError(item.error));
+    case 'logonSucceeded':
+      // The reference's logon result: requestSucceeded with eid 0 and an empty rid.
+      return element('requestSucceeded', { eid: 0, rid: '' }, textElement('uri', item.uri) + textElement('signInData', item.signInData));
+  }
+}
+
+export function renderResponses(items: ResponseItem[], requestProcessed: number, unexpectedElement: number): string {
+  return element('cwaResponses', { requestProcessed, unexpectedElement }, items.map(renderResponseItem).join('')) ;
+}
+
+/** A document-level error (bad XML, no ticket, unknown session …). */
+export function renderErrorResponse(error: CwaError): string {
+  return `<cwaResponses${attrs({ requestProcessed: 0, unexpectedElement: 0 })}>${renderError(error)}</cwaResponses>`;
+}
+
+export interface EventsEnvelope {
+  sid: number;
+  ackId: number;
+  pollWaitTime: number;
+  sessionTimeout?: number;
+}
+
+/** `events` are already-rendered event elements. */
+export function renderEvents(env: EventsEnvelope, events: string[]): string {
+  const head = `<cwaEvents${attrs({ sid: env.sid, ackId: env.ackId, pollWaitTime: env.pollWaitTime, sessionTimeout: env.sessionTimeout })}`;
+  return events.length === 0 ? `${head}/>` : `${head}>${events.join('')}</cwaEvents>`;
+}

@@ -1,0 +1,118 @@
+// Well-formedness and hostile-input checks for incoming documents, applied while
+// streaming through the text (saxes), before any schema work happens: a DOCTYPE,
+// an entity reference, a processing instruction or a limit breach stops the scan
+// at the offending byte. The result is a light tree the request decoder walks.
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+
+export interface XmlLimits {
+  maxDepth: number;
+  maxElements: number;
+  maxAttributes: number;
+  maxAttributeLength: number;
+}
+
+export interface XNode {
+  /** Local name, as written (case preserved). */
+  name: string;
+  /** Namespace URI ('' for none). */
+  ns: string;
+  /** Attributes by local name; namespace declarations are not included. */
+  attrs: Record<string, string>;
+  children: XNode[];
+  /** Concatenated character data directly inside this element. */
+  text: string;
+}
+
+export type XmlRejection =
+  | 'malformed'
+  | 'doctype'
+  | 'entity'
+  | 'processingInstruction'
+  | 'depth'
+  | 'elements'
+  | 'attributes'
+  | 'attributeLength';
+
+export class XmlRejectedError extends Error {
+  constructor(readonly kind: XmlRejection, message: string) {
+    super(message);
+    this.name = 'XmlRejectedError';
+  }
+}
+
+export function parseXmlTree(text: string, limits: XmlLimits): XNode {
+  const parser = new SaxesParser({ xmlns: true, position: false });
+  const stack: XNode[] = [];
+  let root: XNode | undefined;
+  let elements = 0;
+
+  const reject = (kind: XmlRejection, message: string): never => {
+    throw new XmlRejectedError(kind, message);
+  };
+
+  parser.on('error', (err) => {
+    const msg = err.message;
+    if (/undefined entity|entity/i.test(msg)) reject('entity', 'entity references are not accepted');
+    reject('malformed', `malformed XML: ${msg.split('\n')[0]}`);
+  });
+  parser.on('doctype', () => reject('doctype', 'DOCTYPE declarations are not accepted'));
+  parser.on('processinginstruction', (pi) =>
+    reject('processingInstruction', `processing instructions are not accepted (<?${pi.target} ...?>)`),
+  );
+  parser.on('opentag', (tag: SaxesTagNS) => {
+    elements += 1;
+    if (elements > limits.maxElements) reject('elements', `more than ${limits.maxElements} elements`);
+    if (stack.length + 1 > limits.maxDepth) reject('depth', `nesting deeper than ${limits.maxDepth} levels`);
+    const node: XNode = { name: tag.local, ns: tag.uri, attrs: {}, children: [], text: '' };
+    let count = 0;
+    for (const key in tag.attributes) {
+      const a = tag.attributes[key]!;
+      if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
+      count += 1;
+      if (count > limits.maxAttributes) reject('attributes', `more than ${limits.maxAttributes} attributes on <${tag.local}>`);
+      if (a.value.length > limits.maxAttributeLength) {
+        reject('attributeLength', `attribute ${a.local} of <${tag.local}> is longer than ${limits.maxAttributeLength} characters`);
+      }
+      node.attrs[a.local] = a.value;
+    }
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(node);
+    else root = node;
+    if (!tag.isSelfClosing) stack.push(node);
+  });
+  parser.on('closetag', (tag) => {
+    if (!tag.isSelfClosing) stack.pop();
+  });
+  parser.on('text', (t) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  });
+  parser.on('cdata', (t) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  });
+
+  parser.write(text).close();
+  if (!root) reject('malformed', 'malformed XML: no root element');
+  return root!;
+}
+
+/** Attribute lookup by name, case-insensitively (clients send `confid` for `confId`). */
+export function attr(node: XNode, name: string): string | undefined {
+  const exact = node.attrs[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const key in node.attrs) if (key.toLowerCase() === lower) return node.attrs[key];
+  return undefined;
+}
+
+/** First child element with this local name, case-insensitively (`Format` for `format`). */
+export function child(node: XNode, name: string): XNode | undefined {
+  const lower = name.toLowerCase();
+  return node.children.find((c) => c.name.toLowerCase() === lower);
+}
+
+export function children(node: XNode, name: string): XNode[] {
+  const lower = name.toLowerCase();
+  return node.children.filter((c) => c.name.toLowerCase() === lower);
+}

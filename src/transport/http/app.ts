@@ -1,0 +1,64 @@
+// The HTTP transport: routes, ticket checks and error mapping. Thin by design: it
+// turns HTTP into calls on the codec and the engine and back.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { xmlBody } from './body.js';
+import { commandHandler } from './command-channel.js';
+import type { TransportContext } from './context.js';
+import { dataChannelHandler } from './data-channel.js';
+import { logonHandler } from './logon.js';
+import { sendError } from './replies.js';
+
+export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
+export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
+export const DATA_PATH = '/cwa/AsyncDataChannel.ashx';
+
+type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+
+/** Express 5 forwards rejected promises to the error handler; this keeps the types plain. */
+const wrap = (fn: (req: Request, res: Response) => Promise<unknown>): Handler => (req, res, next) => fn(req, res).catch(next);
+
+/** Every request after logon needs a valid CWA-Ticket; nothing runs without one. */
+function requireTicket(ctx: TransportContext): Handler {
+  return (req, res, next) => {
+    const presented = req.get('CWA-Ticket');
+    const check = ctx.engine.checkTicket(presented);
+    if (!check) {
+      sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'A valid CWA-Ticket header is required: sign in first.'), reason: 'Not Authenticated' });
+      return;
+    }
+    res.locals.auth = { login: check.login, current: check.current, presented };
+    next();
+  };
+}
+
+export function createApp(ctx: TransportContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+
+  const body = xmlBody(ctx.limits.maxBodyBytes);
+  for (const path of LOGON_PATHS) app.post(path, body, wrap(logonHandler(ctx)));
+  app.post(COMMAND_PATH, requireTicket(ctx), body, wrap(commandHandler(ctx)));
+  app.get(DATA_PATH, requireTicket(ctx), wrap(dataChannelHandler(ctx)));
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+
+  // Known paths with the wrong method, then everything else.
+  for (const path of [...LOGON_PATHS, COMMAND_PATH]) {
+    app.all(path, (_req, res) => sendError(res.setHeader('Allow', 'POST'), 405, cwaError(ErrorCode.InvalidRequest, 'use POST')));
+  }
+  app.all(DATA_PATH, (_req, res) => sendError(res.setHeader('Allow', 'GET'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
+  app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    console.error('cwa-gateway: internal error', err);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendError(res, 500, cwaError(ErrorCode.InternalFailure, 'internal error'));
+  });
+  return app;
+}

@@ -1,0 +1,79 @@
+// The data channel: GET /cwa/AsyncDataChannel.ashx?Sid=&AckId=&UA=. Answers at once
+// with every event after AckId; when there is none, holds the request until an event
+// is queued or --hold-ms passes. A newer poll of the same session releases an older
+// held one (answered empty), so a session never piles up held requests.
+import type { Request, Response } from 'express';
+import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { renderEvents } from '../../protocol/responses.js';
+import type { TransportContext } from './context.js';
+import { intParam, queryParams } from './query.js';
+import { sendError, sendXml } from './replies.js';
+
+export function dataChannelHandler(ctx: TransportContext) {
+  const held = new Map<number, AbortController>();
+
+  return async (req: Request, res: Response) => {
+    const auth = res.locals.auth as { login: string; current: string };
+    const params = queryParams(req.originalUrl);
+    const sid = intParam(params, 'sid');
+    const ackId = intParam(params, 'ackid') ?? 0;
+    if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
+      return sendError(res, 400, cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), auth.current);
+    }
+    const ua = params.get('ua')?.trim().toLowerCase();
+    const { engine, log } = ctx;
+    const session = engine.sessionFor(auth.login, sid);
+    if (!session && !engine.ownsEndedLog(auth.login, sid)) {
+      return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
+    }
+    if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
+
+    // Release an older held poll of this session: this one supersedes it.
+    held.get(sid)?.abort();
+    const abort = new AbortController();
+    held.set(sid, abort);
+    const onClose = () => abort.abort();
+    res.on('close', onClose);
+    try {
+      let waited = false;
+      for (;;) {
+        const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
+        if (result.status === 'missing') {
+          return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+        }
+        if (result.status === 'stale') {
+          return sendError(
+            res,
+            409,
+            cwaError(
+              ErrorCode.InvalidOperation,
+              `AckId ${ackId} is older than the events this session still holds: events up to ${result.acked} were acknowledged before.`,
+            ),
+            auth.current,
+          );
+        }
+        const sessionTimeout = session ? engine.secondsLeft(session) : 0;
+        const envelope = { sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout };
+        if (result.events.length > 0) {
+          const last = result.events[result.events.length - 1]!.eid;
+          return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml)), auth.current);
+        }
+        if (result.closed) {
+          // Everything up to the terminal event was acknowledged.
+          return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+        }
+        // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
+        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted) {
+          if (res.writableEnded || res.destroyed) return;
+          return sendXml(res, 200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
+        }
+        await log.wait(sid, ackId, ctx.holdMs, abort.signal);
+        waited = true;
+        if (res.destroyed) return;
+      }
+    } finally {
+      res.off('close', onClose);
+      if (held.get(sid) === abort) held.delete(sid);
+    }
+  };
+}
