@@ -35,7 +35,8 @@ export const DEFAULT_CONFIGURATION: ConfigurationData = {
   enableAppearOffline: true,
   composingRefreshS: 60,
   composingTimeoutS: 120,
-  searchMaxResults: 50,
+  searchDefaultFunction: 'or',
+  searchDefaultFields: '0100',
 };
 
 const END_ERRORS: Record<SessionEndReason, CwaError> = {

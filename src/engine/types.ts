@@ -84,7 +84,9 @@ export interface ConfigurationData {
   composingRefreshS: number;
   composingTimeoutS: number;
   userNotice?: string;
-  searchMaxResults: number;
+  /** Default search settings told to the client (`and`/`or`, and the fields as the reference's digit string). */
+  searchDefaultFunction: 'and' | 'or';
+  searchDefaultFields: string;
 }
 
 export type SessionEndReason = 'eventLogOverflow' | 'timeout' | 'terminated' | 'shutdown';

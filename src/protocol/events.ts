@@ -110,7 +110,7 @@ function renderSelfPresence(d: SelfPresenceData): string {
 
 function renderConfiguration(d: ConfigurationData): string {
   return (
-    element('search', {}, textElement('maxResults', String(d.searchMaxResults))) +
+    element('search', { defaultFunction: d.searchDefaultFunction, defaultFields: d.searchDefaultFields }) +
     textElement('enableAppearOffline', String(d.enableAppearOffline)) +
     element('imComposingTimers', { refreshInterval: d.composingRefreshS, timeout: d.composingTimeoutS }) +
     (d.userNotice ? textElement('userNotice', d.userNotice) : '')

@@ -1,0 +1,37 @@
+// Starts a real gateway on an ephemeral loopback port for a test.
+import type { AddressInfo } from 'node:net';
+import { defaultConfig, type GatewayConfig } from '../../src/config.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import { createGateway, type Gateway } from '../../src/server.js';
+import { UserDirectory } from '../../src/users/directory.js';
+
+export interface TestGateway {
+  url: string;
+  gateway: Gateway;
+  config: GatewayConfig;
+  /** Present when started with `manualClock`: time moves only when a test says so. */
+  clock?: ManualClock;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(
+  overrides: Partial<GatewayConfig> = {},
+  opts: { manualClock?: boolean; users?: UserDirectory } = {},
+): Promise<TestGateway> {
+  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
+  const clock = opts.manualClock ? new ManualClock() : undefined;
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock });
+  await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
+  const { port } = gateway.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    gateway,
+    config,
+    clock,
+    async close() {
+      gateway.server.closeAllConnections();
+      await new Promise<void>((resolve) => gateway.server.close(() => resolve()));
+      gateway.dispose();
+    },
+  };
+}
