@@ -130,10 +130,10 @@ describe('one-to-one IM over the command and data channels', () => {
   });
 
   for (const [who, code, reason] of [
-    ['sip:nobody@example.com', '404', 'unknown user'],
-    ['sip:carol@example.com', '480', 'user not signed in'],
+    ['sip:nobody@example.com', '404', 'an unknown user'],
+    ['sip:carol@example.com', '480', 'a user who is not signed in'],
   ] as const) {
-    it(`answers an invitation to an ${reason} with the documented failure sequence (SIP ${code})`, async () => {
+    it(`answers an invitation to ${reason} with the documented failure sequence (SIP ${code})`, async () => {
       const alice = await new LegacyClient(gw.url, 'alice').signIn();
       await alice.poll();
       const rid = alice.nextRid();

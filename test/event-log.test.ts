@@ -1,0 +1,99 @@
+// The EventLog contract, written against the interface so every implementation
+// (in-memory now, Redis later) runs the same cases.
+import { expect } from 'chai';
+import { MemoryEventLog, type EventLog, type EventRecord } from '../src/delivery/event-log.js';
+
+const rec = (name: string): EventRecord => ({ head: `<${name} eid="`, tail: '"/>' });
+const TERMINAL = rec('sessionTerminated');
+
+export function eventLogContract(name: string, make: (limits: { maxEvents: number; maxBytes: number }) => EventLog): void {
+  describe(`EventLog contract: ${name}`, () => {
+    it('numbers events from 1 per log, renders head+eid+tail, and reads after the cursor', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.open(2);
+      expect(await log.append(1, [rec('a'), rec('b')])).to.deep.equal({ ok: true, lastEid: 2 });
+      expect(await log.append(2, [rec('x')])).to.deep.equal({ ok: true, lastEid: 1 });
+      const r = await log.read(1, 0, 10);
+      expect(r).to.deep.equal({ status: 'ok', events: [{ eid: 1, xml: '<a eid="1"/>' }, { eid: 2, xml: '<b eid="2"/>' }], head: 2, closed: false });
+      expect(await log.read(1, 1, 10)).to.have.property('events').that.deep.equals([{ eid: 2, xml: '<b eid="2"/>' }]);
+    });
+
+    it('keeps unacknowledged events for re-reads, drops acknowledged ones, and calls an older cursor stale', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, [rec('a'), rec('b'), rec('c')]);
+      const first = await log.read(1, 0, 10);
+      expect(await log.read(1, 0, 10)).to.deep.equal(first);
+      await log.read(1, 2, 10);
+      expect(await log.read(1, 1, 10)).to.deep.equal({ status: 'stale', acked: 2, head: 3 });
+      expect(await log.read(1, 2, 10)).to.have.property('events').with.length(1);
+    });
+
+    it('limits one read to `max` events, oldest first', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, Array.from({ length: 7 }, () => rec('e')));
+      const r = await log.read(1, 0, 3);
+      expect(r.status === 'ok' && r.events.map((e) => e.eid)).to.deep.equal([1, 2, 3]);
+    });
+
+    it('clamps an acknowledgement beyond the head and reports the head', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, [rec('a')]);
+      expect(await log.read(1, 50, 10)).to.deep.equal({ status: 'ok', events: [], head: 1, closed: false });
+      await log.append(1, [rec('b')]);
+      expect(await log.read(1, 1, 10)).to.have.property('events').with.length(1);
+    });
+
+    it('overflows on count: keeps what it had, appends the terminal event, refuses more', async () => {
+      const log = make({ maxEvents: 3, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, [rec('a'), rec('b')]);
+      expect(await log.append(1, [rec('c'), rec('d')])).to.deep.equal({ ok: false, reason: 'overflow' });
+      expect(await log.append(1, [rec('e')])).to.deep.equal({ ok: false, reason: 'closed' });
+      const r = await log.read(1, 0, 10);
+      expect(r.status === 'ok' && r.events.map((e) => e.xml)).to.deep.equal(['<a eid="1"/>', '<b eid="2"/>', '<sessionTerminated eid="3"/>']);
+      expect(r.status === 'ok' && r.closed).to.equal(true);
+    });
+
+    it('overflows on bytes, and acknowledging makes room again', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 40 });
+      await log.open(1);
+      expect((await log.append(1, [rec('aaaaaaaa'), rec('bbbbbbbb')])).ok).to.equal(true); // 2 x 17 bytes
+      await log.read(1, 2, 10);
+      expect((await log.append(1, [rec('cccccccc'), rec('dddddddd')])).ok).to.equal(true);
+      expect(await log.append(1, [rec('eeeeeeee')])).to.deep.equal({ ok: false, reason: 'overflow' });
+    });
+
+    it('wakes a waiter on append, on close and on remove; times out otherwise', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      const woken = log.wait(1, 0, 5_000);
+      await log.append(1, [rec('a')]);
+      expect(await woken).to.equal(true);
+      expect(await log.wait(1, 0, 5_000)).to.equal(true); // already there
+      expect(await log.wait(1, 1, 20)).to.equal(false);
+      const onClose = log.wait(1, 1, 5_000);
+      await log.close(1, TERMINAL);
+      expect(await onClose).to.equal(true);
+      await log.open(2);
+      const onRemove = log.wait(2, 0, 5_000);
+      await log.remove(2);
+      expect(await onRemove).to.equal(true);
+      expect(await log.read(2, 0, 10)).to.deep.equal({ status: 'missing' });
+    });
+
+    it('stops waiting when the signal aborts', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      const ac = new AbortController();
+      const w = log.wait(1, 0, 5_000, ac.signal);
+      ac.abort();
+      expect(await w).to.equal(false);
+    });
+  });
+}
+
+eventLogContract('memory', (limits) => new MemoryEventLog(limits, TERMINAL));

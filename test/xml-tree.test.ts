@@ -1,0 +1,44 @@
+import { expect } from 'chai';
+import { attr, child, parseXmlTree, XmlRejectedError } from '../src/protocol/xml-tree.js';
+
+const LIMITS = { maxDepth: 5, maxElements: 10, maxAttributes: 3, maxAttributeLength: 20 };
+
+function rejection(xml: string): string {
+  try {
+    parseXmlTree(xml, LIMITS);
+  } catch (err) {
+    if (err instanceof XmlRejectedError) return err.kind;
+    throw err;
+  }
+  return 'accepted';
+}
+
+describe('XML screening (parseXmlTree)', () => {
+  it('builds a tree with local names, namespaces, attributes and text; predefined and character references are fine', () => {
+    const root = parseXmlTree('<?xml version="1.0" encoding="UTF-8"?><r xmlns="urn:x" a="1"><c>a &amp; b &#65;</c><![CDATA[<raw>]]></r>', LIMITS);
+    expect(root).to.include({ name: 'r', ns: 'urn:x', text: '<raw>' });
+    expect(root.attrs).to.deep.equal({ a: '1' });
+    expect(child(root, 'C')!.text).to.equal('a & b A');
+    expect(attr(root, 'A')).to.equal('1');
+  });
+
+  it('rejects each hostile construct by kind', () => {
+    expect(rejection('<!DOCTYPE r><r/>')).to.equal('doctype');
+    expect(rejection('<r>&custom;</r>')).to.equal('entity');
+    expect(rejection('<r a="&custom;"/>')).to.equal('entity');
+    expect(rejection('<r><?pi x?></r>')).to.equal('processingInstruction');
+    expect(rejection('<a><b><c><d><e><f/></e></d></c></b></a>')).to.equal('depth');
+    expect(rejection(`<r>${'<x/>'.repeat(10)}</r>`)).to.equal('elements');
+    expect(rejection('<r a="1" b="2" c="3" d="4"/>')).to.equal('attributes');
+    expect(rejection(`<r a="${'x'.repeat(21)}"/>`)).to.equal('attributeLength');
+    expect(rejection('<r>')).to.equal('malformed');
+    expect(rejection('<r></s>')).to.equal('malformed');
+    expect(rejection('')).to.equal('malformed');
+  });
+
+  it('accepts documents exactly at the limits', () => {
+    expect(rejection('<a><b><c><d><e/></d></c></b></a>')).to.equal('accepted');
+    expect(rejection(`<r>${'<x/>'.repeat(9)}</r>`)).to.equal('accepted');
+    expect(rejection(`<r a="${'x'.repeat(20)}" b="" c=""/>`)).to.equal('accepted');
+  });
+});
