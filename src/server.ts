@@ -29,6 +29,10 @@ export const MAX_EVENTS_PER_POLL = 200;
 
 /** Builds a gateway without listening (tests listen on an ephemeral port themselves). */
 export function createGateway(config: GatewayConfig, deps: { users: UserDirectory; clock?: Clock }): Gateway {
+  if (config.store !== 'embedded') {
+    // Refuse rather than silently run on in-process state the operator did not ask for.
+    throw new Error(`--store ${config.store.split('://')[0]}:// is not available in this version: only "embedded" is`);
+  }
   const clock = deps.clock ?? systemClock;
   const log = new MemoryEventLog({ maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes }, OVERFLOW_RECORD);
   const engine = new Engine(deps.users, new LogEventSink(log), clock, {
