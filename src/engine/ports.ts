@@ -1,5 +1,6 @@
 // What the engine needs from the layers below it: a place to queue events and a
 // user directory. Both are interfaces so other implementations drop in.
+import type { UserRecord } from '../users/directory.js';
 import type { CwaEvent } from './types.js';
 
 export interface Delivery {
@@ -19,16 +20,8 @@ export interface EventSink {
   removeSession(sid: number): Promise<void>;
 }
 
-export interface DirectoryUser {
-  login: string;
-  uri: string;
-  displayName: string;
-  email?: string;
-  title?: string;
-  office?: string;
-  phone?: string;
-  company?: string;
-}
+/** A user of the directory (the user store's record; it carries no credentials). */
+export type DirectoryUser = UserRecord;
 
 export interface Directory {
   findByUri(uri: string): DirectoryUser | undefined;
