@@ -1,24 +1,16 @@
-// The session engine: sign-in, sessions and one-to-one IM. It knows nothing of HTTP,
-// WebSocket or XML: it takes typed requests and answers with typed responses, and
-// queues typed events through the EventSink. Commands run one at a time (a mutex), so
-// every participant of a conversation sees its events in one order.
+// The session engine: sign-in, sessions, and the domain modules (IM conversations …)
+// that act in them. It knows nothing of HTTP, WebSocket or XML: it takes typed requests
+// and answers with typed responses, and queues typed events through the EventSink.
+// Commands run one at a time (a mutex), so every participant of a conversation sees
+// its events in one order.
 import type { Clock } from './clock.js';
-import { Conversation, type Leg } from './conversation.js';
-import { cwaError, ErrorCode, SIP, sipFailure } from './errors.js';
+import { cwaError, ErrorCode } from './errors.js';
+import { ImService, notSupported } from './im.js';
+import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
-import type {
-  ConferenceAction,
-  ConferenceEventBody,
-  ConfigurationData,
-  CwaError,
-  CwaEvent,
-  CwaRequest,
-  ImMessage,
-  ResponseItem,
-  SessionEndReason,
-} from './types.js';
+import type { ConfigurationData, CwaError, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
 
 export interface EngineConfig {
   pollWaitMs: number;
@@ -53,23 +45,29 @@ export interface CommandContext {
   session?: Session;
 }
 
-export class Engine {
+export class Engine implements EngineCore {
   readonly tickets: TicketService;
+  readonly im: ImService;
+  private readonly modules: EngineModule[];
   private readonly sessions = new Map<number, Session>();
   private readonly byLogin = new Map<string, Set<Session>>();
   private readonly endedLogs = new Map<number, number>(); // sid -> when to remove its log
-  private readonly conversations = new Set<Conversation>();
   private nextSid = 1;
-  private nextConversation = 1;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly directory: Directory,
+    readonly directory: Directory,
     private readonly sink: EventSink,
-    private readonly clock: Clock,
+    readonly clock: Clock,
     readonly config: EngineConfig,
   ) {
     this.tickets = new TicketService(clock, config.ticketTtlS * 1000);
+    this.im = new ImService(this);
+    this.modules = [this.im];
+  }
+
+  sessionsOf(login: string): Session[] {
+    return [...(this.byLogin.get(login) ?? [])].filter((s) => !s.ended);
   }
 
   /** Runs `fn` after every command queued before it. */
@@ -150,7 +148,7 @@ export class Engine {
         await this.endSession(session, 'terminated');
         return { type: 'requestAccepted', rid };
       case 'conference':
-        return this.conference(session, rid, req.confId, req.action);
+        return this.im.handle(session, rid, req.confId, req.action);
       case 'unsupported':
         return { type: 'requestFailed', rid, error: notSupported(req.name) };
     }
@@ -168,7 +166,7 @@ export class Engine {
     set.add(session);
     ctx.session = session;
     await this.sink.openSession(sid);
-    await this.deliver([
+    const out: Delivery[] = [
       { sid, event: { kind: 'configuration', data: this.config.configuration } },
       {
         sid,
@@ -186,198 +184,10 @@ export class Engine {
           },
         },
       },
-    ]);
-    return { type: 'requestAccepted', rid: req.rid, session: { sid, uri: user.uri, pollWaitTime: this.config.pollWaitMs } };
-  }
-
-  private async conference(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
-    if (action.type === 'initiateImSession') return this.initiateIm(session, rid, confId, action);
-    if (action.type === 'unsupported') return { type: 'requestFailed', rid, error: notSupported(action.name) };
-    const leg = session.legs.get(confId);
-    if (!leg) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidOperation, `There is no conversation with confId ${confId} in this session.`) };
-    }
-    const out: Delivery[] = [];
-    switch (action.type) {
-      case 'acceptImSession':
-        if (leg.state === 'incoming') this.accept(leg, out);
-        break;
-      case 'sendMessage': {
-        const invalid = this.checkMessage(action.message);
-        if (invalid) return { type: 'requestFailed', rid, error: invalid };
-        // A client may answer an invitation by just sending (observed real-client behaviour).
-        if (leg.state === 'incoming') this.accept(leg, out);
-        const conv = leg.conversation;
-        const messageId = conv.nextMessageId();
-        if (leg.state !== 'connected') {
-          out.push(conf(leg, {
-            type: 'messageSendFailed',
-            rid,
-            messageId,
-            error: cwaError(ErrorCode.InvalidOperation, 'The conversation is not connected yet.'),
-          }));
-          break;
-        }
-        const body: ConferenceEventBody = { type: 'messageReceived', sender: session.user.uri, message: action.message };
-        for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
-        out.push(conf(leg, { type: 'messageIdReceived', rid, messageId }));
-        break;
-      }
-      case 'notifyComposing': {
-        if (leg.state !== 'connected') break;
-        const body: ConferenceEventBody = { type: 'composingState', uri: session.user.uri, state: action.state };
-        for (const other of leg.conversation.connected()) if (other !== leg) out.push(conf(other, body));
-        break;
-      }
-      case 'terminateImSession':
-        this.leave(leg, out, SIP.decline);
-        break;
-    }
-    await this.deliver(out);
-    return { type: 'requestAccepted', rid };
-  }
-
-  private checkMessage(m: ImMessage | undefined): CwaError | undefined {
-    if (!m || m.content.length === 0) return cwaError(ErrorCode.InvalidRequest, 'The message content is empty.');
-    if (m.content.length > this.config.maxMessageLength) {
-      return cwaError(ErrorCode.InvalidRequest, `The message is longer than ${this.config.maxMessageLength} characters.`);
-    }
-    return undefined;
-  }
-
-  private async initiateIm(
-    session: Session,
-    rid: string,
-    requestedConfId: number,
-    action: Extract<ConferenceAction, { type: 'initiateImSession' }>,
-  ): Promise<ResponseItem> {
-    if (action.confUri !== undefined || action.uris.length !== 1) {
-      return {
-        type: 'requestFailed',
-        rid,
-        error: cwaError(ErrorCode.InvalidOperation, 'This gateway supports one-to-one conversations only: name exactly one uri.'),
-      };
-    }
-    const inviteeUri = action.uris[0]!;
-    if (!/^sip:[^@\s]+@[^@\s]+$/i.test(inviteeUri)) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, `"${inviteeUri}" is not a SIP URI (sip:user@domain).`) };
-    }
-    const invalid = this.checkMessage(action.message);
-    if (invalid) return { type: 'requestFailed', rid, error: invalid };
-
-    const confId = session.allocateConfId(requestedConfId);
-    const now = this.clock.now();
-    const conv = new Conversation(this.nextConversation++, session, rid, inviteeUri, action.subject, now + this.config.inviteTimeoutS * 1000);
-    const mine = conv.addLeg(session, confId, 'connecting');
-    this.conversations.add(conv);
-    const out: Delivery[] = [
-      conf(mine, { type: 'initiateImSessionAccepted', rid, confId }),
-      conf(mine, { type: 'escalationMode', mode: 'invitingPeer' }),
     ];
-
-    const invitee = this.directory.findByUri(inviteeUri);
-    const endpoints = invitee ? [...(this.byLogin.get(invitee.login) ?? [])].filter((s) => s !== session && !s.ended) : [];
-    if (!invitee || endpoints.length === 0) {
-      this.failInvitation(conv, out, invitee ? SIP.temporarilyUnavailable : SIP.notFound);
-      await this.deliver(out);
-      return { type: 'initiateImSessionAccepted', rid, confId };
-    }
-    out.push(conf(mine, { type: 'imSessionState', state: 'connecting' }));
-    const invitation: ConferenceEventBody = {
-      type: 'imSessionReceived',
-      inviter: { uri: session.user.uri, name: session.user.displayName, sourceNetwork: 'sameEnterprise' },
-      role: 'attendee',
-      escalationMode: 'invitingPeer',
-      subject: action.subject,
-      message: action.message,
-    };
-    const incoming: ConferenceEventBody = { type: 'imSessionState', state: 'incoming' };
-    for (const endpoint of endpoints) {
-      const leg = conv.addLeg(endpoint, endpoint.allocateConfId(), 'incoming');
-      out.push(conf(leg, invitation), conf(leg, incoming));
-    }
+    for (const m of this.modules) await m.onSessionStart?.(session, out);
     await this.deliver(out);
-    return { type: 'initiateImSessionAccepted', rid, confId };
-  }
-
-  /** The invitee's endpoint `leg` takes the invitation; its other endpoints are told it is gone. */
-  private accept(leg: Leg, out: Delivery[]): void {
-    const conv = leg.conversation;
-    conv.inviteDeadline = undefined;
-    for (const other of conv.pendingInvitees()) {
-      if (other === leg) continue;
-      conv.removeLeg(other);
-      out.push(conf(other, { type: 'imSessionState', state: 'terminated' }));
-    }
-    const inviterLeg = conv.inviter.legOf(conv);
-    leg.state = 'connected';
-    if (inviterLeg) {
-      inviterLeg.state = 'connected';
-      out.push(
-        conf(inviterLeg, { type: 'escalationMode', mode: 'peer' }),
-        conf(inviterLeg, { type: 'participant', uri: leg.session.user.uri, name: leg.session.user.displayName, role: leg.role }),
-        conf(inviterLeg, { type: 'imSessionState', state: 'connected' }),
-      );
-      out.push(
-        conf(leg, { type: 'escalationMode', mode: 'peer' }),
-        conf(leg, { type: 'participant', uri: conv.inviter.user.uri, name: conv.inviter.user.displayName, role: inviterLeg.role }),
-      );
-    }
-    out.push(conf(leg, { type: 'imSessionState', state: 'connected' }));
-  }
-
-  /** The documented failure sequence of an invitation, told to the inviter; invitees still ringing are dropped. */
-  private failInvitation(conv: Conversation, out: Delivery[], sip: { code: number; reason: string }): void {
-    for (const pending of conv.pendingInvitees()) {
-      conv.removeLeg(pending);
-      out.push(conf(pending, { type: 'imSessionState', state: 'terminated' }));
-    }
-    const mine = conv.inviter.legOf(conv);
-    if (mine) {
-      out.push(
-        conf(mine, { type: 'escalationMode', mode: 'none' }),
-        conf(mine, { type: 'inviteFailed', uri: conv.inviteeUri }),
-        { sid: mine.session.sid, event: { kind: 'requestFailed', rid: conv.inviteRid, error: sipFailure(sip.code, sip.reason) } },
-        conf(mine, { type: 'imSessionState', state: 'terminated' }),
-      );
-      conv.removeLeg(mine);
-    }
-    this.endConversation(conv);
-  }
-
-  /** `leg` leaves its conversation (terminateImSession, or its session ends). */
-  private leave(leg: Leg, out: Delivery[], declineSip: { code: number; reason: string }, silent = false): void {
-    const conv = leg.conversation;
-    const wasInvitee = leg.state === 'incoming';
-    const wasInviter = conv.inviter === leg.session;
-    const wasConnected = leg.state === 'connected';
-    conv.removeLeg(leg);
-    if (!silent) out.push(conf(leg, { type: 'imSessionState', state: 'terminated' }));
-    if (wasInvitee) {
-      // Declined: the inviter is told once no endpoint of the invitee is left ringing.
-      if (conv.pendingInvitees().length === 0 && conv.connected().length === 0) this.failInvitation(conv, out, declineSip);
-      return;
-    }
-    if (wasInviter && !wasConnected) {
-      // Cancelled before anyone answered.
-      for (const pending of conv.pendingInvitees()) {
-        conv.removeLeg(pending);
-        out.push(conf(pending, { type: 'imSessionState', state: 'terminated' }));
-      }
-      this.endConversation(conv);
-      return;
-    }
-    // A one-to-one conversation ends when one side leaves.
-    for (const other of [...conv.legs]) {
-      conv.removeLeg(other);
-      out.push(conf(other, { type: 'participantRemoved', uri: leg.session.user.uri }), conf(other, { type: 'imSessionState', state: 'terminated' }));
-    }
-    this.endConversation(conv);
-  }
-
-  private endConversation(conv: Conversation): void {
-    conv.ended = true;
-    this.conversations.delete(conv);
+    return { type: 'requestAccepted', rid: req.rid, session: { sid, uri: user.uri, pollWaitTime: this.config.pollWaitMs } };
   }
 
   /** Ends a session: its conversations end (peers are told), and its log is removed or closed. */
@@ -385,7 +195,7 @@ export class Engine {
     if (session.ended) return;
     session.ended = true;
     const out: Delivery[] = [];
-    for (const leg of [...session.legs.values()]) this.leave(leg, out, SIP.temporarilyUnavailable, true);
+    for (const m of this.modules) await m.onSessionEnd?.(session, out);
     this.byLogin.get(session.user.login)?.delete(session);
     if (this.byLogin.get(session.user.login)?.size === 0) this.byLogin.delete(session.user.login);
     await this.deliver(out.filter((d) => d.sid !== session.sid));
@@ -400,7 +210,7 @@ export class Engine {
   }
 
   /** Queues events; sessions whose log overflowed are ended. */
-  private async deliver(out: Delivery[]): Promise<void> {
+  async deliver(out: Delivery[]): Promise<void> {
     if (out.length === 0) return;
     const overflowed = await this.sink.deliver(out);
     for (const sid of overflowed) {
@@ -419,12 +229,10 @@ export class Engine {
       for (const s of [...this.sessions.values()]) {
         if (!s.ended && now - s.lastActivity >= idleMs) await this.endSession(s, 'timeout');
       }
-      for (const conv of [...this.conversations]) {
-        if (conv.inviteDeadline !== undefined && now >= conv.inviteDeadline) {
-          const out: Delivery[] = [];
-          this.failInvitation(conv, out, SIP.requestTimeout);
-          await this.deliver(out);
-        }
+      for (const m of this.modules) {
+        const out: Delivery[] = [];
+        await m.tick?.(now, out);
+        await this.deliver(out);
       }
       for (const [sid, until] of [...this.endedLogs]) {
         if (now >= until) {
@@ -443,14 +251,6 @@ export class Engine {
       for (const s of [...this.sessions.values()]) await this.endSession(s, 'shutdown');
     });
   }
-}
-
-function conf(leg: Leg, body: ConferenceEventBody): Delivery {
-  return { sid: leg.session.sid, event: { kind: 'conference', confId: leg.confId, body } };
-}
-
-function notSupported(name: string): CwaError {
-  return cwaError(ErrorCode.InvalidOperation, `${name} is not supported by this gateway yet.`);
 }
 
 export type { CwaEvent };
