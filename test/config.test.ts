@@ -38,6 +38,8 @@ describe('config', () => {
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8,
       inviteTimeoutS: 60, logLevel: 'info',
+      searchMaxResults: 100, searchDefaultFunction: 'or', enableAppearOffline: 'true', composingRefreshS: 60,
+      composingTimeoutS: 120, machineIdleS: 300, machineAwayS: 1200, maxContacts: 1000, maxContainerMembers: 1000,
     };
     expect(config).to.deep.equal(expected);
     expect(config.usersFile).to.equal(undefined);
