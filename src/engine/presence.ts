@@ -7,7 +7,7 @@ import type { UserDataStore } from '../store/types.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
 import { cwaError, ErrorCode } from './errors.js';
-import { canonicalUri, isoTime, isSipUri, keyOf, type Networks } from './identity.js';
+import { canonicalUri, isoTime, isSipUri, keyOf, type Networks, SEED } from './identity.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
 import {
@@ -257,6 +257,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       rawFilter: new Set(session.options.rawCategories ?? []),
     };
     this.endpoints.set(session.sid, ep);
+    await this.store.initOwner(keyOf(uri), SEED);
     const p = this.presentity(keyOf(uri));
     const asked = session.availability;
     if (asked !== undefined && (this.config.enableAppearOffline || asked < 18000)) p.userState = { availability: asked, activity: [] };

@@ -25,21 +25,31 @@ const copy = <T>(v: T): T => structuredClone(v);
 export class MemoryUserDataStore implements UserDataStore {
   readonly description = 'memory';
   private readonly owners = new Map<string, OwnerData>();
+  /** Owners that initOwner created (others may exist through writes, e.g. a subscriber). */
+  private readonly initialised = new Set<string>();
   private closed = false;
 
+  private static empty(): OwnerData {
+    return { list: { deltaNum: 0, groups: [], contacts: [] }, nextGroupId: 1, containers: new Map(), subscribers: new Map(), categories: new Map(), raw: new Map() };
+  }
+
+  /** For writes: the owner, created empty if unknown. */
   private data(owner: string): OwnerData {
     if (this.closed) throw new Error('the store is closed');
     let d = this.owners.get(owner);
-    if (!d) {
-      // Reads of an unknown owner see an empty owner; writes create it.
-      d = { list: { deltaNum: 0, groups: [], contacts: [] }, nextGroupId: 1, containers: new Map(), subscribers: new Map(), categories: new Map(), raw: new Map() };
-      this.owners.set(owner, d);
-    }
+    if (!d) this.owners.set(owner, (d = MemoryUserDataStore.empty()));
     return d;
   }
 
+  /** For reads: an unknown owner reads as empty and is not created. */
+  private peek(owner: string): OwnerData {
+    if (this.closed) throw new Error('the store is closed');
+    return this.owners.get(owner) ?? MemoryUserDataStore.empty();
+  }
+
   async initOwner(owner: string, seed: OwnerSeed): Promise<boolean> {
-    if (this.owners.has(owner)) return false;
+    if (this.initialised.has(owner)) return false;
+    this.initialised.add(owner);
     const d = this.data(owner);
     d.list.groups = copy(seed.groups);
     d.list.deltaNum = 1;
@@ -49,11 +59,11 @@ export class MemoryUserDataStore implements UserDataStore {
   }
 
   async hasOwner(owner: string): Promise<boolean> {
-    return this.owners.has(owner);
+    return this.initialised.has(owner);
   }
 
   async contactList(owner: string): Promise<ContactList> {
-    return copy(this.data(owner).list);
+    return copy(this.peek(owner).list);
   }
 
   async allocateGroupId(owner: string): Promise<number> {
@@ -69,7 +79,7 @@ export class MemoryUserDataStore implements UserDataStore {
   }
 
   async containers(owner: string): Promise<ContainerRecord[]> {
-    return sortContainers([...this.data(owner).containers].map(([id, members]) => ({ id, members: copy(members) })));
+    return sortContainers([...this.peek(owner).containers].map(([id, members]) => ({ id, members: copy(members) })));
   }
 
   async updateContainer(owner: string, id: number, add: ContainerMember[], remove: ContainerMember[]): Promise<ContainerRecord> {
@@ -82,7 +92,7 @@ export class MemoryUserDataStore implements UserDataStore {
   }
 
   async subscribers(owner: string): Promise<SubscriberRecord[]> {
-    return [...this.data(owner).subscribers.values()].map(copy);
+    return [...this.peek(owner).subscribers.values()].map(copy);
   }
 
   async putSubscriber(owner: string, subscriber: SubscriberRecord): Promise<void> {
@@ -90,7 +100,7 @@ export class MemoryUserDataStore implements UserDataStore {
   }
 
   async categories(owner: string): Promise<CategoryRecord[]> {
-    return [...this.data(owner).categories.values()].map(copy);
+    return [...this.peek(owner).categories.values()].map(copy);
   }
 
   async changeCategories(owner: string, put: CategoryRecord[], remove: CategoryKey[]): Promise<void> {
@@ -100,7 +110,7 @@ export class MemoryUserDataStore implements UserDataStore {
   }
 
   async rawCategories(owner: string): Promise<RawCategoryRecord[]> {
-    return [...this.data(owner).raw.values()].map(copy);
+    return [...this.peek(owner).raw.values()].map(copy);
   }
 
   async changeRawCategories(owner: string, put: RawCategoryRecord[], remove: RawCategoryKey[]): Promise<void> {
