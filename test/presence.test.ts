@@ -93,6 +93,19 @@ describe('presence', () => {
       expect(availability(only(q, 'userPresence'), 'sip:alice@example.com')).to.equal(18500);
     });
 
+    it('§3.3 selfPresence at sign-in: aggregate state, contactCard instance 0 (identity) and 1 (work phone), services', async () => {
+      const alice = new LegacyClient(gw.url, 'alice');
+      const self = only(await signedIn(alice), 'selfPresence');
+      expect(kids(self, 'cwaCategory').map((c) => [c.attrs.name, c.attrs.instance])).to.deep.equal([
+        ['state', '0'], ['contactCard', '0'], ['contactCard', '1'], ['services', '0'],
+      ]);
+      const [card0, card1] = kids(self, 'cwaCategory').filter((c) => c.attrs.name === 'contactCard');
+      expect(textsOf(card0!, 'displayName')).to.deep.equal(['Alice Anders']);
+      const phone = card1!.children[0]!.children.find((c) => c.name === 'phone')!;
+      expect(phone.attrs.type).to.equal('work');
+      expect(textsOf(phone, 'uri')).to.deep.equal(['tel:+14255550101']);
+    });
+
     it('starts from userStateAvailability of initiateSession', async () => {
       const alice = new LegacyClient(gw.url, 'alice');
       const burst = await signedIn(alice, `<initiateSession rid="1"><userStateAvailability>12500</userStateAvailability></initiateSession>`);

@@ -161,8 +161,8 @@ export class SqliteUserDataStore implements UserDataStore {
       .prepare('SELECT uri, display_name, source_network, acknowledged FROM subscribers WHERE owner = ? ORDER BY rowid')
       .all(owner) as Array<{ uri: string; display_name: string | null; source_network: string | null; acknowledged: number }>).map((s) => ({
       uri: s.uri,
-      displayName: s.display_name ?? undefined,
-      sourceNetwork: (s.source_network ?? undefined) as SourceNetwork | undefined,
+      ...(s.display_name !== null ? { displayName: s.display_name } : {}),
+      ...(s.source_network !== null ? { sourceNetwork: s.source_network as SourceNetwork } : {}),
       acknowledged: s.acknowledged === 1,
     }));
   }
@@ -194,7 +194,7 @@ export class SqliteUserDataStore implements UserDataStore {
       instance: c.instance,
       version: c.version,
       publishTime: c.publish_time,
-      payload: c.payload === null ? undefined : (JSON.parse(c.payload) as XmlFragment),
+      ...(c.payload !== null ? { payload: JSON.parse(c.payload) as XmlFragment } : {}),
     }));
   }
 
@@ -221,7 +221,7 @@ export class SqliteUserDataStore implements UserDataStore {
       publishTime: r.publish_time as string,
       endpointId: r.endpoint_id as string,
       expireType: r.expire_type as RawCategoryRecord['expireType'],
-      expires: (r.expires as string | null) ?? undefined,
+      ...(r.expires !== null ? { expires: r.expires as string } : {}),
       payload: JSON.parse(r.payload as string) as XmlFragment[],
     }));
   }
