@@ -41,6 +41,9 @@ export function createGateway(config: GatewayConfig, deps: { users: UserDirector
     ticketTtlS: config.ticketTtlS,
     inviteTimeoutS: config.inviteTimeoutS,
     maxMessageLength: config.maxMessageLength,
+    maxParticipantsPerConference: config.maxParticipantsPerConference,
+    maxConferencesPerSession: config.maxConferencesPerSession,
+    mpopAcceptS: config.mpopAcceptS,
     endedSessionGraceS: 60,
     configuration: DEFAULT_CONFIGURATION,
   });
