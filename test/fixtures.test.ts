@@ -16,6 +16,7 @@ import {
   Mismatch,
   parseFixture,
   replayFixture,
+  usesManualClock,
   type Fixture,
 } from './support/transcript.js';
 
@@ -52,9 +53,14 @@ describe('fixtures: transcript replay', () => {
     }
     it(`${name}${fixture ? `: ${fixture.title}` : ''}`, async () => {
       if (!fixture) throw loadError;
-      const gw = await startTestGateway({ holdMs: 0, ...fixture.gateway });
+      const manual = usesManualClock(fixture);
+      const gw = await startTestGateway({ holdMs: 0, ...fixture.gateway }, { manualClock: manual });
+      const advance = async (ms: number) => {
+        gw.clock!.advance(ms);
+        await gw.gateway.engine.tick();
+      };
       try {
-        await replayFixture(fixture, gw.url);
+        await replayFixture(fixture, gw.url, manual ? advance : undefined);
       } finally {
         await gw.close();
       }

@@ -45,6 +45,8 @@ export type Step = { index: number; note?: string } & (
   | { kind: 'post'; client: string; post: string; expect: Expectation }
   | { kind: 'poll'; client: string; poll: PollAction; expect: Expectation }
   | { kind: 'sleep'; ms: number }
+  /** Moves the gateway's (manual) clock forward and runs its timers: idle, invitation and MPOP deadlines. */
+  | { kind: 'advance'; ms: number }
 );
 
 export interface Fixture {
@@ -218,7 +220,7 @@ export function compareEvents(expected: XNode[], actual: XNode[], b: Bindings, f
 // ---- loading -------------------------------------------------------------------------
 
 const TOP_KEYS = ['title', 'source', 'gateway', 'clients', 'steps'];
-const STEP_KEYS = ['client', 'note', 'logon', 'post', 'poll', 'sleepMs', 'expect'];
+const STEP_KEYS = ['client', 'note', 'logon', 'post', 'poll', 'sleepMs', 'advanceMs', 'expect'];
 const EXPECT_KEYS = ['status', 'headers', 'body', 'events', 'envelope'];
 const LOGON_KEYS = ['user', 'password', 'uri', 'path', 'body'];
 const POLL_KEYS = ['ackId', 'sid', 'ua', 'rawQuery'];
@@ -294,13 +296,18 @@ export function parseFixture(doc: unknown, file: string): Fixture {
     const at = `steps[${index}]`;
     if (!isObject(raw)) return fail(at, 'must be an object');
     keys(raw, STEP_KEYS, at);
-    const actions = ['logon', 'post', 'poll', 'sleepMs'].filter((k) => raw[k] !== undefined);
-    if (actions.length !== 1) fail(at, `needs exactly one of logon, post, poll, sleepMs (found ${actions.join(', ') || 'none'})`);
+    const actions = ['logon', 'post', 'poll', 'sleepMs', 'advanceMs'].filter((k) => raw[k] !== undefined);
+    if (actions.length !== 1) fail(at, `needs exactly one of logon, post, poll, sleepMs, advanceMs (found ${actions.join(', ') || 'none'})`);
     const note = raw.note === undefined ? undefined : str(raw.note, `${at}.note`);
     if (raw.sleepMs !== undefined) {
       if (typeof raw.sleepMs !== 'number' || raw.sleepMs < 0) fail(`${at}.sleepMs`, 'must be a non-negative number');
       if (raw.client !== undefined || raw.expect !== undefined) fail(at, 'a sleepMs step has no client and no expect');
       return { index, note, kind: 'sleep', ms: raw.sleepMs as number };
+    }
+    if (raw.advanceMs !== undefined) {
+      if (typeof raw.advanceMs !== 'number' || raw.advanceMs < 0) fail(`${at}.advanceMs`, 'must be a non-negative number');
+      if (raw.client !== undefined || raw.expect !== undefined) fail(at, 'an advanceMs step has no client and no expect');
+      return { index, note, kind: 'advance', ms: raw.advanceMs as number };
     }
     const client = str(raw.client, `${at}.client`);
     if (!(client in clients)) fail(`${at}.client`, `"${client}" is not declared in "clients"`);
@@ -383,7 +390,12 @@ function checkDeliveryContract(root: XNode, query: string): void {
   }
 }
 
-export async function replayFixture(fx: Fixture, baseUrl: string): Promise<void> {
+/** True when the fixture moves time itself (its gateway then runs on a manual clock). */
+export function usesManualClock(fx: Fixture): boolean {
+  return fx.steps.some((s) => s.kind === 'advance');
+}
+
+export async function replayFixture(fx: Fixture, baseUrl: string, advance?: (ms: number) => Promise<void>): Promise<void> {
   const b = new Bindings();
   for (const c of Object.keys(fx.clients)) {
     b.update(`sid.${c}`, '0', 'start');
@@ -391,9 +403,14 @@ export async function replayFixture(fx: Fixture, baseUrl: string): Promise<void>
   }
   for (const step of fx.steps) {
     const from = `steps[${step.index}]`;
-    const where = `${fx.file}, ${from}${step.kind === 'sleep' ? ' (sleep)' : ` (${step.client} ${step.kind})`}${step.note ? ` "${step.note}"` : ''}`;
+    const where = `${fx.file}, ${from}${step.kind === 'sleep' || step.kind === 'advance' ? ` (${step.kind})` : ` (${step.client} ${step.kind})`}${step.note ? ` "${step.note}"` : ''}`;
     if (step.kind === 'sleep') {
       await new Promise((r) => setTimeout(r, step.ms));
+      continue;
+    }
+    if (step.kind === 'advance') {
+      if (!advance) throw new Error(`${where}: advanceMs needs a gateway on a manual clock`);
+      await advance(step.ms);
       continue;
     }
     let request = '';
