@@ -222,6 +222,8 @@ export function compareEvents(expected: XNode[], actual: XNode[], b: Bindings, f
 const TOP_KEYS = ['title', 'source', 'gateway', 'clients', 'steps'];
 const STEP_KEYS = ['client', 'note', 'logon', 'post', 'poll', 'sleepMs', 'advanceMs', 'expect'];
 const EXPECT_KEYS = ['status', 'headers', 'body', 'events', 'envelope'];
+/** The status of a step being recorded: any answer is taken. */
+export const RECORD = -1;
 const LOGON_KEYS = ['user', 'password', 'uri', 'path', 'body'];
 const POLL_KEYS = ['ackId', 'sid', 'ua', 'rawQuery'];
 const HARNESS_OWNED: (keyof GatewayConfig)[] = ['port', 'host', 'usersFile', 'configFile', 'store', 'dataDir'];
@@ -238,7 +240,8 @@ export function loadFixtureFile(path: string, name: string): Fixture {
   return parseFixture(doc, name);
 }
 
-export function parseFixture(doc: unknown, file: string): Fixture {
+/** `recording`: steps may omit `expect` (the recorder fills it in from the gateway's answers). */
+export function parseFixture(doc: unknown, file: string, opts: { recording?: boolean } = {}): Fixture {
   const fail = (where: string, msg: string): never => {
     throw new FixtureError(`${file}: ${where}: ${msg}`);
   };
@@ -311,6 +314,7 @@ export function parseFixture(doc: unknown, file: string): Fixture {
     }
     const client = str(raw.client, `${at}.client`);
     if (!(client in clients)) fail(`${at}.client`, `"${client}" is not declared in "clients"`);
+    if (raw.expect === undefined && opts.recording) raw.expect = { status: RECORD };
     if (!isObject(raw.expect)) return fail(`${at}.expect`, 'is required (an object; at least { "status": 200 })');
     const ex = raw.expect;
     keys(ex, EXPECT_KEYS, `${at}.expect`);
@@ -395,7 +399,14 @@ export function usesManualClock(fx: Fixture): boolean {
   return fx.steps.some((s) => s.kind === 'advance');
 }
 
-export async function replayFixture(fx: Fixture, baseUrl: string, advance?: (ms: number) => Promise<void>): Promise<void> {
+export interface RecordedAnswer { status: number; ticket: string | null; body: string; root: XNode }
+
+export async function replayFixture(
+  fx: Fixture,
+  baseUrl: string,
+  advance?: (ms: number) => Promise<void>,
+  onAnswer?: (stepIndex: number, answer: RecordedAnswer) => void,
+): Promise<void> {
   const b = new Bindings();
   for (const c of Object.keys(fx.clients)) {
     b.update(`sid.${c}`, '0', 'start');
@@ -459,7 +470,8 @@ export async function replayFixture(fx: Fixture, baseUrl: string, advance?: (ms:
       const answer: Answer = { status: res.status, headers: res.headers, body: text, root: parse(text) };
 
       const ex = step.expect;
-      if (answer.status !== ex.status) throw new Mismatch('', `HTTP status: expected ${ex.status}, got ${answer.status}`);
+      onAnswer?.(step.index, { status: answer.status, ticket: answer.headers.get('cwa-ticket'), body: answer.body, root: answer.root });
+      if (ex.status !== RECORD && answer.status !== ex.status) throw new Mismatch('', `HTTP status: expected ${ex.status}, got ${answer.status}`);
       for (const [h, template] of Object.entries(ex.headers)) {
         const actual = answer.headers.get(h);
         if (template === null) {
