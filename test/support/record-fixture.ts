@@ -7,15 +7,17 @@
 // reference before committing it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startTestGateway } from './gateway.js';
-import { parseFixture, replayFixture, usesManualClock, type RecordedAnswer } from './transcript.js';
+import { parseFixture, replayFixture, usesManualClock, type Bindings, type RecordedAnswer } from './transcript.js';
 
-function generalizer() {
+/** Names values on first sight (conversation1, focus1 …) and binds them, so later requests can use {focus1}. */
+function generalizer(bind: (name: string, value: string) => void) {
   const names = new Map<string, string>();
   const capture = (kind: string, value: string) => {
     const known = names.get(value);
     if (known) return `{${known}}`;
     const name = `${kind}${[...names.values()].filter((n) => n.startsWith(kind)).length + 1}`;
     names.set(value, name);
+    bind(name, value);
     return `{${name}=}`;
   };
   return (xml: string) =>
@@ -30,27 +32,16 @@ function generalizer() {
 
 async function main(script: string, outFile: string): Promise<void> {
   const doc = JSON.parse(readFileSync(script, 'utf8'));
-  const fixture = parseFixture(doc, script, { recording: true });
+  const fixture = parseFixture(structuredClone(doc), script, { recording: true });
   const manual = usesManualClock(fixture);
   const gw = await startTestGateway({ holdMs: 0, ...fixture.gateway }, { manualClock: manual });
-  const answers = new Map<number, RecordedAnswer>();
-  try {
-    await replayFixture(
-      fixture,
-      gw.url,
-      async (ms) => {
-        gw.clock!.advance(ms);
-        await gw.gateway.engine.tick();
-      },
-      (i, a) => answers.set(i, a),
-    );
-  } finally {
-    await gw.close();
-  }
-  const general = generalizer();
-  doc.steps.forEach((step: Record<string, unknown>, i: number) => {
-    const a = answers.get(i);
-    if (!a || step.expect !== undefined) return;
+  const expectations = new Map<number, Record<string, unknown>>();
+  let bindings: Bindings | undefined;
+  const general = generalizer((name, value) => bindings!.capture(name, value, 'recorded'));
+  const record = (i: number, a: RecordedAnswer, b: Bindings) => {
+    bindings = b;
+    const step = doc.steps[i] as Record<string, unknown>;
+    if (step.expect !== undefined) return;
     const expect: Record<string, unknown> = { status: a.status };
     if (step.logon !== undefined) expect.headers = { 'CWA-Ticket': a.ticket === null ? null : '{*}' };
     if (a.root.name === 'cwaEvents') {
@@ -59,9 +50,24 @@ async function main(script: string, outFile: string): Promise<void> {
     } else {
       expect.body = general(a.body);
     }
-    step.expect = expect;
-  });
-  writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
+    expectations.set(i, expect);
+  };
+  try {
+    await replayFixture(
+      fixture,
+      gw.url,
+      async (ms) => {
+        gw.clock!.advance(ms);
+        await gw.gateway.engine.tick();
+      },
+      record,
+    );
+  } finally {
+    await gw.close();
+    // Written even when a step failed, to show what was recorded up to there.
+    for (const [i, expect] of expectations) doc.steps[i].expect = expect;
+    writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
+  }
 }
 
 /** Splits a sequence of sibling elements (the gateway's own output: no comments, no text). */

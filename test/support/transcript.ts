@@ -405,7 +405,7 @@ export async function replayFixture(
   fx: Fixture,
   baseUrl: string,
   advance?: (ms: number) => Promise<void>,
-  onAnswer?: (stepIndex: number, answer: RecordedAnswer) => void,
+  onAnswer?: (stepIndex: number, answer: RecordedAnswer, bindings: Bindings) => void,
 ): Promise<void> {
   const b = new Bindings();
   for (const c of Object.keys(fx.clients)) {
@@ -470,7 +470,7 @@ export async function replayFixture(
       const answer: Answer = { status: res.status, headers: res.headers, body: text, root: parse(text) };
 
       const ex = step.expect;
-      onAnswer?.(step.index, { status: answer.status, ticket: answer.headers.get('cwa-ticket'), body: answer.body, root: answer.root });
+      onAnswer?.(step.index, { status: answer.status, ticket: answer.headers.get('cwa-ticket'), body: answer.body, root: answer.root }, b);
       if (ex.status !== RECORD && answer.status !== ex.status) throw new Mismatch('', `HTTP status: expected ${ex.status}, got ${answer.status}`);
       for (const [h, template] of Object.entries(ex.headers)) {
         const actual = answer.headers.get(h);
