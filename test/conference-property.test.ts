@@ -136,7 +136,8 @@ async function scenario(ops: Op[]): Promise<void> {
 }
 
 describe('conference ordering (property, fast-check)', () => {
-  it(`every participant sees the same order, nothing twice, nothing lost while connected (${RUNS} runs)`, async () => {
+  it(`every participant sees the same order, nothing twice, nothing lost while connected (${RUNS} runs)`, async function () {
+    this.timeout(10_000 + RUNS * 20);
     await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 60 }), scenario), { numRuns: RUNS });
   });
 });
