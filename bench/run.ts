@@ -18,8 +18,10 @@ interface Settings {
   endToEndS: number;
   /** Unmeasured warm-up of a fresh gateway (JIT, WebAssembly tier-up). */
   gatewayWarmupS: number;
-  /** Unmeasured warm-up of the bare server, and of each end-to-end size. */
-  warmupS: number;
+  /** Unmeasured warm-up of the bare server. */
+  bareWarmupS: number;
+  /** Unmeasured traffic before each end-to-end size. */
+  sizeWarmupS: number;
   pairs: number[];
   sessions: number;
   only: Set<string>;
@@ -58,9 +60,10 @@ function parseArgs(argv: string[]): Settings {
     reps: Number(value('--reps') ?? (quick ? 1 : 3)),
     connections: 50,
     commandS: Number(value('--command-seconds') ?? (quick ? 2 : 6)),
-    endToEndS: Number(value('--e2e-seconds') ?? (quick ? 2 : 6)),
+    endToEndS: Number(value('--e2e-seconds') ?? (quick ? 2 : 5)),
     gatewayWarmupS: quick ? 1 : 3,
-    warmupS: 1,
+    bareWarmupS: 1,
+    sizeWarmupS: 0.5,
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
     only: new Set((value('--only') ?? 'command,e2e,memory').split(',')),
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
     const runs: CommandChannelRun[] = [];
     for (let i = 0; i < s.reps; i++) {
       progress(`command channel, run ${i + 1}/${s.reps}`);
-      runs.push(await commandChannel({ connections: s.connections, durationS: s.commandS, gatewayWarmupS: s.gatewayWarmupS, bareWarmupS: s.warmupS }));
+      runs.push(await commandChannel({ connections: s.connections, durationS: s.commandS, gatewayWarmupS: s.gatewayWarmupS, bareWarmupS: s.bareWarmupS }));
     }
     const gateway = loadFigure(runs.map((r) => r.gateway));
     const bare = loadFigure(runs.map((r) => r.bare));
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
     const reps: EndToEndRun[][] = [];
     for (let i = 0; i < s.reps; i++) {
       progress(`end-to-end, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
-      reps.push(await endToEnd({ sizes: s.pairs, durationS: s.endToEndS, warmupS: s.warmupS, serverWarmupS: s.gatewayWarmupS }));
+      reps.push(await endToEnd({ sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
     }
     results.endToEnd = s.pairs.map((pairs, k) => {
       const runs = reps.map((rep) => rep[k]!);
