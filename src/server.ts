@@ -67,6 +67,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     ticketTtlS: config.ticketTtlS,
     inviteTimeoutS: config.inviteTimeoutS,
     maxMessageLength: config.maxMessageLength,
+    maxParticipantsPerConference: config.maxParticipantsPerConference,
+    maxConferencesPerSession: config.maxConferencesPerSession,
+    mpopAcceptS: config.mpopAcceptS,
     endedSessionGraceS: 60,
     configuration: configurationOf(config),
     userData: {

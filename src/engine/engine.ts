@@ -25,6 +25,9 @@ export interface EngineConfig {
   ticketTtlS: number;
   inviteTimeoutS: number;
   maxMessageLength: number;
+  maxParticipantsPerConference: number;
+  maxConferencesPerSession: number;
+  mpopAcceptS: number;
   /** How long the log of a session the gateway ended stays readable, so the client can read why. */
   endedSessionGraceS: number;
   configuration: ConfigurationData;
@@ -163,6 +166,7 @@ export class Engine implements EngineCore {
   touch(session: Session, userActive?: boolean): void {
     session.lastActivity = this.clock.now();
     if (userActive !== undefined) session.userActive = userActive;
+    if (userActive) session.userActiveAt = session.lastActivity;
     // UA=true publishes machine state "active" for sessions that asked for it.
     if (userActive && !session.ended && this.presence.noteActivity(session)) {
       void this.exclusive(() => (session.ended ? Promise.resolve() : this.presence.refresh(session))).catch(() => undefined);
@@ -263,6 +267,15 @@ export class Engine implements EngineCore {
     for (const sid of overflowed) {
       const s = this.sessions.get(sid);
       if (s && !s.ended) await this.endSession(s, 'eventLogOverflow');
+    }
+  }
+
+  /** Ends a command batch: modules finish what the batch started. Must run inside `exclusive`. */
+  async endBatch(): Promise<void> {
+    for (const m of this.modules) {
+      const out: Delivery[] = [];
+      await m.afterBatch?.(out);
+      await this.deliver(out);
     }
   }
 
