@@ -18,6 +18,8 @@ export interface GatewayConfig {
   sessionTimeoutS: number;
   /** `embedded` or a `redis://` / `rediss://` URL. */
   store: string;
+  /** Namespace of the gateway's Redis keys and channels. */
+  redisPrefix: string;
   dataDir: string;
   configFile?: string;
   ticketTtlS: number;
@@ -105,7 +107,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sessionTimeoutS', flag: '--session-timeout-s', env: 'CWA_SESSION_TIMEOUT_S', type: 'int', default: 600, min: 10, max: 86400, arg: 'N',
     description: 'idle time in seconds after which a session ends' },
   { key: 'store', flag: '--store', env: 'CWA_STORE', type: 'string', default: 'embedded', check: checkStore, arg: 'URL',
-    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (shared by several gateways)' },
+    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (event logs and durable data on Redis)' },
+  { key: 'redisPrefix', flag: '--redis-prefix', env: 'CWA_REDIS_PREFIX', type: 'string', default: 'cwa:', arg: 'PREFIX',
+    description: 'prefix of every Redis key and channel the gateway uses (with --store redis://…)' },
   { key: 'dataDir', flag: '--data-dir', env: 'CWA_DATA_DIR', type: 'string', default: './data', path: true, arg: 'DIR',
     description: 'where the embedded store keeps durable data' },
   { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',

@@ -2,7 +2,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config.js';
-import { MemoryEventLog } from './delivery/event-log.js';
+import { MemoryEventLog, type EventLog } from './delivery/event-log.js';
+import { RedisEventLog } from './delivery/redis-event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
 import { systemClock, type Clock } from './engine/clock.js';
 import { DEFAULT_CONFIGURATION, Engine } from './engine/engine.js';
@@ -11,9 +12,12 @@ import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { createApp } from './transport/http/app.js';
 import type { TransportContext } from './transport/http/context.js';
+import { RedisUserDataStore } from './store/redis.js';
+import { connectRedis, redisTarget } from './store/redis-connection.js';
 import { SqliteUserDataStore } from './store/sqlite.js';
 import type { UserDataStore } from './store/types.js';
 import type { UserDirectory } from './users/directory.js';
+import type { Redis } from 'ioredis';
 
 export interface RunningGateway {
   url: string;
@@ -26,6 +30,8 @@ export interface Gateway {
   server: http.Server;
   /** Users' durable data (contacts, containers, published categories …). */
   store: UserDataStore;
+  /** The Redis connection with --store redis://… (event logs and durable data live there). */
+  redis?: Redis;
   /** Stops the timers and frees native resources (does not touch the listening socket). */
   dispose(): void;
 }
@@ -53,14 +59,24 @@ export const MAX_EVENTS_PER_POLL = 200;
 
 /** Builds a gateway without listening (tests listen on an ephemeral port themselves). */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
-  if (config.store !== 'embedded') {
-    // Refuse rather than silently run on in-process state the operator did not ask for.
-    throw new Error(`--store ${config.store.split('://')[0]}:// is not available in this version: only "embedded" is`);
-  }
   const clock = deps.clock ?? systemClock;
-  // The embedded store: users' durable data in SQLite under --data-dir.
-  const store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
-  const log = new MemoryEventLog({ maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes }, OVERFLOW_RECORD);
+  const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
+  let store: UserDataStore;
+  let log: EventLog;
+  let redis: Redis | undefined;
+  if (config.store === 'embedded') {
+    // Users' durable data in SQLite under --data-dir; event logs in the process.
+    store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
+    log = new MemoryEventLog(limits, OVERFLOW_RECORD);
+  } else {
+    // Event logs and durable data on Redis. Sessions, tickets and conferences are still held
+    // by this process: one gateway process per Redis database (see the README).
+    redis = connectRedis(config.store);
+    redis.on('error', () => undefined); // requests answer 503 meanwhile; ioredis reconnects
+    store = deps.store ?? new RedisUserDataStore(redis, config.redisPrefix, `redis:${redisTarget(config.store).safe}`);
+    // A log untouched for longer than a session may stay idle belongs to a dead session.
+    log = new RedisEventLog(redis, limits, OVERFLOW_RECORD, { prefix: config.redisPrefix, ttlMs: (config.sessionTimeoutS + 600) * 1000 });
+  }
   const engine = new Engine(deps.users, new LogEventSink(log), clock, {
     pollWaitMs: config.pollWaitMs,
     sessionTimeoutS: config.sessionTimeoutS,
@@ -99,17 +115,21 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
   };
   const server = http.createServer(createApp(context));
-  const timer = deps.clock ? undefined : setInterval(() => void engine.tick(), 1000);
+  // A tick that fails (Redis unreachable) is retried by the next one.
+  const timer = deps.clock ? undefined : setInterval(() => engine.tick().catch(() => undefined), 1000);
   timer?.unref();
   return {
     engine,
     context,
     server,
     store,
+    ...(redis ? { redis } : {}),
     dispose() {
       if (timer) clearInterval(timer);
       schema.dispose();
       if (!deps.store) void store.close();
+      if (log instanceof RedisEventLog) void log.disconnect();
+      redis?.disconnect();
     },
   };
 }

@@ -34,7 +34,7 @@ describe('config', () => {
     const config = await loadConfig([], {});
     const expected: GatewayConfig = {
       port: 8080, host: '127.0.0.1', pollWaitMs: 1000, holdMs: 25000, sessionTimeoutS: 600,
-      store: 'embedded', dataDir: './data', ticketTtlS: 3600, maxBodyBytes: 65536, maxXmlDepth: 16,
+      store: 'embedded', redisPrefix: 'cwa:', dataDir: './data', ticketTtlS: 3600, maxBodyBytes: 65536, maxXmlDepth: 16,
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8,
       inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info',

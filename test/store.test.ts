@@ -26,7 +26,7 @@ const implementations: Array<[string, () => UserDataStore]> = [
   ['sqlite', () => new SqliteUserDataStore(join(dir, `contract-${Math.random().toString(36).slice(2)}.sqlite`))],
 ];
 
-for (const [name, make] of implementations) {
+export function storeContract(name: string, make: () => UserDataStore): void {
   describe(`UserDataStore contract: ${name}`, () => {
     let store: UserDataStore;
     beforeEach(() => {
@@ -97,6 +97,8 @@ for (const [name, make] of implementations) {
     });
   });
 }
+
+for (const [name, make] of implementations) storeContract(name, make);
 
 describe('SQLite store migrations', () => {
   it('brings a version-1 database forward, keeping its data', async () => {

@@ -4,6 +4,7 @@ import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { MemoryUserDataStore } from '../../src/store/memory.js';
+import { whenReady } from '../../src/store/redis-connection.js';
 import type { UserDataStore } from '../../src/store/types.js';
 import { UserDirectory } from '../../src/users/directory.js';
 
@@ -18,13 +19,18 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis' } = {},
 ): Promise<TestGateway> {
   const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
-  // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir).
-  const store = opts.store === 'sqlite' ? undefined : (opts.store ?? new MemoryUserDataStore());
+  // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir)
+  // or for Redis (then overrides.store is the redis:// URL).
+  const store = opts.store === 'sqlite' || opts.store === 'redis' ? undefined : (opts.store ?? new MemoryUserDataStore());
   const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store });
+  if (gateway.redis && !(await whenReady(gateway.redis, 3000))) {
+    gateway.dispose();
+    throw new Error(`Redis at ${config.store} did not answer within 3 s`);
+  }
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return {

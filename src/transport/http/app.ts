@@ -7,6 +7,7 @@ import { commandHandler } from './command-channel.js';
 import type { TransportContext } from './context.js';
 import { dataChannelHandler } from './data-channel.js';
 import { logonHandler } from './logon.js';
+import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
 
 export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
@@ -53,6 +54,12 @@ export function createApp(ctx: TransportContext): express.Express {
   app.all(DATA_PATH, (_req, res) => sendError(res.setHeader('Allow', 'GET'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
   app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof StoreUnavailableError && !res.headersSent) {
+      // Fail fast and say so; the client retries, and the gateway serves again once Redis is back.
+      res.setHeader('Retry-After', '1');
+      sendError(res, 503, cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), res.locals.auth?.current);
+      return;
+    }
     console.error('cwa-gateway: internal error', err);
     if (res.headersSent) {
       res.destroy();
