@@ -71,6 +71,8 @@ const rawKey = (k: RawCategoryKey) => `${k.name}\u0000${k.instance}\u0000${k.con
 
 export class RedisUserDataStore implements UserDataStore {
   readonly description: string;
+  /** The last write queued per owner in this process. */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -106,15 +108,29 @@ export class RedisUserDataStore implements UserDataStore {
    * Read-compute-write under the owner's version. `compute` returns the fields to write and
    * a result, or undefined to write nothing.
    */
-  private async transact<T>(owner: string, compute: (s: OwnerState) => { fields?: Record<string, string>; result: T }): Promise<T> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const s = await this.state(owner);
-      const { fields, result } = compute(s);
-      if (!fields) return result;
-      const args = Object.entries(fields).flat();
-      if (Number(await this.script('cwaStoreCas', this.key(owner), s.ver, ...args)) === 1) return result;
-    }
-    throw new Error(`store: too many concurrent writers for ${owner}`);
+  private transact<T>(owner: string, compute: (s: OwnerState) => { fields?: Record<string, string>; result: T }): Promise<T> {
+    // Writers of one owner in this process take turns, so only other processes can make a
+    // compare-and-set fail; then it backs off a random while and tries again on fresh data.
+    const run = (this.turns.get(owner) ?? Promise.resolve()).then(async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const s = await this.state(owner);
+        const { fields, result } = compute(s);
+        if (!fields) return result;
+        const args = Object.entries(fields).flat();
+        if (Number(await this.script('cwaStoreCas', this.key(owner), s.ver, ...args)) === 1) return result;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 50)));
+      }
+      throw new Error(`store: too many concurrent writers for ${owner}`);
+    });
+    const turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(owner, turn);
+    void turn.then(() => {
+      if (this.turns.get(owner) === turn) this.turns.delete(owner);
+    });
+    return run;
   }
 
   async initOwner(owner: string, seed: OwnerSeed): Promise<boolean> {

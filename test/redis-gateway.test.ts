@@ -1,0 +1,137 @@
+// A gateway started with --store redis://…: the conversation fixtures replayed on it, a
+// held poll woken by another session's message, durable data across a restart, and
+// Redis going away and coming back (503 meanwhile, then service again without a restart).
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LegacyClient } from './support/client.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
+import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function fixtureFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? fixtureFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
+}
+
+const onRedis = (extra: Record<string, unknown> = {}) => ({ store: REDIS_TEST_URL, redisPrefix: uniquePrefix('gw'), ...extra });
+
+describeRedis('gateway on Redis (--store redis://…)', () => {
+  describe('fixtures replayed on a Redis-backed gateway', () => {
+    for (const file of fixtureFiles(join(ROOT, 'fixtures'))) {
+      const name = relative(ROOT, file).split(sep).join('/');
+      it(name, async () => {
+        const fixture = loadFixtureFile(file, name);
+        const manual = usesManualClock(fixture);
+        const gw = await startTestGateway(onRedis({ holdMs: 0, ...fixture.gateway }), { manualClock: manual, store: 'redis' });
+        try {
+          await replayFixture(fixture, gw.url, manual ? async (ms) => {
+            gw.clock!.advance(ms);
+            await gw.gateway.engine.tick();
+          } : undefined);
+        } finally {
+          await gw.close();
+        }
+      });
+    }
+  });
+
+  it('answers a held poll as soon as the other side sends a message', async () => {
+    const gw = await startTestGateway(onRedis({ holdMs: 1500 }), { store: 'redis' });
+    try {
+      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const bob = await new LegacyClient(gw.url, 'bob').signIn();
+      await alice.pollUntil(() => true);
+      await bob.pollUntil(() => true);
+      while ((await bob.poll(bob.ackId)).events.length > 0); // drain the initial burst (held polls end at once while events remain)
+      const held = bob.poll();
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await alice.command(
+        `<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`,
+      );
+      const { events } = await held;
+      expect(Date.now() - started).to.be.below(1000);
+      expect(events.length).to.be.greaterThan(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('keeps contacts on Redis across a gateway restart on the same database and prefix', async () => {
+    const config = onRedis();
+    let gw = await startTestGateway(config, { store: 'redis' });
+    try {
+      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const r = await alice.command(`<addContact rid="${alice.nextRid()}"><contact uri="sip:bob@example.com" name="Bob" subscribed="true" tag="false"/></addContact>`);
+      expect(r.status, r.body).to.equal(200);
+      await gw.close();
+      gw = await startTestGateway(config, { store: 'redis' });
+      const again = await new LegacyClient(gw.url, 'alice').signIn();
+      const events = await again.pollUntil((e) => e.name === 'contactGroup');
+      const list = events.find((e) => e.name === 'contactGroup')!;
+      expect(JSON.stringify(list)).to.contain('sip:bob@example.com');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  describe('Redis unreachable, then back', function () {
+    this.timeout(30_000);
+    const PORT = 6390;
+    const haveServer = spawnSync('redis-server', ['--version']).status === 0;
+    const redisUp = () => execFileSync('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
+    const redisDown = () => spawnSync('redis-cli', ['-p', String(PORT), 'shutdown', 'nosave']);
+    let gw: TestGateway | undefined;
+    before(function () {
+      if (!haveServer) throw new Error('redis-server is not on PATH: this test starts and stops its own Redis on port 6390');
+      redisDown();
+      redisUp();
+    });
+    after(async () => {
+      await gw?.close();
+      redisDown();
+    });
+
+    it('fails fast with 503 and an error body while Redis is down, and serves again by itself', async () => {
+      gw = await startTestGateway({ store: `redis://127.0.0.1:${PORT}/0`, holdMs: 2000 }, { store: 'redis' });
+      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      await alice.pollUntil(() => true);
+      redisDown();
+      await new Promise((r) => setTimeout(r, 200));
+      for (const attempt of [
+        () => alice.command(`<addContact rid="${alice.nextRid()}"><contact uri="sip:bob@example.com" name="Bob" subscribed="true" tag="false"/></addContact>`),
+        () => alice.poll().then((p) => p.reply),
+        async () => {
+          const bob = new LegacyClient(gw!.url, 'bob');
+          expect((await bob.logon()).status).to.equal(200); // tickets are still in the process
+          return bob.command(`<initiateSession rid="1"/>`, 0);
+        },
+      ]) {
+        const started = Date.now();
+        const r = await attempt();
+        expect(Date.now() - started, 'fails fast').to.be.below(500);
+        expect(r.status, r.body).to.equal(503);
+        const error = r.root.name === 'error' ? r.root : r.root.children.find((c: { name: string }) => c.name === 'error');
+        expect(error?.attrs.code, r.body).to.equal('18400');
+      }
+      redisUp();
+      // The gateway reconnects without help; this Redis came back empty, so a client signs in again.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const bob = new LegacyClient(gw.url, 'bob');
+        const logon = await bob.logon();
+        const session = await bob.command(`<initiateSession rid="1"/>`, 0);
+        if (logon.status === 200 && session.status === 200) break;
+        expect(session.status, session.body).to.equal(503);
+        if (Date.now() > deadline) throw new Error('the gateway did not recover within 10 s of Redis coming back');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+  });
+});
