@@ -87,6 +87,9 @@ export class ImService implements EngineModule {
     }
     const invalid = this.checkMessage(action.message);
     if (invalid) return { type: 'requestFailed', rid, error: invalid };
+    if (session.legs.size >= this.core.config.maxConferencesPerSession) {
+      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidOperation, `This session already holds ${this.core.config.maxConferencesPerSession} conversations, the most the gateway allows: end one first.`) };
+    }
 
     const confId = session.allocateConfId(requestedConfId);
     const now = this.core.clock.now();
