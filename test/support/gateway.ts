@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import type { Logger } from '../../src/ops/logger.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { UserDirectory } from '../../src/users/directory.js';
 
@@ -16,11 +17,11 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
-  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock });
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, logger: opts.logger });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return {

@@ -45,8 +45,13 @@ export function requestContext(ctx: TransportContext, paths: { logon: string[]; 
     const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     (res.locals as RequestLocals).requestId = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    // While shutting down, each connection ends after its answer, so the process can exit.
-    if (shutdown.shuttingDown) res.setHeader('Connection', 'close');
+    // While shutting down, each connection ends after its answer (also an answer to a
+    // request that arrived before), so the process can exit.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: unknown[]) {
+      if (shutdown.shuttingDown) this.shouldKeepAlive = false;
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as typeof res.writeHead;
     const route = routeOf(req.path, paths);
     let logged = false;
     const done = (): void => {
