@@ -3,11 +3,11 @@
 // clients (headers, bodies, idle keep-alive), and that every limit can be set from flags,
 // environment and the config file.
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultConfig, loadConfig, OPTIONS, type GatewayConfig } from '../src/config.js';
+import { ConfigError, defaultConfig, describeOptionsMarkdown, loadConfig, OPTIONS, type GatewayConfig } from '../src/config.js';
 import type { MemoryEventLog } from '../src/delivery/event-log.js';
 import type { MeteredEventLog } from '../src/ops/metered-log.js';
 import { LegacyClient } from './support/client.js';
@@ -229,5 +229,12 @@ describe('limits: every option is settable by flag, environment and config file'
       expect((await loadConfig([], { [o.env]: String(value) }))[key], o.env).to.equal(value);
       expect((await loadConfig(['--config', file], {}))[key], `${o.key} in a file`).to.equal(value);
     }
+  });
+
+  it('names every option in the README, in the table generated from the option list', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = describeOptionsMarkdown();
+    // To regenerate: node -e "import('./dist/src/config.js').then((m) => console.log(m.describeOptionsMarkdown()))"
+    expect(readme.includes(table), `README.md must contain the options table exactly as generated:\n${table}`).to.equal(true);
   });
 });
