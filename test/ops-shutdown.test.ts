@@ -205,7 +205,9 @@ describe('cwa-gateway serve: SIGTERM under load', function () {
     }
     expect(answers.length).to.be.greaterThan(0);
     expect(answers.every((s) => s === 200)).to.equal(true);
-    const lines = gw.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; ok?: boolean; polls?: number });
+    const lines = gw.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: string; ok?: boolean; polls?: number });
+    expect(lines.length).to.be.greaterThan(3);
+    expect(lines.filter((l) => l.level === 'debug'), '--log-level info').to.deep.equal([]);
     expect(lines.find((l) => l.msg === 'shutdown: held polls answered')?.polls).to.equal(3);
     expect(lines.find((l) => l.msg === 'shutdown complete')?.ok).to.equal(true);
   });
