@@ -32,9 +32,11 @@ export interface GatewayConfig {
   logMaxBytes: number;
   ridCacheSize: number;
   inviteTimeoutS: number;
+  maxParticipantsPerConference: number;
+  maxConferencesPerSession: number;
+  mpopAcceptS: number;
   logLevel: LogLevel;
   maxSessionsPerUser: number;
-  maxConferencesPerSession: number;
   rateAddress: number;
   rateAddressBurst: number;
   rateTicket: number;
@@ -160,12 +162,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'command responses cached per session to answer a retried batch' },
   { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
     description: 'seconds an unanswered invitation stays pending' },
+  { key: 'maxParticipantsPerConference', flag: '--max-participants-per-conference', env: 'CWA_MAX_PARTICIPANTS_PER_CONFERENCE', type: 'int', default: 32, min: 2, max: 1000, arg: 'N',
+    description: 'most participants (joined or invited) in one conversation' },
+  { key: 'maxConferencesPerSession', flag: '--max-conferences-per-session', env: 'CWA_MAX_CONFERENCES_PER_SESSION', type: 'int', default: 64, min: 1, max: 10000, arg: 'N',
+    description: 'most conversations one session takes part in at once' },
+  { key: 'mpopAcceptS', flag: '--mpop-accept-s', env: 'CWA_MPOP_ACCEPT_S', type: 'int', default: 7, min: 1, max: 300, arg: 'N',
+    description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (one reporting UA=true)' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
   { key: 'maxSessionsPerUser', flag: '--max-sessions-per-user', env: 'CWA_MAX_SESSIONS_PER_USER', type: 'int', default: 10, min: 1, max: 1000, arg: 'N',
     description: 'live sessions one user may hold; initiateSession beyond it fails with 18102' },
-  { key: 'maxConferencesPerSession', flag: '--max-conferences-per-session', env: 'CWA_MAX_CONFERENCES_PER_SESSION', type: 'int', default: 64, min: 1, max: 10000, arg: 'N',
-    description: 'conversations one session may start and hold at once; initiateImSession beyond it fails with 18102' },
   { key: 'rateAddress', flag: '--rate-address', env: 'CWA_RATE_ADDRESS', type: 'int', default: 100, min: 0, max: 1000000, arg: 'N',
     description: 'requests per second accepted from one client address (0 = no limit); beyond it HTTP 429, error 18101' },
   { key: 'rateAddressBurst', flag: '--rate-address-burst', env: 'CWA_RATE_ADDRESS_BURST', type: 'int', default: 200, min: 1, max: 1000000, arg: 'N',

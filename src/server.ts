@@ -74,7 +74,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     inviteTimeoutS: config.inviteTimeoutS,
     maxMessageLength: config.maxMessageLength,
     maxSessionsPerUser: config.maxSessionsPerUser,
+    maxParticipantsPerConference: config.maxParticipantsPerConference,
     maxConferencesPerSession: config.maxConferencesPerSession,
+    mpopAcceptS: config.mpopAcceptS,
     endedSessionGraceS: 60,
     configuration: DEFAULT_CONFIGURATION,
   });

@@ -37,9 +37,9 @@ describe('config', () => {
       store: 'embedded', dataDir: './data', ticketTtlS: 3600, maxBodyBytes: 65536, maxXmlDepth: 16,
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8,
-      inviteTimeoutS: 60, logLevel: 'info', maxSessionsPerUser: 10, maxConferencesPerSession: 64,
-      rateAddress: 100, rateAddressBurst: 200, rateTicket: 20, rateTicketBurst: 60, rateLogonAddress: 30,
-      rateLogonFailures: 10, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
+      inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info',
+      maxSessionsPerUser: 10, rateAddress: 100, rateAddressBurst: 200, rateTicket: 20, rateTicketBurst: 60,
+      rateLogonAddress: 30, rateLogonFailures: 10, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
     };
     expect(config).to.deep.equal(expected);

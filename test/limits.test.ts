@@ -62,7 +62,7 @@ describe('limits: sessions per user and conferences per session', () => {
     const c = await invite(alice, 'sip:dave@example.com');
     expect(c.root.children[0]!.name).to.equal('requestFailed');
     expect(c.root.children[0]!.children[0]!.attrs.code).to.equal('18102');
-    expect(c.root.children[0]!.children[0]!.attrs.detail).to.match(/already holds 2 conversations/);
+    expect(c.root.children[0]!.children[0]!.attrs.detail).to.match(/already takes part in 2 conversations/);
     const confId = a.root.children[0]!.attrs.confId!;
     await alice.command(`<conference rid="${alice.nextRid()}" confId="${confId}"><terminateImSession/></conference>`);
     const d = await invite(alice, 'sip:dave@example.com');

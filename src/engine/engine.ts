@@ -20,8 +20,9 @@ export interface EngineConfig {
   maxMessageLength: number;
   /** Live sessions one user may hold; initiateSession beyond it fails. */
   maxSessionsPerUser: number;
-  /** Conversations one session may hold at once; initiateImSession beyond it fails. */
+  maxParticipantsPerConference: number;
   maxConferencesPerSession: number;
+  mpopAcceptS: number;
   /** How long the log of a session the gateway ended stays readable, so the client can read why. */
   endedSessionGraceS: number;
   configuration: ConfigurationData;
@@ -125,6 +126,7 @@ export class Engine implements EngineCore {
   touch(session: Session, userActive?: boolean): void {
     session.lastActivity = this.clock.now();
     if (userActive !== undefined) session.userActive = userActive;
+    if (userActive) session.userActiveAt = session.lastActivity;
   }
 
   secondsLeft(session: Session): number {
@@ -225,6 +227,15 @@ export class Engine implements EngineCore {
     for (const sid of overflowed) {
       const s = this.sessions.get(sid);
       if (s && !s.ended) await this.endSession(s, 'eventLogOverflow');
+    }
+  }
+
+  /** Ends a command batch: modules finish what the batch started. Must run inside `exclusive`. */
+  async endBatch(): Promise<void> {
+    for (const m of this.modules) {
+      const out: Delivery[] = [];
+      await m.afterBatch?.(out);
+      await this.deliver(out);
     }
   }
 

@@ -21,6 +21,8 @@ export interface EngineModule {
   onSessionStart?(session: Session, out: Delivery[]): Promise<void> | void;
   /** The session is ending: release what it holds, tell others (its own log is closing). */
   onSessionEnd?(session: Session, out: Delivery[]): Promise<void> | void;
+  /** A command batch has been executed: finish what it started (e.g. an escalation). */
+  afterBatch?(out: Delivery[]): Promise<void> | void;
   /** Called about once a second with the engine's time. */
   tick?(now: number, out: Delivery[]): Promise<void> | void;
 }

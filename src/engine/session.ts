@@ -9,8 +9,9 @@ export class Session {
   /** Highest confId used in this session; never reused. */
   private maxConfId = 0;
   lastActivity: number;
-  /** Last `UA` value reported on the data channel. */
+  /** Last `UA` value reported on the data channel, and when UA=true was last reported. */
   userActive = false;
+  userActiveAt = 0;
   ended = false;
 
   constructor(

@@ -14,6 +14,13 @@ export type ConferenceAction =
   | { type: 'terminateImSession' }
   | { type: 'sendMessage'; message: ImMessage }
   | { type: 'notifyComposing'; state: 'composing' | 'idle' }
+  | { type: 'inviteParticipants'; uris: string[] }
+  | { type: 'ejectParticipant'; uri: string }
+  | { type: 'promoteParticipant'; uri: string }
+  | { type: 'lock'; locked: boolean }
+  | { type: 'sendInfo'; contentType: string; content: string }
+  /** voIPRedirect, voIPTerminate, voIPReplyWithIM: validated, then refused (this gateway carries no voice). */
+  | { type: 'voip'; name: string }
   /** A request the reference names that this gateway does not carry out (yet). */
   | { type: 'unsupported'; name: string };
 
@@ -56,6 +63,8 @@ export type ConferenceEventBody =
       escalationMode: EscalationMode;
       subject?: string;
       message?: ImMessage;
+      /** The conversation's id (UCC session property 10000), the same through escalation. */
+      conversationId: string;
     }
   | { type: 'imSessionState'; state: ImSessionState }
   | { type: 'messageReceived'; sender: string; message: ImMessage }
@@ -66,7 +75,11 @@ export type ConferenceEventBody =
   | { type: 'role'; role: Role }
   | { type: 'participant'; uri: string; name?: string; role?: Role }
   | { type: 'participantRemoved'; uri: string }
-  | { type: 'inviteFailed'; uri: string };
+  | { type: 'inviteFailed'; uri: string }
+  | { type: 'locked'; locked: boolean }
+  | { type: 'confUri'; uri: string }
+  /** Gateway extension: a sendInfo from another participant. */
+  | { type: 'infoReceived'; sender: string; contentType: string; content: string };
 
 export interface SelfPresenceData {
   availability: number;

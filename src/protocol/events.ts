@@ -37,7 +37,7 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
     case 'imSessionReceived':
       xml = element(
         'imSessionReceived',
-        {},
+        { conversationId: b.conversationId },
         element('inviter', { uri: b.inviter.uri, name: b.inviter.name, sourceNetwork: b.inviter.sourceNetwork }) +
           textElement('role', b.role) +
           textElement('escalationMode', b.escalationMode) +
@@ -74,6 +74,15 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
       break;
     case 'inviteFailed':
       xml = element('inviteFailed', { uri: b.uri });
+      break;
+    case 'locked':
+      xml = textElement('locked', String(b.locked));
+      break;
+    case 'confUri':
+      xml = textElement('confUri', b.uri);
+      break;
+    case 'infoReceived':
+      xml = element('infoReceived', { sender: b.sender, contentType: b.contentType }, textElement('content', b.content));
       break;
   }
   bodyCache.set(b, xml);

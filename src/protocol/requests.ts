@@ -26,6 +26,12 @@ function decodeMessage(node: XNode | undefined, outerFormat?: string): ImMessage
   return { format: format?.trim() === '' ? undefined : format, content: text(child(node, 'content')) ?? '' };
 }
 
+/** The `uri` texts of a `uris` child. */
+function uriList(node: XNode): string[] {
+  const uris = child(node, 'uris');
+  return uris ? children(uris, 'uri').map((u) => u.text.trim()) : [];
+}
+
 function decodeConference(node: XNode): CwaRequest {
   const rid = attr(node, 'rid');
   const confId = int(attr(node, 'confId')) ?? 0;
@@ -35,9 +41,7 @@ function decodeConference(node: XNode): CwaRequest {
   switch (name) {
     case 'initiateImSession':
     case 'initateImSession': {
-      const uris = children(child(inner, 'uris') ?? { name: '', ns: '', attrs: {}, children: [], text: '' }, 'uri').map((u) =>
-        u.text.trim(),
-      );
+      const uris = uriList(inner);
       const outerFormat = text(child(inner, 'format'));
       action = {
         type: 'initiateImSession',
@@ -59,6 +63,26 @@ function decodeConference(node: XNode): CwaRequest {
       break;
     case 'notifyComposing':
       action = { type: 'notifyComposing', state: inner.text.trim().toLowerCase() === 'composing' ? 'composing' : 'idle' };
+      break;
+    case 'inviteParticipants':
+      action = { type: 'inviteParticipants', uris: uriList(inner) };
+      break;
+    case 'ejectParticipant':
+      action = { type: 'ejectParticipant', uri: inner.text.trim() };
+      break;
+    case 'promoteParticipant':
+      action = { type: 'promoteParticipant', uri: inner.text.trim() };
+      break;
+    case 'lock':
+      action = { type: 'lock', locked: inner.text.trim().toLowerCase() === 'true' };
+      break;
+    case 'sendInfo':
+      action = { type: 'sendInfo', contentType: text(child(inner, 'contentType'))?.trim() ?? '', content: text(child(inner, 'content')) ?? '' };
+      break;
+    case 'voIPRedirect':
+    case 'voIPTerminate':
+    case 'voIPReplyWithIM':
+      action = { type: 'voip', name };
       break;
     default:
       action = { type: 'unsupported', name };
