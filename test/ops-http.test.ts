@@ -101,9 +101,11 @@ describe('security headers and request ids', () => {
     const given = await fetch(`${gw.url}/healthz`, { headers: { 'X-Request-Id': 'lb-1234.abc' } });
     expect(given.headers.get('x-request-id')).to.equal('lb-1234.abc');
     const made = await fetch(`${gw.url}/healthz`);
-    expect(made.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    const again = await fetch(`${gw.url}/healthz`);
+    expect(made.headers.get('x-request-id')).to.match(/^[0-9a-f]{12}-[0-9a-z]+$/);
+    expect(again.headers.get('x-request-id')).to.not.equal(made.headers.get('x-request-id'));
     const odd = await fetch(`${gw.url}/healthz`, { headers: { 'X-Request-Id': 'x'.repeat(500) } });
-    expect(odd.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    expect(odd.headers.get('x-request-id')).to.match(/^[0-9a-f]{12}-[0-9a-z]+$/);
   });
 });
 

@@ -8,9 +8,10 @@ import { sendXml } from './replies.js';
 
 export function commandHandler(ctx: TransportContext) {
   const { metrics } = ctx.ops;
+  const duration = metrics.commandDuration.labels({ transport: 'http' });
   return async (req: Request, res: Response) => {
     const auth = res.locals.auth as { login: string; current: string; presented: string };
-    const stop = metrics.commandDuration.startTimer({ transport: 'http' });
+    const stop = duration.startTimer();
     const outcome = await runBatch(ctx, auth, bodyText(req));
     stop();
     if (outcome.status === 200) metrics.countRequestErrors(outcome.body);

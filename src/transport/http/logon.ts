@@ -31,7 +31,7 @@ export function logonHandler(ctx: TransportContext) {
     const known = name === undefined ? undefined : ctx.engine.userOf(name)?.login;
     const userKey = known ?? `?${(name ?? '').toLowerCase()}`;
     // Only a known login is logged: an unknown "user" may be a password typed in the wrong field.
-    const who = { reqId: res.locals.requestId, login: known ?? '(unknown user)', address: clientAddress(req) };
+    const who = { reqId: res.locals.requestId, login: known ?? '(unknown user)', address: clientAddress(req, ctx.ops.trustProxy) };
     const allowed = rates.logonUser.check(userKey);
     if (!allowed.ok) {
       metrics.logons.inc({ result: 'throttled' });

@@ -1,7 +1,7 @@
 // What every HTTP request goes through before its route: a request id and one log line,
 // metrics, security headers, CORS, and the operator endpoints (/healthz, /readyz,
 // /metrics), which no rate limit applies to.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import cors from 'cors';
 import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
@@ -12,6 +12,13 @@ import type { TransportContext } from './context.js';
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 /** A client's own request id is kept when it is short and plain; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Made-up request ids: random per process, then a counter (unique without a random draw per request). */
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+function newRequestId(): string {
+  return `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+}
 
 export interface RequestLocals {
   requestId: string;
@@ -32,17 +39,25 @@ export function routeOf(path: string, paths: { logon: string[]; command: string;
 }
 
 /** The client's address: the socket's, or the one trusted proxies name in X-Forwarded-For. */
-export function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+export function clientAddress(req: Request, trustProxy: number): string {
+  return (trustProxy > 0 ? req.ip : req.socket.remoteAddress) ?? 'unknown';
 }
 
 /** Request id, Connection: close while shutting down, and one log line and metric per request. */
 export function requestContext(ctx: TransportContext, paths: { logon: string[]; command: string; data: string }) {
-  const { logger, metrics, shutdown } = ctx.ops;
+  const { logger, metrics, shutdown, trustProxy } = ctx.ops;
+  // One counter child per route and status, so that counting a request hashes no labels.
+  const counted = new Map<string, { inc(): void }>();
+  const countRequest = (route: Route, status: number): void => {
+    const key = `${route} ${status}`;
+    let child = counted.get(key);
+    if (!child) counted.set(key, (child = metrics.httpRequests.labels({ route, status: String(status) })));
+    child.inc();
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
-    const given = req.get(REQUEST_ID_HEADER);
-    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
     (res.locals as RequestLocals).requestId = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     // While shutting down, each connection ends after its answer (also an answer to a
@@ -52,44 +67,43 @@ export function requestContext(ctx: TransportContext, paths: { logon: string[]; 
       if (shutdown.shuttingDown) this.shouldKeepAlive = false;
       return (writeHead as (...a: unknown[]) => Response).apply(this, args);
     } as typeof res.writeHead;
-    const route = routeOf(req.path, paths);
-    let logged = false;
-    const done = (): void => {
-      if (logged) return;
-      logged = true;
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    // 'close' comes after the answer was sent, or when the client left before it.
+    res.on('close', () => {
       const locals = res.locals as RequestLocals;
       // A client that went away before its answer is logged with status 499 (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499;
-      metrics.httpRequests.inc({ route, status: String(status) });
+      const route = routeOf(req.path, paths);
+      countRequest(route, status);
       if (locals.cwaError !== undefined) metrics.errors.inc({ code: String(locals.cwaError), kind: 'document' });
       if (route === 'health' || route === 'metrics') return;
-      const line = {
-        reqId: requestId,
-        method: req.method,
-        url: scrubUrl(req.originalUrl),
-        status,
-        ms: Math.round(ms * 10) / 10,
-        address: clientAddress(req),
-        login: locals.auth?.login,
-        error: locals.cwaError,
-      };
-      if (status >= 500) logger.error(line, 'request');
-      else if (status === 429 || status === 413) logger.warn(line, 'request');
-      else if (status >= 400 && ![401, 404, 499].includes(status)) logger.info(line, 'request');
-      else logger.debug(line, 'request');
-    };
-    res.on('finish', done);
-    res.on('close', done);
+      const level = status >= 500 ? 'error' : status === 429 || status === 413 ? 'warn' : status >= 400 && ![401, 404, 499].includes(status) ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger[level](
+        {
+          reqId: requestId,
+          method: req.method,
+          url: scrubUrl(req.originalUrl),
+          status,
+          ms: Math.round(ms * 10) / 10,
+          address: clientAddress(req, trustProxy),
+          login: locals.auth?.login,
+          error: locals.cwaError,
+        },
+        'request',
+      );
+    });
     next();
   };
 }
 
 /**
  * Security headers that matter for an XML API: no sniffing, no framing, no referrer, a
- * CSP that lets an answer opened in a browser run nothing. HSTS is left to whatever
- * terminates TLS (the gateway itself speaks plain HTTP). Content-Type and caching of
- * the XML answers are untouched.
+ * CSP that lets an answer opened in a browser run nothing, and a resource policy. HSTS
+ * is left to whatever terminates TLS (the gateway itself speaks plain HTTP); headers for
+ * old browsers and plug-ins (X-XSS-Protection, X-Download-Options, X-DNS-Prefetch-Control,
+ * X-Permitted-Cross-Domain-Policies, Origin-Agent-Cluster) are left out: every header is
+ * paid for on every poll. Content-Type and caching of the XML answers are untouched.
  */
 export function securityHeaders(ctx: TransportContext) {
   return helmet({
@@ -97,9 +111,16 @@ export function securityHeaders(ctx: TransportContext) {
     crossOriginResourcePolicy: { policy: ctx.ops.corsOrigins.length === 0 ? 'same-origin' : 'cross-origin' },
     crossOriginOpenerPolicy: false,
     crossOriginEmbedderPolicy: false,
+    originAgentCluster: false,
     strictTransportSecurity: false,
     referrerPolicy: { policy: 'no-referrer' },
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
     xFrameOptions: { action: 'deny' },
+    xPermittedCrossDomainPolicies: false,
+    xPoweredBy: false,
+    xXssProtection: false,
   });
 }
 

@@ -25,7 +25,7 @@ export function sendThrottled(ctx: TransportContext, res: Response, limit: Throt
 /** Every request from one client address (IPv6: one /64). */
 export function addressLimit(ctx: TransportContext) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const outcome = ctx.ops.rates.address.take(addressKey(clientAddress(req)));
+    const outcome = ctx.ops.rates.address.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
     if (!outcome.ok) return sendThrottled(ctx, res, 'address', outcome.retryAfterS);
     next();
   };
@@ -44,7 +44,7 @@ export function ticketLimit(ctx: TransportContext) {
 /** Logon attempts from one client address, successful or not (each costs a password hash). */
 export function logonAddressLimit(ctx: TransportContext) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const outcome = ctx.ops.rates.logonAddress.take(addressKey(clientAddress(req)));
+    const outcome = ctx.ops.rates.logonAddress.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
     if (!outcome.ok) {
       ctx.ops.metrics.logons.inc({ result: 'throttled' });
       return sendThrottled(ctx, res, 'logonAddress', outcome.retryAfterS);
