@@ -70,6 +70,74 @@ describe('limits: sessions per user and conferences per session', () => {
   });
 });
 
+describe('limits: the document and message limits take their configured values', () => {
+  let gw: TestGateway;
+  afterEach(() => gw.close());
+  const NS = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
+
+  async function post(c: LegacyClient, body: string) {
+    const res = await fetch(`${gw.url}/cwa/MainCommandHandler.ashx`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/xml', 'CWA-Ticket': c.ticket! },
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, text };
+  }
+
+  it('applies --max-body-bytes, --max-xml-depth, --max-xml-elements, --max-attributes, --max-attribute-length and --max-requests-per-batch', async () => {
+    gw = await startTestGateway({
+      holdMs: 0, maxBodyBytes: 400, maxXmlDepth: 4, maxXmlElements: 6, maxAttributes: 3, maxAttributeLength: 10, maxRequestsPerBatch: 2,
+    });
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    const batch = (inner: string, rootAttrs = '') => `<cwaRequests xmlns="${NS}" sid="${alice.sid}"${rootAttrs}>${inner}</cwaRequests>`;
+    const accept = (rid: string, extra = '') => `<conference rid="${rid}" confId="9"${extra}><acceptImSession/></conference>`;
+    const cases: Array<[string, string, number, RegExp]> = [
+      ['at every limit', batch(accept('1') + accept('2')), 200, /requestFailed/],
+      ['a body over 400 bytes', batch(accept('1') + `<!--${'x'.repeat(400)}-->`), 413, /larger than 400 bytes/],
+      ['depth 5', batch(`<conference rid="1" confId="9"><sendMessage><content><b/></content></sendMessage></conference>`), 400, /deeper than 4/],
+      ['7 elements', batch(accept('1') + accept('2') + '<x/><y/>'), 400, /more than 6 elements/],
+      ['4 attributes', batch(accept('1', ' a="1" b="2"')), 400, /more than 3 attributes/],
+      ['an 11-character attribute', batch(accept('12345678901')), 400, /longer than 10 characters/],
+      ['3 requests', batch(accept('1') + accept('2') + '<terminateSession rid="3"/>'), 400, /at most 2 requests/],
+    ];
+    for (const [what, body, status, detail] of cases) {
+      const r = await post(alice, body);
+      expect(r.status, what).to.equal(status);
+      expect(r.text, what).to.match(detail);
+    }
+  });
+
+  it('applies --max-message-length to the first message and to every message', async () => {
+    gw = await startTestGateway({ holdMs: 0, maxMessageLength: 10 });
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    const bob = await new LegacyClient(gw.url, 'bob').signIn();
+    await bob.poll();
+    const start = (text: string) => alice.command(`<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>${text}</content></message></initiateImSession></conference>`);
+    const long = await start('12345678901');
+    expect(long.root.children[0]!.name).to.equal('requestFailed');
+    expect(long.root.children[0]!.children[0]!.attrs).to.include({ code: '18001' });
+    expect(long.root.children[0]!.children[0]!.attrs.detail).to.match(/longer than 10 characters/);
+    const ok = await start('1234567890');
+    expect(ok.root.children[0]!.name).to.equal('initiateImSessionAccepted');
+    const confId = ok.root.children[0]!.attrs.confId!;
+    const invitation = await bob.pollUntil((e) => e.children[0]?.name === 'imSessionReceived');
+    const bobConf = invitation.find((e) => e.children[0]?.name === 'imSessionReceived')!.attrs.confId!;
+    await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><acceptImSession/></conference>`);
+    const send = await alice.command(`<conference rid="${alice.nextRid()}" confId="${confId}"><sendMessage><content>${'é'.repeat(11)}</content></sendMessage></conference>`);
+    expect(send.root.children[0]!.name).to.equal('requestFailed');
+    expect(send.root.children[0]!.children[0]!.attrs.detail).to.match(/longer than 10 characters/);
+  });
+
+  it('applies --log-max-bytes: a session whose first events do not fit ends with eventLogOverflow', async () => {
+    gw = await startTestGateway({ holdMs: 0, logMaxBytes: 100 });
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    const { events } = await alice.poll();
+    expect(events.map((e) => e.name)).to.deep.equal(['sessionTerminated']);
+    expect(events[0]!.attrs.reason).to.equal('eventLogOverflow');
+  });
+});
+
 describe('limits: held polls', () => {
   let gw: TestGateway;
   afterEach(() => gw.close());
