@@ -36,6 +36,16 @@ export interface GatewayConfig {
   maxConferencesPerSession: number;
   mpopAcceptS: number;
   logLevel: LogLevel;
+  searchMaxResults: number;
+  searchDefaultFunction: 'and' | 'or';
+  enableAppearOffline: 'true' | 'false';
+  userNotice?: string;
+  composingRefreshS: number;
+  composingTimeoutS: number;
+  machineIdleS: number;
+  machineAwayS: number;
+  maxContacts: number;
+  maxContainerMembers: number;
   maxSessionsPerUser: number;
   rateAddress: number;
   rateAddressBurst: number;
@@ -133,9 +143,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sessionTimeoutS', flag: '--session-timeout-s', env: 'CWA_SESSION_TIMEOUT_S', type: 'int', default: 600, min: 10, max: 86400, arg: 'N',
     description: 'idle time in seconds after which a session ends' },
   { key: 'store', flag: '--store', env: 'CWA_STORE', type: 'string', default: 'embedded', check: checkStore, arg: 'URL',
-    description: '`embedded` (the only store in this version; `redis://` is refused at start)' },
+    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (shared by several gateways)' },
   { key: 'dataDir', flag: '--data-dir', env: 'CWA_DATA_DIR', type: 'string', default: './data', path: true, arg: 'DIR',
-    description: 'where the embedded store will keep durable data (not used yet)' },
+    description: 'where the embedded store keeps durable data' },
   { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',
     description: 'JSON file holding any of these options by their camelCase name; paths in it are relative to it' },
   { key: 'ticketTtlS', flag: '--ticket-ttl-s', env: 'CWA_TICKET_TTL_S', type: 'int', default: 3600, min: 1, max: 604800, arg: 'N',
@@ -161,7 +171,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'ridCacheSize', flag: '--rid-cache-size', env: 'CWA_RID_CACHE_SIZE', type: 'int', default: 8, min: 1, max: 1024, arg: 'N',
     description: 'command responses cached per session to answer a retried batch' },
   { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
-    description: 'seconds an unanswered invitation stays pending' },
+    description: 'seconds an unanswered conference invitation stays pending' },
   { key: 'maxParticipantsPerConference', flag: '--max-participants-per-conference', env: 'CWA_MAX_PARTICIPANTS_PER_CONFERENCE', type: 'int', default: 32, min: 2, max: 1000, arg: 'N',
     description: 'most participants (joined or invited) in one conversation' },
   { key: 'maxConferencesPerSession', flag: '--max-conferences-per-session', env: 'CWA_MAX_CONFERENCES_PER_SESSION', type: 'int', default: 64, min: 1, max: 10000, arg: 'N',
@@ -170,6 +180,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (one reporting UA=true)' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
+  { key: 'searchMaxResults', flag: '--search-max-results', env: 'CWA_SEARCH_MAX_RESULTS', type: 'int', default: 100, min: 1, max: 10000, arg: 'N',
+    description: 'most users in one searchResult (moreAvailable="true" beyond)' },
+  { key: 'searchDefaultFunction', flag: '--search-default-function', env: 'CWA_SEARCH_DEFAULT_FUNCTION', type: 'enum', default: 'or', values: ['and', 'or'], arg: 'FN',
+    description: 'how search fields combine when a search names no function (told to clients in configuration)' },
+  { key: 'enableAppearOffline', flag: '--enable-appear-offline', env: 'CWA_ENABLE_APPEAR_OFFLINE', type: 'enum', default: 'true', values: ['true', 'false'], arg: 'BOOL',
+    description: 'whether users may publish Appear Offline (told to clients in configuration)' },
+  { key: 'userNotice', flag: '--user-notice', env: 'CWA_USER_NOTICE', type: 'string', default: undefined, arg: 'TEXT',
+    description: 'administrator notice shown at the top of every new IM window (configuration userNotice)' },
+  { key: 'composingRefreshS', flag: '--im-composing-refresh-s', env: 'CWA_IM_COMPOSING_REFRESH_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
+    description: 'imComposingTimers refreshInterval told to clients, in seconds' },
+  { key: 'composingTimeoutS', flag: '--im-composing-timeout-s', env: 'CWA_IM_COMPOSING_TIMEOUT_S', type: 'int', default: 120, min: 1, max: 3600, arg: 'N',
+    description: 'imComposingTimers timeout told to clients, in seconds' },
+  { key: 'machineIdleS', flag: '--machine-idle-s', env: 'CWA_MACHINE_IDLE_S', type: 'int', default: 300, min: 1, max: 86400, arg: 'N',
+    description: 'seconds without UA=true before a session\'s machine state turns inactive (autoPublishMachineState)' },
+  { key: 'machineAwayS', flag: '--machine-away-s', env: 'CWA_MACHINE_AWAY_S', type: 'int', default: 1200, min: 1, max: 86400, arg: 'N',
+    description: 'seconds without UA=true before a session\'s machine state turns away' },
+  { key: 'maxContacts', flag: '--max-contacts', env: 'CWA_MAX_CONTACTS', type: 'int', default: 1000, min: 1, max: 100000, arg: 'N',
+    description: 'most contacts in one user\'s contact list' },
+  { key: 'maxContainerMembers', flag: '--max-container-members', env: 'CWA_MAX_CONTAINER_MEMBERS', type: 'int', default: 1000, min: 1, max: 100000, arg: 'N',
+    description: 'most members in one access-control container' },
   { key: 'maxSessionsPerUser', flag: '--max-sessions-per-user', env: 'CWA_MAX_SESSIONS_PER_USER', type: 'int', default: 10, min: 1, max: 1000, arg: 'N',
     description: 'live sessions one user may hold; initiateSession beyond it fails with 18102' },
   { key: 'rateAddress', flag: '--rate-address', env: 'CWA_RATE_ADDRESS', type: 'int', default: 100, min: 0, max: 1000000, arg: 'N',

@@ -6,6 +6,7 @@ import { MemoryEventLog } from './delivery/event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
 import { systemClock, type Clock } from './engine/clock.js';
 import { DEFAULT_CONFIGURATION, Engine } from './engine/engine.js';
+import type { ConfigurationData } from './engine/types.js';
 import { createLogger, silentLogger, type Logger } from './ops/logger.js';
 import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
@@ -13,6 +14,8 @@ import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
+import { SqliteUserDataStore } from './store/sqlite.js';
+import type { UserDataStore } from './store/types.js';
 import { createApp } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
@@ -28,6 +31,8 @@ export interface Gateway {
   engine: Engine;
   context: TransportContext;
   server: http.Server;
+  /** Users' durable data (contacts, containers, published categories …). */
+  store: UserDataStore;
   logger: Logger;
   metrics: GatewayMetrics;
   /**
@@ -48,6 +53,20 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Also export process metrics (CPU, memory, event loop); off in tests. */
   processMetrics?: boolean;
+  /** A store to use instead of the one --store/--data-dir name; the caller closes it. */
+  store?: UserDataStore;
+}
+
+/** The configuration event's content, from the options. */
+export function configurationOf(config: GatewayConfig): ConfigurationData {
+  return {
+    ...DEFAULT_CONFIGURATION,
+    enableAppearOffline: config.enableAppearOffline !== 'false',
+    composingRefreshS: config.composingRefreshS,
+    composingTimeoutS: config.composingTimeoutS,
+    searchDefaultFunction: config.searchDefaultFunction,
+    ...(config.userNotice !== undefined ? { userNotice: config.userNotice } : {}),
+  };
 }
 
 export const MAX_EVENTS_PER_POLL = 200;
@@ -62,6 +81,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const logger = deps.logger ?? silentLogger();
   const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
   const shutdown = new ShutdownRegistry();
+  // The embedded store: users' durable data in SQLite under --data-dir.
+  const store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
   const log = new MeteredEventLog(
     new MemoryEventLog({ maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes }, OVERFLOW_RECORD),
     metrics,
@@ -78,8 +99,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     maxConferencesPerSession: config.maxConferencesPerSession,
     mpopAcceptS: config.mpopAcceptS,
     endedSessionGraceS: 60,
-    configuration: DEFAULT_CONFIGURATION,
-  });
+    configuration: configurationOf(config),
+    userData: {
+      searchMaxResults: config.searchMaxResults,
+      machineIdleS: config.machineIdleS,
+      machineAwayS: config.machineAwayS,
+      maxContacts: config.maxContacts,
+      maxContainerMembers: config.maxContainerMembers,
+    },
+  }, store);
   metrics.bind({ sessions: () => engine.liveSessions(), eventLogs: () => log.size(), eventsPending: () => log.pending() });
   const schema = RequestSchema.load();
   const ops: OpsContext = {
@@ -133,6 +161,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     disposed = true;
     if (timer) clearInterval(timer);
     schema.dispose();
+    if (!deps.store) void store.close();
   };
 
   // Shutdown steps of the HTTP side and the engine; other parts add theirs.
@@ -164,6 +193,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (timer) clearInterval(timer);
     await engine.shutdown();
   });
+  // better-sqlite3 writes synchronously: every answered command is already in the database;
+  // closing it checkpoints the write-ahead log. A store handed in by the caller is theirs to close.
+  shutdown.register('close the durable store', 'flush', async () => {
+    if (!deps.store) await store.close();
+  });
   shutdown.register('free resources', 'final', () => {
     dispose();
     logger.flush();
@@ -173,6 +207,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     engine,
     context,
     server,
+    store,
     logger,
     metrics,
     shutdown,

@@ -18,7 +18,8 @@ export class Session {
     readonly sid: number,
     readonly user: DirectoryUser,
     readonly options: SessionOptions,
-    readonly availability: number,
+    /** userStateAvailability of initiateSession, when the client sent one. */
+    readonly availability: number | undefined,
     now: number,
   ) {
     this.lastActivity = now;

@@ -1,6 +1,7 @@
 // The domain's vocabulary: typed requests, events and answers. The engine works
 // with these only; protocol/ turns them into and out of XML.
 import type { CwaError } from './errors.js';
+import type { UserDataEvent, UserDataRequest } from './user-data-types.js';
 export type { CwaError } from './errors.js';
 
 export interface ImMessage {
@@ -27,6 +28,8 @@ export type ConferenceAction =
 export interface SessionOptions {
   autoPublishMachineState: boolean;
   autoSubscribePresenceForContacts: boolean;
+  /** categoryEventFilter/@rawCategories: raw category names this session wants from others. */
+  rawCategories?: string[];
 }
 
 export type CwaRequest =
@@ -41,6 +44,7 @@ export type CwaRequest =
     }
   | { kind: 'terminateSession'; rid: string }
   | { kind: 'conference'; rid?: string; confId: number; action: ConferenceAction }
+  | UserDataRequest
   /** A top-level request the reference names that this gateway does not carry out (yet). */
   | { kind: 'unsupported'; rid?: string; name: string };
 
@@ -81,17 +85,6 @@ export type ConferenceEventBody =
   /** Gateway extension: a sendInfo from another participant. */
   | { type: 'infoReceived'; sender: string; contentType: string; content: string };
 
-export interface SelfPresenceData {
-  availability: number;
-  publishTime: string;
-  displayName: string;
-  email?: string;
-  title?: string;
-  office?: string;
-  company?: string;
-  phone?: string;
-}
-
 export interface ConfigurationData {
   enableAppearOffline: boolean;
   composingRefreshS: number;
@@ -107,7 +100,7 @@ export type SessionEndReason = 'eventLogOverflow' | 'timeout' | 'terminated' | '
 export type CwaEvent =
   | { kind: 'conference'; confId: number; body: ConferenceEventBody }
   | { kind: 'configuration'; data: ConfigurationData }
-  | { kind: 'selfPresence'; data: SelfPresenceData }
+  | UserDataEvent
   | { kind: 'requestSucceeded'; rid: string }
   | { kind: 'requestFailed'; rid: string; error: CwaError }
   | { kind: 'sessionTerminated'; reason: SessionEndReason; error: CwaError };

@@ -3,7 +3,8 @@
 // the log stores that as a head/tail pair around the eid, so a stored event is never
 // re-rendered for a poll or a WebSocket.
 import type { EventRecord } from '../delivery/event-log.js';
-import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage, SelfPresenceData } from '../engine/types.js';
+import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage } from '../engine/types.js';
+import { userDataRecord } from './user-data-events.js';
 import { attrs, element, textElement } from './xml.js';
 
 
@@ -89,34 +90,6 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
   return xml;
 }
 
-const NS_STATE = 'http://schemas.microsoft.com/2006/09/sip/state';
-const NS_CARD = 'http://schemas.microsoft.com/2006/09/sip/contactcard';
-const NS_XSI = 'http://www.w3.org/2001/XMLSchema-instance';
-
-function renderSelfPresence(d: SelfPresenceData): string {
-  const state =
-    `<state xmlns="${NS_STATE}" xmlns:xsi="${NS_XSI}" xsi:type="aggregateState">` +
-    textElement('availability', String(d.availability)) +
-    '</state>';
-  const card =
-    `<contactCard xmlns="${NS_CARD}">` +
-    element(
-      'identity',
-      {},
-      element('name', {}, textElement('displayName', d.displayName)) + (d.email ? textElement('email', d.email) : ''),
-    ) +
-    (d.company ? textElement('company', d.company) : '') +
-    (d.title ? textElement('title', d.title) : '') +
-    (d.office ? textElement('office', d.office) : '') +
-    (d.phone
-      ? element('phone', { type: 'work' }, textElement('uri', `tel:${d.phone.replace(/[^+\d]/g, '')}`) + textElement('displayString', d.phone))
-      : '') +
-    '</contactCard>';
-  const cat = (name: string, payload: string) =>
-    element('cwaCategory', { name, instance: 0, publishTime: d.publishTime }, payload);
-  return cat('state', state) + cat('contactCard', card);
-}
-
 function renderConfiguration(d: ConfigurationData): string {
   return (
     element('search', { defaultFunction: d.searchDefaultFunction, defaultFields: d.searchDefaultFields }) +
@@ -136,8 +109,6 @@ export function toRecord(ev: CwaEvent): EventRecord {
       };
     case 'configuration':
       return { head: '<configuration eid="', tail: `">${renderConfiguration(ev.data)}</configuration>` };
-    case 'selfPresence':
-      return { head: '<selfPresence eid="', tail: `">${renderSelfPresence(ev.data)}</selfPresence>` };
     case 'requestSucceeded':
       return { head: '<requestSucceeded eid="', tail: `"${attrs({ rid: ev.rid })}/>` };
     case 'requestFailed':
@@ -147,6 +118,8 @@ export function toRecord(ev: CwaEvent): EventRecord {
         head: '<sessionTerminated eid="',
         tail: `"${attrs({ reason: ev.reason })}>${renderError(ev.error)}</sessionTerminated>`,
       };
+    default:
+      return userDataRecord(ev);
   }
 }
 

@@ -3,6 +3,7 @@
 // case: `confid`, `Format`; the `initateImSession` spelling; a missing confId).
 import { attr, child, children, type XNode } from './xml-tree.js';
 import type { ConferenceAction, CwaRequest, ImMessage, LogonRequest } from '../engine/types.js';
+import { decodeUserDataRequest } from './user-data-requests.js';
 
 function bool(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -96,6 +97,7 @@ export function decodeRequest(node: XNode): CwaRequest {
   switch (node.name) {
     case 'initiateSession': {
       const options = child(node, 'options');
+      const filter = child(node, 'categoryEventFilter');
       const mode = text(child(node, 'securityMode'))?.trim().toLowerCase();
       return {
         kind: 'initiateSession',
@@ -106,6 +108,7 @@ export function decodeRequest(node: XNode): CwaRequest {
         options: {
           autoPublishMachineState: bool(options && attr(options, 'autoPublishMachineState'), true),
           autoSubscribePresenceForContacts: bool(options && attr(options, 'autoSubscribePresenceForContacts'), true),
+          rawCategories: filter ? rawCategoryNames(filter) : [],
         },
         signInData: text(child(node, 'signInData'))?.trim(),
       };
@@ -115,8 +118,14 @@ export function decodeRequest(node: XNode): CwaRequest {
     case 'conference':
       return decodeConference(node);
     default:
-      return { kind: 'unsupported', rid: attr(node, 'rid'), name: node.name };
+      return decodeUserDataRequest(node) ?? { kind: 'unsupported', rid: attr(node, 'rid'), name: node.name };
   }
+}
+
+/** categoryEventFilter: the rawCategories attribute, and (structure unconfirmed) any text, space separated. */
+function rawCategoryNames(filter: XNode): string[] {
+  const words = `${attr(filter, 'rawCategories') ?? ''} ${filter.text}`.split(/\s+/).filter(Boolean);
+  return [...new Set(words)];
 }
 
 export function decodeLogon(node: XNode): LogonRequest {

@@ -4,6 +4,8 @@ import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { createGateway, type Gateway } from '../../src/server.js';
+import { MemoryUserDataStore } from '../../src/store/memory.js';
+import type { UserDataStore } from '../../src/store/types.js';
 import { UserDirectory } from '../../src/users/directory.js';
 
 export interface TestGateway {
@@ -17,11 +19,15 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory; logger?: Logger } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite'; logger?: Logger } = {},
 ): Promise<TestGateway> {
-  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
+  // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
+  const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
+  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...unthrottled, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
-  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, logger: opts.logger });
+  // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir).
+  const store = opts.store === 'sqlite' ? undefined : (opts.store ?? new MemoryUserDataStore());
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store, logger: opts.logger });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return {
