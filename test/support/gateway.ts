@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import type { Logger } from '../../src/ops/logger.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { MemoryUserDataStore } from '../../src/store/memory.js';
 import { whenReady } from '../../src/store/redis-connection.js';
@@ -19,14 +20,16 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis' } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis'; logger?: Logger } = {},
 ): Promise<TestGateway> {
-  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
+  // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
+  const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
+  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...unthrottled, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
   // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir)
   // or for Redis (then overrides.store is the redis:// URL).
   const store = opts.store === 'sqlite' || opts.store === 'redis' ? undefined : (opts.store ?? new MemoryUserDataStore());
-  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store });
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store, logger: opts.logger });
   if (gateway.redis && !(await whenReady(gateway.redis, 3000))) {
     gateway.dispose();
     throw new Error(`Redis at ${config.store} did not answer within 3 s`);

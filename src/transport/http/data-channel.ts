@@ -1,7 +1,8 @@
 // The data channel: GET /cwa/AsyncDataChannel.ashx?Sid=&AckId=&UA=. Answers at once
 // with every event after AckId; when there is none, holds the request until an event
 // is queued or --hold-ms passes. A newer poll of the same session releases an older
-// held one (answered empty), so a session never piles up held requests.
+// held one (answered empty), so a session never piles up held requests (HeldPolls);
+// while the gateway shuts down, polls are released and no longer held.
 import type { Request, Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
@@ -10,8 +11,7 @@ import { intParam, queryParams } from './query.js';
 import { sendError, sendXml } from './replies.js';
 
 export function dataChannelHandler(ctx: TransportContext) {
-  const held = new Map<number, AbortController>();
-
+  const { polls, shutdown } = ctx.ops;
   return async (req: Request, res: Response) => {
     const auth = res.locals.auth as { login: string; current: string };
     const params = queryParams(req.originalUrl);
@@ -29,9 +29,7 @@ export function dataChannelHandler(ctx: TransportContext) {
     if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
 
     // Release an older held poll of this session: this one supersedes it.
-    held.get(sid)?.abort();
-    const abort = new AbortController();
-    held.set(sid, abort);
+    const abort = polls.claim(sid);
     const onClose = () => abort.abort();
     res.on('close', onClose);
     try {
@@ -63,17 +61,17 @@ export function dataChannelHandler(ctx: TransportContext) {
           return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted) {
+        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted || shutdown.shuttingDown) {
           if (res.writableEnded || res.destroyed) return;
           return sendXml(res, 200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
         }
-        await log.wait(sid, ackId, ctx.holdMs, abort.signal);
+        await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, abort.signal));
         waited = true;
         if (res.destroyed) return;
       }
     } finally {
       res.off('close', onClose);
-      if (held.get(sid) === abort) held.delete(sid);
+      polls.done(sid, abort);
     }
   };
 }
