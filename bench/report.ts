@@ -20,6 +20,7 @@ export function renderReport(r: BenchResults): string {
   out.push(`Node ${env.node}, ${env.cpu}, ${env.cores} cores, ${env.platform}; gateway in a child process, load in the parent, loopback.`);
   out.push(`Load average at start ${load(env.loadAvgStart)}, at end ${load(env.loadAvgEnd)} (other work on the machine makes runs noisy).`);
   out.push(`${settings.reps} run(s) per figure, medians shown${settings.quick ? ' (--quick: short smoke run, not for comparison)' : ''}.`, '');
+  if (settings.store !== 'embedded') out.push(`Gateway store: ${settings.store.replace(/\/\/[^@/]*@/, '//***@')} (event logs and durable data on Redis).`, '');
 
   if (r.command) {
     const c = r.command;

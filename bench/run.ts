@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,memory]
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,memory] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S]
 // Runs each workload `reps` times on fresh server processes, prints medians as Markdown
 // tables and, last, one JSON line with everything (also written to --json FILE).
@@ -26,6 +26,8 @@ interface Settings {
   sessions: number;
   only: Set<string>;
   json?: string;
+  /** The gateway's --store (embedded, or redis://… for the Redis event log and store). */
+  store: string;
 }
 
 interface LoadFigure { reqPerSec: number; p50: number; p99: number; runs: number[] }
@@ -46,7 +48,7 @@ function parseArgs(argv: string[]): Settings {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds']);
+  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
     if (argv[i] !== '--quick') i++;
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): Settings {
     sessions: quick ? 500 : 2000,
     only: new Set((value('--only') ?? 'command,e2e,memory').split(',')),
     json: value('--json'),
+    store: value('--store') ?? 'embedded',
   };
   positive('--reps', settings.reps);
   positive('--command-seconds', settings.commandS);
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
     const runs: CommandChannelRun[] = [];
     for (let i = 0; i < s.reps; i++) {
       progress(`command channel, run ${i + 1}/${s.reps}`);
-      runs.push(await commandChannel({ connections: s.connections, durationS: s.commandS, gatewayWarmupS: s.gatewayWarmupS, bareWarmupS: s.bareWarmupS }));
+      runs.push(await commandChannel({ flags: ['--store', s.store], connections: s.connections, durationS: s.commandS, gatewayWarmupS: s.gatewayWarmupS, bareWarmupS: s.bareWarmupS }));
     }
     const gateway = loadFigure(runs.map((r) => r.gateway));
     const bare = loadFigure(runs.map((r) => r.bare));
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
     const reps: EndToEndRun[][] = [];
     for (let i = 0; i < s.reps; i++) {
       progress(`end-to-end, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
-      reps.push(await endToEnd({ sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
+      reps.push(await endToEnd({ flags: ['--store', s.store], sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
     }
     results.endToEnd = s.pairs.map((pairs, k) => {
       const runs = reps.map((rep) => rep[k]!);

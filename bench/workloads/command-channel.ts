@@ -19,6 +19,8 @@ export interface CommandChannelOptions {
   /** Unmeasured load first: a cold gateway needs a few seconds for the JIT and the libxml2 WebAssembly to tier up. */
   gatewayWarmupS: number;
   bareWarmupS: number;
+  /** Extra gateway flags (e.g. --store redis://…). */
+  flags?: string[];
 }
 
 const body = (sid: number, confId: number, rid: number) =>
@@ -26,7 +28,7 @@ const body = (sid: number, confId: number, rid: number) =>
   `<sendMessage><content>bench message ${rid}</content></sendMessage></conference></cwaRequests>`;
 
 async function gatewayRun(opts: CommandChannelOptions): Promise<LoadResult> {
-  const server = await ServerChild.start({ kind: 'gateway', users: 2 });
+  const server = await ServerChild.start({ kind: 'gateway', users: 2, flags: opts.flags });
   const target = HttpTarget.keepAlive(server.port, 8);
   const drainers: Drainer[] = [];
   try {

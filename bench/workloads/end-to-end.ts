@@ -32,6 +32,8 @@ export interface EndToEndOptions {
   warmupS: number;
   /** Extra warm-up of a fresh gateway, with the first size. */
   serverWarmupS: number;
+  /** Extra gateway flags (e.g. --store redis://…). */
+  flags?: string[];
 }
 
 const CONTENT = /<content>m(\d+)<\/content>/g;
@@ -54,7 +56,7 @@ class Pair {
 /** One repetition: a fresh gateway, each size in turn; one result per size. */
 export async function endToEnd(opts: EndToEndOptions): Promise<EndToEndRun[]> {
   const users = 2 * opts.sizes.reduce((a, b) => a + b, 0);
-  const server = await ServerChild.start({ kind: 'gateway', users });
+  const server = await ServerChild.start({ kind: 'gateway', users, flags: opts.flags });
   try {
     const out: EndToEndRun[] = [];
     let firstUser = 0;
