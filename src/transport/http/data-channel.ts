@@ -1,8 +1,10 @@
 // The data channel: GET /cwa/AsyncDataChannel.ashx?Sid=&AckId=&UA=. Answers at once
 // with every event after AckId; when there is none, holds the request until an event
-// is queued or --hold-ms passes. A newer poll of the same session releases an older
-// held one (answered empty), so a session never piles up held requests.
+// is queued or --hold-ms passes. A poll is the session's attachment while it runs: a
+// newer poll or a WebSocket of the same session releases it (answered empty, its own
+// AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 import type { Request, Response } from 'express';
+import type { Attachment } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
 import type { TransportContext } from './context.js';
@@ -10,8 +12,6 @@ import { intParam, queryParams } from './query.js';
 import { sendError, sendXml } from './replies.js';
 
 export function dataChannelHandler(ctx: TransportContext) {
-  const held = new Map<number, AbortController>();
-
   return async (req: Request, res: Response) => {
     const auth = res.locals.auth as { login: string; current: string };
     const params = queryParams(req.originalUrl);
@@ -28,10 +28,17 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
 
-    // Release an older held poll of this session: this one supersedes it.
-    held.get(sid)?.abort();
+    // This poll supersedes the session's previous listener (an older poll or a WebSocket).
     const abort = new AbortController();
-    held.set(sid, abort);
+    let superseded = false;
+    const attachment: Attachment = {
+      kind: 'poll',
+      supersede() {
+        superseded = true;
+        abort.abort();
+      },
+    };
+    ctx.attachments.attach(sid, attachment);
     const onClose = () => abort.abort();
     res.on('close', onClose);
     try {
@@ -54,6 +61,12 @@ export function dataChannelHandler(ctx: TransportContext) {
         }
         const sessionTimeout = session ? engine.secondsLeft(session) : 0;
         const envelope = { sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout };
+        if (superseded) {
+          // A newer listener has the session: answer nothing new, so the client's cursor stays
+          // where it was (answering the head could skip events the newer listener delivers).
+          if (res.writableEnded || res.destroyed) return;
+          return sendXml(res, 200, renderEvents({ ...envelope, ackId: Math.min(ackId, result.head) }, []), auth.current);
+        }
         if (result.events.length > 0) {
           const last = result.events[result.events.length - 1]!.eid;
           return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml)), auth.current);
@@ -63,7 +76,7 @@ export function dataChannelHandler(ctx: TransportContext) {
           return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted) {
+        if (waited || ackId > result.head || ctx.holdMs === 0) {
           if (res.writableEnded || res.destroyed) return;
           return sendXml(res, 200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
         }
@@ -73,7 +86,7 @@ export function dataChannelHandler(ctx: TransportContext) {
       }
     } finally {
       res.off('close', onClose);
-      if (held.get(sid) === abort) held.delete(sid);
+      ctx.attachments.detach(sid, attachment);
     }
   };
 }
