@@ -33,6 +33,9 @@ export interface GatewayConfig {
   ridCacheSize: number;
   inviteTimeoutS: number;
   logLevel: LogLevel;
+  wsMaxPayloadBytes: number;
+  wsMaxBufferedBytes: number;
+  wsPingIntervalMs: number;
 }
 
 /** A configuration that cannot be used; the message names the flag, variable or file key. */
@@ -121,6 +124,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'command responses cached per session to answer a retried batch' },
   { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
     description: 'seconds an unanswered conference invitation stays pending' },
+  { key: 'wsMaxPayloadBytes', flag: '--ws-max-payload-bytes', env: 'CWA_WS_MAX_PAYLOAD_BYTES', type: 'int', default: 65536, min: 64, max: 64 * MiB, arg: 'N',
+    description: 'largest WebSocket frame accepted from a client, in bytes (a larger one closes the socket with 1009)' },
+  { key: 'wsMaxBufferedBytes', flag: '--ws-max-buffered-bytes', env: 'CWA_WS_MAX_BUFFERED_BYTES', type: 'int', default: 4 * MiB, min: 1024, max: 1024 * MiB, arg: 'N',
+    description: 'bytes a WebSocket may have waiting to be sent before it is closed with 4002 (keep it above 3 x --log-max-bytes so a whole backlog fits)' },
+  { key: 'wsPingIntervalMs', flag: '--ws-ping-interval-ms', env: 'CWA_WS_PING_INTERVAL_MS', type: 'int', default: 25000, min: 10, max: 600000, arg: 'N',
+    description: 'WebSocket heartbeat: a ping every N ms; a socket that has not answered the previous ping is dropped' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
 ];

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config.js';
+import { AttachmentRegistry } from './delivery/attachments.js';
 import { MemoryEventLog } from './delivery/event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
 import { systemClock, type Clock } from './engine/clock.js';
@@ -10,6 +11,7 @@ import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { createApp } from './transport/http/app.js';
 import type { TransportContext } from './transport/http/context.js';
+import { WebSocketChannel } from './transport/ws/websocket-server.js';
 import type { UserDirectory } from './users/directory.js';
 
 export interface RunningGateway {
@@ -21,6 +23,8 @@ export interface Gateway {
   engine: Engine;
   context: TransportContext;
   server: http.Server;
+  /** The WebSocket door to the data channel (upgrades of the data-channel path). */
+  websocket: WebSocketChannel;
   /** Stops the timers and frees native resources (does not touch the listening socket). */
   dispose(): void;
 }
@@ -61,16 +65,25 @@ export function createGateway(config: GatewayConfig, deps: { users: UserDirector
     holdMs: config.holdMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
+    attachments: new AttachmentRegistry(),
   };
   const server = http.createServer(createApp(context));
+  const websocket = new WebSocketChannel(context, {
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    pingIntervalMs: config.wsPingIntervalMs,
+  });
+  websocket.listen(server);
   const timer = deps.clock ? undefined : setInterval(() => void engine.tick(), 1000);
   timer?.unref();
   return {
     engine,
     context,
     server,
+    websocket,
     dispose() {
       if (timer) clearInterval(timer);
+      websocket.close(0);
       schema.dispose();
     },
   };
@@ -88,6 +101,7 @@ export async function startGateway(config: GatewayConfig, deps: { users: UserDir
     url: `http://${host}:${addr.port}`,
     async close() {
       await gw.engine.shutdown();
+      gw.websocket.close();
       await new Promise<void>((resolve) => {
         gw.server.close(() => resolve());
         gw.server.closeAllConnections();

@@ -38,6 +38,7 @@ describe('config', () => {
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8,
       inviteTimeoutS: 60, logLevel: 'info',
+      wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000,
     };
     expect(config).to.deep.equal(expected);
     expect(config.usersFile).to.equal(undefined);
