@@ -48,6 +48,9 @@ export class Subscriber implements Attachment {
   /** Whether the socket answered the last ping. */
   private alive = true;
   private readonly abort = new AbortController();
+  /** Command frames being run; the socket closes after their answers went out. */
+  private commandsRunning = 0;
+  private endAfterCommands: CloseCodeValue | undefined;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -115,7 +118,7 @@ export class Subscriber implements Attachment {
       while (this.active) {
         const r = await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
         if (!this.active) return;
-        if (r.status === 'missing') return this.end(CloseCode.SessionEnded);
+        if (r.status === 'missing') return this.endWhenAnswered(CloseCode.SessionEnded);
         // Acknowledged past this socket's position: only another attachment does that.
         if (r.status === 'stale') return this.end(CloseCode.Superseded);
         const session = engine.sessionFor(this.login, this.sid);
@@ -133,7 +136,7 @@ export class Subscriber implements Attachment {
           first = false;
         }
         // Everything up to the terminal event has been pushed.
-        if (r.closed) return this.end(CloseCode.SessionEnded);
+        if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
         await log.wait(this.sid, this.sent, WAIT_FOREVER, this.abort.signal);
       }
     } catch (err) {
@@ -177,8 +180,14 @@ export class Subscriber implements Attachment {
             return;
           }
           this.touch();
-          const outcome = await runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text);
-          this.send(outcome.body);
+          this.commandsRunning += 1;
+          try {
+            const outcome = await runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text);
+            this.send(outcome.body);
+          } finally {
+            this.commandsRunning -= 1;
+            if (this.commandsRunning === 0 && this.endAfterCommands !== undefined) this.end(this.endAfterCommands);
+          }
           return;
         }
       }
@@ -216,6 +225,12 @@ export class Subscriber implements Attachment {
   }
 
   // ---- ending ------------------------------------------------------------------
+
+  /** Ends once the batches in flight are answered (a terminateSession frame gets its answer before 4004). */
+  private endWhenAnswered(code: CloseCodeValue): void {
+    if (this.commandsRunning === 0) this.end(code);
+    else this.endAfterCommands = code;
+  }
 
   /** Ends the attachment: with a close frame (`code`), or by dropping the TCP connection (heartbeat). */
   private end(reason: CloseCodeValue | 'heartbeat'): void {
