@@ -17,12 +17,16 @@ export type ClientFrame =
 
 /** An `<ack` root, after an optional XML declaration; cheap enough to run on every frame. */
 const ACK_ROOT = /^\s*(?:<\?xml\s[^>]*\?>\s*)?<ack[\s/>]/;
+/** The ack as clients write it, taken without a parser (acks are the most frequent frame). */
+const PLAIN_ACK = /^<ack ackId="(\d{1,15})"\/>$/;
 const ACK_LIMITS: XmlLimits = { maxDepth: 1, maxElements: 1, maxAttributes: 4, maxAttributeLength: 64 };
 
 export function classifyFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ClientFrame {
   if (isBinary) return { kind: 'invalid', error: cwaError(ErrorCode.InvalidFormat, 'binary frames are not accepted: send each document as a text frame') };
   // The ws library has already checked that a text frame is valid UTF-8 (else it closes with 1007).
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  const plain = PLAIN_ACK.exec(text);
+  if (plain) return { kind: 'ack', ackId: Number(plain[1]) };
   if (!ACK_ROOT.test(text)) return { kind: 'command', text };
   return parseAck(text);
 }

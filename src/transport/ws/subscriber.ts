@@ -138,6 +138,8 @@ export class Subscriber implements Attachment {
         // Everything up to the terminal event has been pushed.
         if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
         await log.wait(this.sid, this.sent, WAIT_FOREVER, this.abort.signal);
+        // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (err) {
       console.error('cwa-gateway: WebSocket delivery failed', err);
