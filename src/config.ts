@@ -32,7 +32,20 @@ export interface GatewayConfig {
   logMaxBytes: number;
   ridCacheSize: number;
   inviteTimeoutS: number;
+  maxParticipantsPerConference: number;
+  maxConferencesPerSession: number;
+  mpopAcceptS: number;
   logLevel: LogLevel;
+  searchMaxResults: number;
+  searchDefaultFunction: 'and' | 'or';
+  enableAppearOffline: 'true' | 'false';
+  userNotice?: string;
+  composingRefreshS: number;
+  composingTimeoutS: number;
+  machineIdleS: number;
+  machineAwayS: number;
+  maxContacts: number;
+  maxContainerMembers: number;
   wsMaxPayloadBytes: number;
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
@@ -124,6 +137,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'command responses cached per session to answer a retried batch' },
   { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
     description: 'seconds an unanswered conference invitation stays pending' },
+  { key: 'maxParticipantsPerConference', flag: '--max-participants-per-conference', env: 'CWA_MAX_PARTICIPANTS_PER_CONFERENCE', type: 'int', default: 32, min: 2, max: 1000, arg: 'N',
+    description: 'most participants (joined or invited) in one conversation' },
+  { key: 'maxConferencesPerSession', flag: '--max-conferences-per-session', env: 'CWA_MAX_CONFERENCES_PER_SESSION', type: 'int', default: 64, min: 1, max: 10000, arg: 'N',
+    description: 'most conversations one session takes part in at once' },
+  { key: 'mpopAcceptS', flag: '--mpop-accept-s', env: 'CWA_MPOP_ACCEPT_S', type: 'int', default: 7, min: 1, max: 300, arg: 'N',
+    description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (one reporting UA=true)' },
   { key: 'wsMaxPayloadBytes', flag: '--ws-max-payload-bytes', env: 'CWA_WS_MAX_PAYLOAD_BYTES', type: 'int', default: 65536, min: 64, max: 64 * MiB, arg: 'N',
     description: 'largest WebSocket frame accepted from a client, in bytes (a larger one closes the socket with 1009)' },
   { key: 'wsMaxBufferedBytes', flag: '--ws-max-buffered-bytes', env: 'CWA_WS_MAX_BUFFERED_BYTES', type: 'int', default: 4 * MiB, min: 1024, max: 1024 * MiB, arg: 'N',
@@ -132,6 +151,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'WebSocket heartbeat: a ping every N ms; a socket that has not answered the previous ping is dropped' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
+  { key: 'searchMaxResults', flag: '--search-max-results', env: 'CWA_SEARCH_MAX_RESULTS', type: 'int', default: 100, min: 1, max: 10000, arg: 'N',
+    description: 'most users in one searchResult (moreAvailable="true" beyond)' },
+  { key: 'searchDefaultFunction', flag: '--search-default-function', env: 'CWA_SEARCH_DEFAULT_FUNCTION', type: 'enum', default: 'or', values: ['and', 'or'], arg: 'FN',
+    description: 'how search fields combine when a search names no function (told to clients in configuration)' },
+  { key: 'enableAppearOffline', flag: '--enable-appear-offline', env: 'CWA_ENABLE_APPEAR_OFFLINE', type: 'enum', default: 'true', values: ['true', 'false'], arg: 'BOOL',
+    description: 'whether users may publish Appear Offline (told to clients in configuration)' },
+  { key: 'userNotice', flag: '--user-notice', env: 'CWA_USER_NOTICE', type: 'string', default: undefined, arg: 'TEXT',
+    description: 'administrator notice shown at the top of every new IM window (configuration userNotice)' },
+  { key: 'composingRefreshS', flag: '--im-composing-refresh-s', env: 'CWA_IM_COMPOSING_REFRESH_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
+    description: 'imComposingTimers refreshInterval told to clients, in seconds' },
+  { key: 'composingTimeoutS', flag: '--im-composing-timeout-s', env: 'CWA_IM_COMPOSING_TIMEOUT_S', type: 'int', default: 120, min: 1, max: 3600, arg: 'N',
+    description: 'imComposingTimers timeout told to clients, in seconds' },
+  { key: 'machineIdleS', flag: '--machine-idle-s', env: 'CWA_MACHINE_IDLE_S', type: 'int', default: 300, min: 1, max: 86400, arg: 'N',
+    description: 'seconds without UA=true before a session\'s machine state turns inactive (autoPublishMachineState)' },
+  { key: 'machineAwayS', flag: '--machine-away-s', env: 'CWA_MACHINE_AWAY_S', type: 'int', default: 1200, min: 1, max: 86400, arg: 'N',
+    description: 'seconds without UA=true before a session\'s machine state turns away' },
+  { key: 'maxContacts', flag: '--max-contacts', env: 'CWA_MAX_CONTACTS', type: 'int', default: 1000, min: 1, max: 100000, arg: 'N',
+    description: 'most contacts in one user\'s contact list' },
+  { key: 'maxContainerMembers', flag: '--max-container-members', env: 'CWA_MAX_CONTAINER_MEMBERS', type: 'int', default: 1000, min: 1, max: 100000, arg: 'N',
+    description: 'most members in one access-control container' },
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));

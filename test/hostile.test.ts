@@ -145,7 +145,7 @@ describe('tickets and session ownership', () => {
     expect(cmd.root.children[0]!.children[0]!.attrs.code).to.equal('18100');
     const mine = await alice.poll(0);
     expect(mine.reply.status).to.equal(200);
-    expect(mine.events.map((e) => e.name)).to.deep.equal(['configuration', 'selfPresence']);
+    expect(mine.events.map((e) => e.name)).to.deep.equal(['configuration', 'selfPresence', 'contactGroup', 'subscribers', 'selfRawCategories', 'containers']);
   });
 
   it('keeps the ticket valid after terminateSession', async () => {
@@ -165,7 +165,7 @@ describe('tickets and session ownership', () => {
 
   it('answers a request the reference names but the gateway does not carry out yet as not supported, not unknown', async () => {
     const alice = await new LegacyClient(gw.url, 'alice').signIn();
-    const r = await alice.command('<queryPresence rid="9"><uris><uri>sip:bob@example.com</uri></uris></queryPresence>');
+    const r = await alice.command('<conference rid="9" confId="1"><voIPTerminate><action>busyhere</action></voIPTerminate></conference>');
     expect(r.root.attrs.unexpectedElement).to.equal('0');
     expect(r.root.children[0]!.name).to.equal('requestFailed');
     expect(r.root.children[0]!.children[0]!.attrs.detail).to.match(/not supported/);

@@ -98,13 +98,15 @@ describe('client library (src/client)', () => {
     }
   });
 
-  it('holds a conversation over WebSocket: messages both ways, participants, composing, addParticipant refused, terminate', async () => {
+  it('holds a conversation over WebSocket: messages both ways, participants, composing, addParticipant, terminate', async () => {
     gw = await startTestGateway({ holdMs: 2000 });
     const alice = party('alice');
     const bob = party('bob');
+    const carol = party('carol');
     await alice.client.signIn('alice', 'alice-demo');
     await bob.client.signIn('bob', 'bob-demo');
-    await until(() => alice.client.transport === 'websocket' && bob.client.transport === 'websocket', 'both on WebSocket');
+    await carol.client.signIn('carol', 'carol-demo');
+    await until(() => [alice, bob, carol].every((p) => p.client.transport === 'websocket'), 'everyone on WebSocket');
     const { mine, theirs } = await connect(alice, bob);
     expect([...mine.participants.keys()]).to.deep.equal(['sip:bob@example.com']);
     expect([...theirs.participants.keys()]).to.deep.equal(['sip:alice@example.com']);
@@ -113,26 +115,44 @@ describe('client library (src/client)', () => {
     await mine.setComposing(true);
     const id1 = await mine.sendMessage('one & <two>');
     const id2 = await theirs.sendMessage('three', 'X-MMS-IM-Format: FN=Arial');
-    expect(id1).to.equal('1');
-    expect(id2).to.equal('2');
+    expect(id1).to.be.a('string').and.not.equal('');
+    expect(id2).to.be.a('string').and.not.equal(id1);
     await until(() => bob.received.length === 1 && alice.received.length === 1, 'the messages');
     expect(bob.received).to.deep.equal(['one & <two>']);
     expect(alice.received).to.deep.equal(['three']);
     expect(composing).to.deep.equal([true]);
-    // Multi-party is not supported by this gateway version: a rejected promise with the gateway's error.
-    const refused = await mine.addParticipant('sip:carol@example.com').then(() => undefined, (e: unknown) => e);
-    if (refused !== undefined) {
-      expect(refused).to.be.instanceOf(CwaRequestError);
-      expect((refused as CwaRequestError).code).to.equal(18102);
-    }
+
+    // A third participant: the conversation becomes a conference; addParticipant resolves when carol joins.
+    let carolSession: ImSession | undefined;
+    carol.client.sessions.onIncomingSession((s) => {
+      carolSession = s;
+      s.onMessage((m) => carol.received.push(m.content));
+      void s.accept();
+    });
+    const joinedAtBob: string[] = [];
+    theirs.onParticipantAdded((p) => joinedAtBob.push(p.uri));
+    const carolAsParticipant = await mine.addParticipant('sip:carol@example.com');
+    expect(carolAsParticipant.uri).to.equal('sip:carol@example.com');
+    expect(mine.escalationMode).to.equal('escalated');
+    await until(() => joinedAtBob.includes('sip:carol@example.com'), 'bob sees carol join');
+    await mine.sendMessage('hello both');
+    await until(() => bob.received.length === 2 && carol.received.length === 1, 'the conference message');
+    expect(carol.received).to.deep.equal(['hello both']);
+    // Someone who is not signed in: the promise is rejected with the invitation's SIP reason.
+    const refused = (await mine.addParticipant('sip:dave@example.com').then(() => undefined, (e: unknown) => e)) as CwaRequestError;
+    expect(refused).to.be.instanceOf(CwaRequestError);
+    expect(refused.sip?.code).to.be.oneOf([404, 480]);
+
+    // Alice leaves; bob and carol go on.
     const removed: string[] = [];
     theirs.onParticipantRemoved((uri) => removed.push(uri));
     await mine.terminate();
-    await until(() => theirs.state === 'terminated', 'bob sees the end');
-    expect(removed).to.deep.equal(['sip:alice@example.com']);
+    await until(() => removed.includes('sip:alice@example.com'), 'bob sees alice leave');
     expect(mine.state).to.equal('terminated');
-    expect(alice.transports).to.deep.equal(['websocket']);
-    expect(bob.transports).to.deep.equal(['websocket']);
+    await theirs.sendMessage('still here');
+    await until(() => carol.received.includes('still here'), 'carol gets bob\'s message');
+    expect(carolSession!.state).to.equal('connected');
+    for (const p of [alice, bob, carol]) expect(p.transports).to.deep.equal(['websocket']);
   });
 
   it('reports a failed invitation with its SIP reason', async () => {

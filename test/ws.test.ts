@@ -18,6 +18,16 @@ export async function queue(gw: TestGateway, sid: number, n: number, tag = 'q'):
   );
 }
 
+/**
+ * Signs in; `head` is the eid of the last event of the session's initial burst
+ * (configuration, selfPresence, contact list …), learned by a poll that acknowledges nothing.
+ */
+async function signIn(gw: TestGateway, login = 'alice'): Promise<LegacyClient & { head: number }> {
+  const c = await new LegacyClient(gw.url, login).signIn();
+  const { reply } = await c.poll(0);
+  return Object.assign(c, { head: Number(reply.root.attrs.ackId) });
+}
+
 const rids = (events: { attrs: Record<string, string> }[]) => events.map((e) => e.attrs.rid ?? '');
 const eids = (events: { attrs: Record<string, string> }[]) => events.map((e) => Number(e.attrs.eid));
 
@@ -40,47 +50,53 @@ describe('WebSocket data channel', () => {
     });
 
     it('pushes the events after AckId in one cwaEvents frame, the same event bytes a poll gets', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const poll = await alice.poll(0); // acknowledges nothing: AckId=0
+      expect(H).to.be.at.least(2);
       const ws = await attach({ sid: alice.sid, ackId: 0, ticket: alice.ticket });
       await ws.untilFrames(1);
       const frame = ws.frames[0]!;
-      expect(frame).to.match(new RegExp(`^<cwaEvents sid="${alice.sid}" ackId="2" pollWaitTime="${gw.config.pollWaitMs}" sessionTimeout="\\d+">`));
+      expect(frame).to.match(new RegExp(`^<cwaEvents sid="${alice.sid}" ackId="${H}" pollWaitTime="${gw.config.pollWaitMs}" sessionTimeout="\\d+">`));
       const inner = (xml: string) => xml.slice(xml.indexOf('>') + 1);
       expect(inner(frame)).to.equal(inner(poll.reply.body));
-      expect(ws.events.map((e) => e.name)).to.deep.equal(['configuration', 'selfPresence']);
+      expect(ws.events.map((e) => e.name).slice(0, 2)).to.deep.equal(['configuration', 'selfPresence']);
+      expect(eids(ws.events)).to.deep.equal(Array.from({ length: H }, (_, i) => i + 1));
     });
 
     it('confirms an attach with nothing pending by an empty frame at the head, and corrects a cursor ahead of it', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const a = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const a = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await a.untilFrames(1);
-      expect(a.frames[0]).to.match(/^<cwaEvents sid="\d+" ackId="2" pollWaitTime="\d+" sessionTimeout="\d+"\/>$/);
+      expect(a.frames[0]).to.match(new RegExp(`^<cwaEvents sid="\\d+" ackId="${H}" pollWaitTime="\\d+" sessionTimeout="\\d+"/>$`));
       const b = await attach({ sid: alice.sid, ackId: 500, ticket: alice.ticket });
       await b.untilFrames(1);
-      expect(b.frames[0]).to.match(/ackId="2"/);
+      expect(b.frames[0]).to.include(`ackId="${H}"`);
       await queue(gw, alice.sid, 1);
-      await b.untilEid(3);
+      await b.untilEid(H + 1);
     });
 
     it('takes the ticket from the query (ticket or CWA-Ticket), names compared without case, like poll parameters', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const a = await attach({ sid: alice.sid, ticket: alice.ticket, ticketIn: 'query' });
-      await a.untilEid(2);
-      const url = `${gw.url.replace('http', 'ws')}/cwa/asyncdatachannel.ashx?SID=${alice.sid}&&ackid=2&CWA-TICKET=${encodeURIComponent(alice.ticket!)}`;
+      await a.untilEid(H);
+      const url = `${gw.url.replace('http', 'ws')}/cwa/asyncdatachannel.ashx?SID=${alice.sid}&&ackid=${H}&CWA-TICKET=${encodeURIComponent(alice.ticket!)}`;
       const { default: WebSocket } = await import('ws');
       const raw = new WebSocket(url);
       const first = await new Promise<string>((resolve, reject) => {
         raw.once('message', (d) => resolve(d.toString()));
         raw.once('error', reject);
       });
-      expect(first).to.match(/ackId="2"/);
+      expect(first).to.include(`ackId="${H}"`);
       raw.terminate();
     });
 
     it('refuses the upgrade with the status and XML error a poll would get', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const bob = await new LegacyClient(gw.url, 'bob').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const bob = await signIn(gw, 'bob');
       const noTicket = await WsTestClient.refusal(gw.url, { sid: alice.sid });
       expect(noTicket.status).to.equal(401);
       expect(noTicket.body).to.match(/code="18100" reason="Not Authenticated"/);
@@ -95,8 +111,8 @@ describe('WebSocket data channel', () => {
       expect(badSid.status).to.equal(400);
       const wrongPath = await WsTestClient.refusal(gw.url, { sid: alice.sid, ticket: alice.ticket, path: '/cwa/MainCommandHandler.ashx' });
       expect(wrongPath.status).to.equal(404);
-      await alice.poll(2);
-      const stale = await WsTestClient.refusal(gw.url, { sid: alice.sid, ackId: 1, ticket: alice.ticket });
+      await alice.poll(H);
+      const stale = await WsTestClient.refusal(gw.url, { sid: alice.sid, ackId: H - 1, ticket: alice.ticket });
       expect(stale.status).to.equal(409);
       expect(stale.body).to.match(/code="18102"/);
       await alice.terminate();
@@ -105,7 +121,8 @@ describe('WebSocket data channel', () => {
     });
 
     it('announces the current ticket in the 101 answer', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const ws = await attach({ sid: alice.sid, ticket: alice.ticket });
       expect(ws.ticket).to.equal(alice.ticket);
     });
@@ -117,14 +134,15 @@ describe('WebSocket data channel', () => {
     });
 
     it('pushes events as they are queued, at most 200 per frame, each frame\'s ackId its last eid', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       await queue(gw, alice.sid, 1, 'one');
-      await ws.untilEid(3);
+      await ws.untilEid(H + 1);
       await queue(gw, alice.sid, 450, 'many');
-      await ws.untilEid(453);
-      expect(eids(ws.events)).to.deep.equal(Array.from({ length: 451 }, (_, i) => i + 3));
+      await ws.untilEid(H + 451);
+      expect(eids(ws.events)).to.deep.equal(Array.from({ length: 451 }, (_, i) => i + H + 1));
       for (const f of ws.frames.slice(1)) {
         const n = (f.match(/<requestSucceeded /g) ?? []).length;
         expect(n).to.be.within(1, 200);
@@ -134,37 +152,40 @@ describe('WebSocket data channel', () => {
     });
 
     it('drops what an ack frame acknowledges and redelivers the rest on the next attach or poll', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const ws = await attach({ sid: alice.sid, ackId: 0, ticket: alice.ticket });
       await queue(gw, alice.sid, 4);
-      await ws.untilEid(6);
-      ws.ack(4, true);
+      await ws.untilEid(H + 4);
+      ws.ack(H + 2, true);
       await sleep(50);
       expect(gw.gateway.engine.sessionFor('alice', alice.sid)!.userActive).to.equal(true);
-      // Events <= 4 are gone (an older cursor is an explicit error); 5 and 6 were pushed but not acknowledged.
-      expect((await WsTestClient.refusal(gw.url, { sid: alice.sid, ackId: 3, ticket: alice.ticket })).status).to.equal(409);
-      const again = await attach({ sid: alice.sid, ackId: 4, ticket: alice.ticket });
-      await again.untilEid(6);
-      expect(eids(again.events)).to.deep.equal([5, 6]);
+      // Events <= H+2 are gone (an older cursor is an explicit error); the last two were pushed but not acknowledged.
+      expect((await WsTestClient.refusal(gw.url, { sid: alice.sid, ackId: H + 1, ticket: alice.ticket })).status).to.equal(409);
+      const again = await attach({ sid: alice.sid, ackId: H + 2, ticket: alice.ticket });
+      await again.untilEid(H + 4);
+      expect(eids(again.events)).to.deep.equal([H + 3, H + 4]);
       await again.close();
-      const { events } = await alice.poll(4);
-      expect(eids(events)).to.deep.equal([5, 6]);
+      const { events } = await alice.poll(H + 2);
+      expect(eids(events)).to.deep.equal([H + 3, H + 4]);
     });
 
     it('ignores an ack older than the acknowledged position', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       ws.ack(1);
-      ws.ack(2);
+      ws.ack(H);
       await queue(gw, alice.sid, 2);
-      await ws.untilEid(4);
+      await ws.untilEid(H + 2);
       expect(ws.closeCode).to.equal(undefined);
     });
 
     it('runs a cwaRequests frame like a POST and answers with the cwaResponses frame; a repeated batch gets the cached answer', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       // An invitation to an unknown user: answered, then its failure sequence arrives as events.
       const invite = `<conference rid="7" confId="0"><initiateImSession><uris><uri>sip:nobody@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`;
@@ -183,8 +204,9 @@ describe('WebSocket data channel', () => {
     });
 
     it('answers an unusable frame with an error frame and keeps the socket open', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       const cases: Array<[string | Buffer, RegExp]> = [
         ['<cwaRequests', /code="18000"/],
@@ -210,8 +232,9 @@ describe('WebSocket data channel', () => {
     it('closes with 1009 on a frame larger than --ws-max-payload-bytes', async () => {
       await gw.close();
       gw = await startTestGateway({ holdMs: 0, wsMaxPayloadBytes: 1024 });
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       ws.send(`<cwaRequests xmlns="${CWA_NS}">${' '.repeat(1024)}</cwaRequests>`);
       expect((await ws.closed).code).to.equal(CloseCode.MessageTooBig);
@@ -220,11 +243,12 @@ describe('WebSocket data channel', () => {
     it('counts frames as activity for the idle timeout; ends with the terminal event, then 4004', async () => {
       await gw.close();
       gw = await startTestGateway({ holdMs: 0, sessionTimeoutS: 60 }, { manualClock: true });
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const ws = await attach({ sid: alice.sid, ackId: 0, ticket: alice.ticket });
-      await ws.untilEid(2);
+      await ws.untilEid(H);
       gw.clock!.advance(50_000);
-      ws.ack(2);
+      ws.ack(H);
       await sleep(50);
       gw.clock!.advance(50_000);
       await gw.gateway.engine.tick();
@@ -237,8 +261,9 @@ describe('WebSocket data channel', () => {
     });
 
     it('closes with 4004 after terminateSession sent as a frame', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       const r = await ws.command(alice.sid, '<terminateSession rid="9"/>');
       expect(r.root.children[0]!.name).to.equal('requestAccepted');
@@ -253,61 +278,63 @@ describe('WebSocket data channel', () => {
     });
 
     it('closes the older socket with 4001 "superseded" when a second socket attaches', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const a = await attach({ sid: alice.sid, ackId: 0, ticket: alice.ticket });
-      await a.untilEid(2);
-      const b = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      await a.untilEid(H);
+      const b = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       expect(await a.closed).to.deep.equal({ code: CloseCode.Superseded, reason: 'superseded' });
       await queue(gw, alice.sid, 1);
-      await b.untilEid(3);
+      await b.untilEid(H + 1);
       expect(gw.gateway.websocket.stats().open).to.equal(1);
     });
 
     it('a poll takes over from an attached socket (closed with 4001) and gets what the socket did not see acknowledged', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const ws = await attach({ sid: alice.sid, ackId: 0, ticket: alice.ticket });
-      await ws.untilEid(2);
+      await ws.untilEid(H);
       await queue(gw, alice.sid, 2);
-      await ws.untilEid(4);
-      ws.ack(2);
+      await ws.untilEid(H + 2);
+      ws.ack(H);
       await sleep(30);
-      const { events } = await alice.poll(2);
-      expect(eids(events)).to.deep.equal([3, 4]);
+      const { events } = await alice.poll(H);
+      expect(eids(events)).to.deep.equal([H + 1, H + 2]);
       expect((await ws.closed).code).to.equal(CloseCode.Superseded);
     });
 
     it('answers a held poll at once when a socket attaches: empty, with the poll\'s own AckId', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      await alice.poll(0);
+      const alice = await signIn(gw);
+      const H = alice.head;
       const started = Date.now();
-      const held = alice.poll(2);
+      const held = alice.poll(H);
       await sleep(100);
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       const { reply, events } = await held;
       expect(reply.status).to.equal(200);
       expect(events).to.have.length(0);
-      expect(reply.root.attrs.ackId).to.equal('2');
+      expect(reply.root.attrs.ackId).to.equal(String(H));
       expect(Date.now() - started).to.be.lessThan(2000);
       await queue(gw, alice.sid, 1);
-      await ws.untilEid(3);
+      await ws.untilEid(H + 1);
     });
 
     it('the superseded held poll answers with its own AckId even when events arrived meanwhile', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      await alice.poll(0);
-      const held = alice.poll(2);
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const held = alice.poll(H);
       await sleep(100);
-      // Events and the attach land together: the held poll must not claim them (ackId stays 2).
-      const attaching = WsTestClient.attach(gw.url, { sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      // Events and the attach land together: the held poll must not claim them (ackId stays H).
+      const attaching = WsTestClient.attach(gw.url, { sid: alice.sid, ackId: H, ticket: alice.ticket });
       const queued = queue(gw, alice.sid, 3);
       const ws = await attaching;
       open.push(ws);
       await queued;
       const { reply, events } = await held;
-      if (events.length === 0) expect(reply.root.attrs.ackId).to.equal('2');
-      else expect(eids(events)).to.deep.equal([3, 4, 5]); // answered before the socket took over
-      await ws.untilEid(5);
-      expect(eids(ws.events)).to.deep.equal([3, 4, 5]);
+      if (events.length === 0) expect(reply.root.attrs.ackId).to.equal(String(H));
+      else expect(eids(events)).to.deep.equal([H + 1, H + 2, H + 3]); // answered before the socket took over
+      await ws.untilEid(H + 3);
+      expect(eids(ws.events)).to.deep.equal([H + 1, H + 2, H + 3]);
     });
   });
 
@@ -315,8 +342,9 @@ describe('WebSocket data channel', () => {
     it('closes a socket that does not read with 4002 once its send buffer passes --ws-max-buffered-bytes; it resumes from its cursor', async function () {
       this.timeout(30_000);
       gw = await startTestGateway({ holdMs: 0, wsMaxBufferedBytes: 64 * 1024, logMaxEvents: 100_000, logMaxBytes: 512 * 1024 * 1024, maxMessageLength: 1024 * 1024 });
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       (ws.socket as unknown as { _socket: { pause(): void } })._socket.pause();
       // Big events until the kernel buffers are full and the gateway's own buffer passes the bound.
@@ -332,20 +360,21 @@ describe('WebSocket data channel', () => {
       (ws.socket as unknown as { _socket: { resume(): void } })._socket.resume();
       expect((await ws.closed).code).to.equal(CloseCode.TooSlow);
       // Nothing was acknowledged: a new socket gets every event from its cursor.
-      const again = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
-      await again.untilEid(2 + queued, 20_000);
-      expect(eids(again.events)).to.deep.equal(Array.from({ length: queued }, (_, i) => i + 3));
+      const again = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
+      await again.untilEid(H + queued, 20_000);
+      expect(eids(again.events)).to.deep.equal(Array.from({ length: queued }, (_, i) => i + H + 1));
     });
 
     it('drops a socket that misses a pong, and answers pings of a live one', async () => {
       gw = await startTestGateway({ holdMs: 0, wsPingIntervalMs: 40 });
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const live = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const live = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await sleep(200);
       expect(live.closeCode).to.equal(undefined);
       await live.close();
       const { default: WebSocket } = await import('ws');
-      const deaf = new WebSocket(`${gw.url.replace('http', 'ws')}/cwa/AsyncDataChannel.ashx?Sid=${alice.sid}&AckId=2`, {
+      const deaf = new WebSocket(`${gw.url.replace('http', 'ws')}/cwa/AsyncDataChannel.ashx?Sid=${alice.sid}&AckId=${H}`, {
         headers: { 'CWA-Ticket': alice.ticket! },
         autoPong: false,
       });
@@ -356,8 +385,9 @@ describe('WebSocket data channel', () => {
 
     it('counts pongs as activity for the idle timeout', async () => {
       gw = await startTestGateway({ holdMs: 0, sessionTimeoutS: 60, wsPingIntervalMs: 20 }, { manualClock: true });
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       for (let i = 0; i < 4; i++) {
         gw.clock!.advance(50_000);
@@ -374,29 +404,32 @@ describe('WebSocket data channel', () => {
     });
 
     it('sends a ticket frame when the ticket rotates; the new ticket works over HTTP', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       const original = alice.ticket!;
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: original, ticketIn: 'query' });
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: original, ticketIn: 'query' });
       await ws.untilFrames(1);
       gw.clock!.advance(301_000);
       await ws.until(() => ws.frames.some((f) => f.startsWith('<ticket>')), 'a ticket frame');
       expect(ws.ticket).to.not.equal(original);
       alice.ticket = ws.ticket;
-      expect((await alice.poll(2)).reply.status).to.equal(200);
+      expect((await alice.poll(H)).reply.status).to.equal(200);
     });
 
     it('sends the rotated ticket first when the socket attaches with an old one', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const alice = await signIn(gw);
+      const H = alice.head;
       gw.clock!.advance(301_000);
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket, ticketIn: 'query' });
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket, ticketIn: 'query' });
       await ws.untilFrames(2);
       expect(ws.frames[0]).to.match(/^<ticket>[\w-]+<\/ticket>$/);
       expect(ws.frames[1]).to.match(/^<cwaEvents /);
     });
 
     it('closes with 4003 when the ticket expired', async () => {
-      const alice = await new LegacyClient(gw.url, 'alice').signIn();
-      const ws = await attach({ sid: alice.sid, ackId: 2, ticket: alice.ticket });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
       gw.clock!.advance(601_000);
       expect(await ws.closed).to.deep.equal({ code: CloseCode.NotAuthenticated, reason: 'not authenticated' });

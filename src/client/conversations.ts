@@ -69,6 +69,14 @@ export class ImSession {
   failure: CwaRequestError | undefined;
   private readonly connectedDeferred = deferred<void>();
   private readonly sends = new Map<string, Deferred<string>>();
+  /** addParticipant calls waiting for the invitee to join, by the inviteParticipants rid. */
+  private readonly invites = new Map<string, { uri: string; done: Deferred<Participant> }>();
+  /** The conversation's mode: `peer` (one-to-one), `escalating`/`escalated` (a conference) … */
+  escalationMode: string | undefined;
+  /** This endpoint's role (`attendee`, `presenter`). */
+  role: string | undefined;
+  /** The conference's focus URI, once it is a conference (others can join with it). */
+  confUri: string | undefined;
 
   constructor(
     private readonly runner: ConferenceRunner,
@@ -113,9 +121,22 @@ export class ImSession {
     await this.runner.conference(this.confId, `<notifyComposing>${composing ? 'composing' : 'idle'}</notifyComposing>`);
   }
 
-  /** Invites another participant (inviteParticipants); rejects when the gateway refuses (e.g. "not supported"). */
-  async addParticipant(uri: string): Promise<void> {
-    await this.runner.conference(this.confId, `<inviteParticipants><uris><uri>${escapeXmlText(uri)}</uri></uris></inviteParticipants>`);
+  /**
+   * Invites another participant (inviteParticipants; a one-to-one conversation becomes a
+   * conference). Resolves when they join; rejects with a CwaRequestError when the gateway
+   * refuses the request or the invitation fails (its SIP reason: 404, 480, 603, 408 …).
+   */
+  async addParticipant(uri: string): Promise<Participant> {
+    const rid = this.runner.nextRid();
+    const done = deferred<Participant>();
+    this.invites.set(rid, { uri, done });
+    try {
+      await this.runner.conference(this.confId, `<inviteParticipants><uris><uri>${escapeXmlText(uri)}</uri></uris></inviteParticipants>`, rid);
+    } catch (err) {
+      this.invites.delete(rid);
+      throw err;
+    }
+    return done.promise;
   }
 
   /** Leaves (or declines) the conversation. */
@@ -157,6 +178,8 @@ export class ImSession {
           this.connectedDeferred.reject(this.failure ?? new CwaRequestError('the conversation ended'));
           for (const [, d] of this.sends) d.reject(new CwaRequestError('the conversation ended'));
           this.sends.clear();
+          for (const [, i] of this.invites) i.done.reject(new CwaRequestError('the conversation ended'));
+          this.invites.clear();
         }
         this.stateListeners.emit(state);
         return;
@@ -183,10 +206,26 @@ export class ImSession {
       }
       case 'participant': {
         const p: Participant = { uri: body.attrs.uri ?? '', name: body.attrs.name, role: body.attrs.role };
-        this.participants.set(p.uri, p);
-        this.addedListeners.emit(p);
+        const known = this.participants.has(p.uri);
+        this.participants.set(p.uri, p); // a known participant's event is an update (e.g. a new role)
+        for (const [rid, i] of this.invites) {
+          if (i.uri.toLowerCase() === p.uri.toLowerCase()) {
+            this.invites.delete(rid);
+            i.done.resolve(p);
+          }
+        }
+        if (!known) this.addedListeners.emit(p);
         return;
       }
+      case 'escalationMode':
+        this.escalationMode = body.text.trim();
+        return;
+      case 'role':
+        this.role = body.text.trim();
+        return;
+      case 'confUri':
+        this.confUri = body.text.trim();
+        return;
       case 'participantRemoved': {
         const uri = body.text.trim();
         this.participants.delete(uri);
@@ -199,9 +238,14 @@ export class ImSession {
     }
   }
 
-  /** @internal The gateway's requestFailed event for the invitation (carries the SIP failure). */
-  fail(error: CwaRequestError): void {
-    this.failure = error;
+  /** @internal A requestFailed event: the failure (with its SIP reason) of this session's invitation or of an addParticipant. */
+  requestFailed(rid: string, error: CwaRequestError): void {
+    if (rid === this.inviteRid) this.failure = error;
+    const invite = this.invites.get(rid);
+    if (invite) {
+      this.invites.delete(rid);
+      invite.done.reject(error);
+    }
   }
 }
 
@@ -256,7 +300,8 @@ export class SessionManager {
     if (ev.name === 'requestFailed') {
       // An invitation that failed reports the SIP reason against its rid.
       const rid = ev.attrs.rid ?? '';
-      for (const s of this.sessions.values()) if (s.inviteRid === rid) s.fail(CwaRequestError.fromError(childOf(ev, 'error'), 'the invitation failed'));
+      const error = CwaRequestError.fromError(childOf(ev, 'error'), 'the invitation failed');
+      for (const s of this.sessions.values()) s.requestFailed(rid, error);
       return;
     }
     if (ev.name !== 'conference') return;

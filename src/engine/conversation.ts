@@ -1,7 +1,9 @@
-// One IM conversation and each session's leg in it. A conversation is shared by all
-// its legs; each leg sees it under its own session's confId.
+// One IM conversation — one-to-one, escalating, or a focus (multi-party) conference —
+// and each session's leg in it. A conversation is shared by all its legs; each leg
+// sees it under its own session's confId.
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Session } from './session.js';
-import type { ImSessionState, Role } from './types.js';
+import type { EscalationMode, ImSessionState, Role } from './types.js';
 
 export interface Leg {
   session: Session;
@@ -9,32 +11,62 @@ export interface Leg {
   conversation: Conversation;
   state: ImSessionState;
   role: Role;
+  /** Set while this leg is an endpoint ringing for an invitation. */
+  invitation?: Invitation;
+}
+
+/** An invitation to one user; it rings at every endpoint (session) of that user. */
+export interface Invitation {
+  uri: string;
+  /** rid of the request that invited: its failure is reported under this rid. */
+  rid: string;
+  /** The leg that invited, told when the invitation fails. */
+  inviter: Leg;
+  endpoints: Leg[];
+  /** When the invitation fails unanswered. */
+  deadline: number;
+  /** From when the invitee's most active endpoint takes it automatically (MPOP). */
+  autoAcceptAt: number;
 }
 
 export class Conversation {
   readonly legs: Leg[] = [];
-  private messageSeq = 0;
+  readonly invitations = new Map<string, Invitation>();
+  /** Participants currently typing, with the time of their last `composing`. */
+  readonly composing = new Map<Leg, number>();
+  /** The conversation's id (UCC session property 10000): the same through escalation. */
+  readonly conversationId = randomUUID();
+  mode: EscalationMode;
+  focusUri?: string;
+  locked = false;
   ended = false;
+  lastActivity: number;
+  /** An escalation requested in the current command batch: completed when the batch ends. */
+  pendingEscalation?: { requester: Leg; rid: string; uris: string[] };
+  private messageSeq = 0;
 
   constructor(
     readonly id: number,
-    /** The leg that sent the invitation. */
-    readonly inviter: Session,
-    /** rid of the initiateImSession, for the failure signals of the invitation. */
-    readonly inviteRid: string,
-    readonly inviteeUri: string,
     readonly subject: string | undefined,
-    /** When an unanswered invitation fails. */
-    public inviteDeadline: number | undefined,
-  ) {}
-
-  nextMessageId(): string {
-    this.messageSeq += 1;
-    return String(this.messageSeq);
+    mode: EscalationMode,
+    now: number,
+  ) {
+    this.mode = mode;
+    this.lastActivity = now;
   }
 
-  addLeg(session: Session, confId: number, state: ImSessionState): Leg {
-    const leg: Leg = { session, confId, conversation: this, state, role: 'attendee' };
+  get isFocus(): boolean {
+    return this.mode === 'escalated';
+  }
+
+  /** `<n>` in a one-to-one conversation, `<n>-mcu` in a conference, as the reference shows. */
+  nextMessageId(): string {
+    this.messageSeq += 1;
+    return this.isFocus ? `${this.messageSeq}-mcu` : String(this.messageSeq);
+  }
+
+  addLeg(session: Session, confId: number, state: ImSessionState, role: Role = 'attendee'): Leg {
+    const leg: Leg = { session, confId, conversation: this, state, role };
     this.legs.push(leg);
     session.legs.set(confId, leg);
     return leg;
@@ -44,6 +76,7 @@ export class Conversation {
     const i = this.legs.indexOf(leg);
     if (i >= 0) this.legs.splice(i, 1);
     if (leg.session.legs.get(leg.confId) === leg) leg.session.legs.delete(leg.confId);
+    this.composing.delete(leg);
     leg.state = 'terminated';
   }
 
@@ -51,7 +84,20 @@ export class Conversation {
     return this.legs.filter((l) => l.state === 'connected');
   }
 
-  pendingInvitees(): Leg[] {
-    return this.legs.filter((l) => l.state === 'incoming');
+  /** Connected participants plus users invited and still ringing (the participant limit counts both). */
+  headcount(): number {
+    return this.connected().length + this.invitations.size;
+  }
+
+  /** True when a user (by SIP URI) is connected or being invited. */
+  involves(uri: string): boolean {
+    const u = uri.toLowerCase();
+    return this.invitations.has(u) || this.connected().some((l) => l.session.user.uri.toLowerCase() === u);
+  }
+
+  makeFocusUri(organizer: string): string {
+    const id = randomBytes(5).toString('hex').toUpperCase();
+    this.focusUri = `${organizer};gruu;opaque=app:conf:focus:id:${id}`;
+    return this.focusUri;
   }
 }

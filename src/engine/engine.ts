@@ -3,9 +3,16 @@
 // and answers with typed responses, and queues typed events through the EventSink.
 // Commands run one at a time (a mutex), so every participant of a conversation sees
 // its events in one order.
+import type { UserDataStore } from '../store/types.js';
+import { MemoryUserDataStore } from '../store/memory.js';
 import type { Clock } from './clock.js';
+import { AccessControl } from './containers.js';
+import { ContactService } from './contacts.js';
 import { cwaError, ErrorCode } from './errors.js';
+import { Networks } from './identity.js';
 import { ImService, notSupported } from './im.js';
+import { PresenceService } from './presence.js';
+import { SearchService } from './search.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
 import { Session } from './session.js';
@@ -18,10 +25,31 @@ export interface EngineConfig {
   ticketTtlS: number;
   inviteTimeoutS: number;
   maxMessageLength: number;
+  maxParticipantsPerConference: number;
+  maxConferencesPerSession: number;
+  mpopAcceptS: number;
   /** How long the log of a session the gateway ended stays readable, so the client can read why. */
   endedSessionGraceS: number;
   configuration: ConfigurationData;
+  /** Presence, contacts, access control and search limits (defaults in USER_DATA_DEFAULTS). */
+  userData?: Partial<UserDataConfig>;
 }
+
+export interface UserDataConfig {
+  searchMaxResults: number;
+  machineIdleS: number;
+  machineAwayS: number;
+  maxContacts: number;
+  maxContainerMembers: number;
+}
+
+export const USER_DATA_DEFAULTS: UserDataConfig = {
+  searchMaxResults: 100,
+  machineIdleS: 300,
+  machineAwayS: 1200,
+  maxContacts: 1000,
+  maxContainerMembers: 1000,
+};
 
 export const DEFAULT_CONFIGURATION: ConfigurationData = {
   enableAppearOffline: true,
@@ -48,6 +76,10 @@ export interface CommandContext {
 export class Engine implements EngineCore {
   readonly tickets: TicketService;
   readonly im: ImService;
+  readonly contacts: ContactService;
+  readonly acl: AccessControl;
+  readonly presence: PresenceService;
+  readonly search: SearchService;
   private readonly modules: EngineModule[];
   private readonly sessions = new Map<number, Session>();
   private readonly byLogin = new Map<string, Set<Session>>();
@@ -60,10 +92,23 @@ export class Engine implements EngineCore {
     private readonly sink: EventSink,
     readonly clock: Clock,
     readonly config: EngineConfig,
+    readonly store: UserDataStore = new MemoryUserDataStore(),
   ) {
     this.tickets = new TicketService(clock, config.ticketTtlS * 1000);
     this.im = new ImService(this);
-    this.modules = [this.im];
+    const limits = { ...USER_DATA_DEFAULTS, ...config.userData };
+    const networks = new Networks(directory);
+    this.acl = new AccessControl(this, store, networks, limits);
+    this.contacts = new ContactService(this, store, limits);
+    this.presence = new PresenceService(this, store, this.contacts, this.acl, networks, {
+      machineIdleS: limits.machineIdleS,
+      machineAwayS: limits.machineAwayS,
+      enableAppearOffline: config.configuration.enableAppearOffline,
+    });
+    this.contacts.listener = this.presence;
+    this.acl.listener = this.presence;
+    this.search = new SearchService(this, { maxResults: limits.searchMaxResults, defaultFunction: config.configuration.searchDefaultFunction });
+    this.modules = [this.im, this.presence];
   }
 
   sessionsOf(login: string): Session[] {
@@ -121,6 +166,11 @@ export class Engine implements EngineCore {
   touch(session: Session, userActive?: boolean): void {
     session.lastActivity = this.clock.now();
     if (userActive !== undefined) session.userActive = userActive;
+    if (userActive) session.userActiveAt = session.lastActivity;
+    // UA=true publishes machine state "active" for sessions that asked for it.
+    if (userActive && !session.ended && this.presence.noteActivity(session)) {
+      void this.exclusive(() => (session.ended ? Promise.resolve() : this.presence.refresh(session))).catch(() => undefined);
+    }
   }
 
   secondsLeft(session: Session): number {
@@ -149,6 +199,25 @@ export class Engine implements EngineCore {
         return { type: 'requestAccepted', rid };
       case 'conference':
         return this.im.handle(session, rid, req.confId, req.action);
+      case 'addContact':
+      case 'updateContact':
+      case 'deleteContact':
+      case 'addGroup':
+      case 'updateGroup':
+      case 'deleteGroup':
+        return this.contacts.handle(session, req);
+      case 'publishSelfPresence':
+      case 'publishRawCategories':
+      case 'queryPresence':
+      case 'subscribePresence':
+      case 'unsubscribePresence':
+        return this.presence.handle(session, req);
+      case 'updateContainer':
+      case 'containers':
+      case 'acknowledgeSubscriber':
+        return this.acl.handle(session, req);
+      case 'search':
+        return this.search.handle(session, rid, req.query);
       case 'unsupported':
         return { type: 'requestFailed', rid, error: notSupported(req.name) };
     }
@@ -158,33 +227,15 @@ export class Engine implements EngineCore {
     const user = this.directory.findByLogonName(ctx.login);
     if (!user) return { type: 'requestFailed', rid: req.rid, error: cwaError(ErrorCode.SessionNotFound, 'The signed-in user no longer exists.') };
     const sid = this.nextSid++;
-    const availability = req.userStateAvailability ?? 3500;
-    const session = new Session(sid, user, req.options, availability, this.clock.now());
+    const session = new Session(sid, user, req.options, req.userStateAvailability, this.clock.now());
     this.sessions.set(sid, session);
     let set = this.byLogin.get(user.login);
     if (!set) this.byLogin.set(user.login, (set = new Set()));
     set.add(session);
     ctx.session = session;
     await this.sink.openSession(sid);
-    const out: Delivery[] = [
-      { sid, event: { kind: 'configuration', data: this.config.configuration } },
-      {
-        sid,
-        event: {
-          kind: 'selfPresence',
-          data: {
-            availability,
-            publishTime: new Date(this.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
-            displayName: user.displayName,
-            email: user.email,
-            title: user.title,
-            office: user.office,
-            company: user.company,
-            phone: user.phone,
-          },
-        },
-      },
-    ];
+    // configuration first; then each module's burst (presence: selfPresence, contactGroup, …).
+    const out: Delivery[] = [{ sid, event: { kind: 'configuration', data: this.config.configuration } }];
     for (const m of this.modules) await m.onSessionStart?.(session, out);
     await this.deliver(out);
     return { type: 'requestAccepted', rid: req.rid, session: { sid, uri: user.uri, pollWaitTime: this.config.pollWaitMs } };
@@ -216,6 +267,15 @@ export class Engine implements EngineCore {
     for (const sid of overflowed) {
       const s = this.sessions.get(sid);
       if (s && !s.ended) await this.endSession(s, 'eventLogOverflow');
+    }
+  }
+
+  /** Ends a command batch: modules finish what the batch started. Must run inside `exclusive`. */
+  async endBatch(): Promise<void> {
+    for (const m of this.modules) {
+      const out: Delivery[] = [];
+      await m.afterBatch?.(out);
+      await this.deliver(out);
     }
   }
 

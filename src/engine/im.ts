@@ -1,207 +1,452 @@
-// IM conversations: `conference` requests and events. One-to-one conversations
-// (invite, accept, decline, messages, composing, leave) for now.
-import { Conversation, type Leg } from './conversation.js';
+// IM conversations: the `conference` requests and events. A conversation starts
+// one-to-one (one invitee) or as a focus conference (several), escalates from one to
+// the other when a participant invites more people, and is managed by its presenters
+// (promote, eject, lock). Invitations ring at every endpoint of the invitee (MPOP).
+import { Conversation, type Invitation, type Leg } from './conversation.js';
 import { cwaError, ErrorCode, SIP, sipFailure } from './errors.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
 import type { ConferenceAction, ConferenceEventBody, CwaError, ImMessage, ResponseItem } from './types.js';
 
+type Sip = { code: number; reason: string };
+const FORBIDDEN: Sip = { code: 403, reason: 'Forbidden' };
+const BUSY: Sip = { code: 486, reason: 'Busy Here' };
+const SIP_URI = /^sip:[^@\s;]+@[^@\s;]+$/i;
+
+const failed = (rid: string, error: CwaError): ResponseItem => ({ type: 'requestFailed', rid, error });
+const invalidOperation = (rid: string, detail: string) => failed(rid, cwaError(ErrorCode.InvalidOperation, detail));
+
 export class ImService implements EngineModule {
   private readonly conversations = new Set<Conversation>();
+  private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
 
   constructor(private readonly core: EngineCore) {}
 
+  private get now(): number {
+    return this.core.clock.now();
+  }
+
   async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
-    if (action.type === 'initiateImSession') return this.initiateIm(session, rid, confId, action);
-    if (action.type === 'unsupported') return { type: 'requestFailed', rid, error: notSupported(action.name) };
-    const leg = session.legs.get(confId);
-    if (!leg) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidOperation, `There is no conversation with confId ${confId} in this session.`) };
-    }
     const out: Delivery[] = [];
+    const answer = this.dispatch(session, rid, confId, action, out);
+    await this.core.deliver(out);
+    return answer;
+  }
+
+  private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[]): ResponseItem {
+    switch (action.type) {
+      case 'initiateImSession':
+        return this.initiate(session, rid, confId, action, out);
+      case 'voip':
+        return invalidOperation(rid, `${action.name}: voice calls are not supported by this gateway (instant messaging only).`);
+      case 'unsupported':
+        return failed(rid, notSupported(action.name));
+    }
+    const leg = session.legs.get(confId);
+    if (!leg) return invalidOperation(rid, `There is no conversation with confId ${confId} in this session.`);
+    const conv = leg.conversation;
+    const accepted: ResponseItem = { type: 'requestAccepted', rid };
     switch (action.type) {
       case 'acceptImSession':
         if (leg.state === 'incoming') this.accept(leg, out);
-        break;
+        return accepted;
+      case 'terminateImSession':
+        this.leave(leg, out, SIP.decline, false);
+        return accepted;
       case 'sendMessage': {
         const invalid = this.checkMessage(action.message);
-        if (invalid) return { type: 'requestFailed', rid, error: invalid };
+        if (invalid) return failed(rid, invalid);
         // A client may answer an invitation by just sending (observed real-client behaviour).
         if (leg.state === 'incoming') this.accept(leg, out);
-        const conv = leg.conversation;
-        const messageId = conv.nextMessageId();
-        if (leg.state !== 'connected') {
-          out.push(conf(leg, {
-            type: 'messageSendFailed',
-            rid,
-            messageId,
-            error: cwaError(ErrorCode.InvalidOperation, 'The conversation is not connected yet.'),
-          }));
-          break;
-        }
-        const body: ConferenceEventBody = { type: 'messageReceived', sender: session.user.uri, message: action.message };
+        this.send(leg, rid, action.message, out);
+        return accepted;
+      }
+      case 'notifyComposing':
+        if (leg.state === 'connected') this.composing(leg, action.state, out);
+        return accepted;
+      case 'sendInfo': {
+        if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
+        if (action.content.length > this.core.config.maxMessageLength) return failed(rid, tooLong(this.core.config.maxMessageLength));
+        conv.lastActivity = this.now;
+        const body: ConferenceEventBody = { type: 'infoReceived', sender: session.user.uri, contentType: action.contentType, content: action.content };
         for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
-        out.push(conf(leg, { type: 'messageIdReceived', rid, messageId }));
-        break;
+        return accepted;
       }
-      case 'notifyComposing': {
-        if (leg.state !== 'connected') break;
-        const body: ConferenceEventBody = { type: 'composingState', uri: session.user.uri, state: action.state };
-        for (const other of leg.conversation.connected()) if (other !== leg) out.push(conf(other, body));
-        break;
+      case 'inviteParticipants':
+        return this.inviteParticipants(leg, rid, action.uris, out);
+      case 'promoteParticipant':
+      case 'ejectParticipant':
+      case 'lock': {
+        const refusal = this.checkLeader(leg, rid);
+        if (refusal) return refusal;
+        conv.lastActivity = this.now;
+        if (action.type === 'lock') {
+          if (conv.locked !== action.locked) {
+            conv.locked = action.locked;
+            for (const l of conv.connected()) out.push(conf(l, { type: 'locked', locked: action.locked }));
+          }
+          return accepted;
+        }
+        const targets = conv.connected().filter((l) => sameUri(l.session.user.uri, action.uri));
+        if (targets.length === 0) return invalidOperation(rid, `${action.uri} is not a participant of this conference.`);
+        if (action.type === 'promoteParticipant') {
+          for (const t of targets) this.promote(t, out);
+          return accepted;
+        }
+        if (targets.some((t) => t.session === session)) return invalidOperation(rid, 'A presenter cannot eject itself: use terminateImSession to leave.');
+        for (const t of targets) {
+          conv.removeLeg(t);
+          out.push(conf(t, { type: 'participantRemoved', uri: t.session.user.uri }), conf(t, { type: 'imSessionState', state: 'terminated' }));
+        }
+        for (const l of conv.connected()) out.push(conf(l, { type: 'participantRemoved', uri: targets[0]!.session.user.uri }));
+        return accepted;
       }
-      case 'terminateImSession':
-        this.leave(leg, out, SIP.decline);
-        break;
     }
-    await this.core.deliver(out);
-    return { type: 'requestAccepted', rid };
   }
 
-  private checkMessage(m: ImMessage | undefined): CwaError | undefined {
-    if (!m || m.content.length === 0) return cwaError(ErrorCode.InvalidRequest, 'The message content is empty.');
-    if (m.content.length > this.core.config.maxMessageLength) {
-      return cwaError(ErrorCode.InvalidRequest, `The message is longer than ${this.core.config.maxMessageLength} characters.`);
-    }
-    return undefined;
-  }
+  // ---- starting and joining -------------------------------------------------------
 
-  private async initiateIm(
+  private initiate(
     session: Session,
     rid: string,
     requestedConfId: number,
     action: Extract<ConferenceAction, { type: 'initiateImSession' }>,
-  ): Promise<ResponseItem> {
-    if (action.confUri !== undefined || action.uris.length !== 1) {
-      return {
-        type: 'requestFailed',
-        rid,
-        error: cwaError(ErrorCode.InvalidOperation, 'This gateway supports one-to-one conversations only: name exactly one uri.'),
-      };
+    out: Delivery[],
+  ): ResponseItem {
+    const { config } = this.core;
+    if (session.legs.size >= config.maxConferencesPerSession) {
+      return invalidOperation(rid, `This session already takes part in ${config.maxConferencesPerSession} conversations, the most allowed.`);
     }
-    const inviteeUri = action.uris[0]!;
-    if (!/^sip:[^@\s]+@[^@\s]+$/i.test(inviteeUri)) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, `"${inviteeUri}" is not a SIP URI (sip:user@domain).`) };
+    const focusUri = action.confUri ?? (action.uris.length === 1 && this.byFocus.has(action.uris[0]!.toLowerCase()) ? action.uris[0] : undefined);
+    if (action.message !== undefined || focusUri === undefined) {
+      const invalid = this.checkMessage(action.message);
+      if (invalid) return failed(rid, invalid);
     }
-    const invalid = this.checkMessage(action.message);
-    if (invalid) return { type: 'requestFailed', rid, error: invalid };
+    if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out);
+
+    const notSip = action.uris.find((u) => !SIP_URI.test(u));
+    if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
+    const uris = dedupe(action.uris.filter((u) => !sameUri(u, session.user.uri)));
+    if (uris.length === 0) return failed(rid, cwaError(ErrorCode.InvalidRequest, 'Name at least one other participant in uris.'));
+    if (uris.length + 1 > config.maxParticipantsPerConference) return invalidOperation(rid, tooMany(config.maxParticipantsPerConference));
 
     const confId = session.allocateConfId(requestedConfId);
-    const now = this.core.clock.now();
-    const conv = new Conversation(this.nextConversation++, session, rid, inviteeUri, action.subject, now + this.core.config.inviteTimeoutS * 1000);
-    const mine = conv.addLeg(session, confId, 'connecting');
+    const focus = uris.length > 1;
+    const conv = new Conversation(this.nextConversation++, action.subject, focus ? 'escalated' : 'invitingPeer', this.now);
     this.conversations.add(conv);
-    const out: Delivery[] = [
-      conf(mine, { type: 'initiateImSessionAccepted', rid, confId }),
-      conf(mine, { type: 'escalationMode', mode: 'invitingPeer' }),
-    ];
-
-    const invitee = this.core.directory.findByUri(inviteeUri);
-    const endpoints = invitee ? this.core.sessionsOf(invitee.login).filter((s) => s !== session) : [];
-    if (!invitee || endpoints.length === 0) {
-      this.failInvitation(conv, out, invitee ? SIP.temporarilyUnavailable : SIP.notFound);
-      await this.core.deliver(out);
+    const mine = conv.addLeg(session, confId, focus ? 'connected' : 'connecting', focus ? 'presenter' : 'attendee');
+    out.push(conf(mine, { type: 'initiateImSessionAccepted', rid, confId }));
+    if (!focus) {
+      out.push(conf(mine, { type: 'escalationMode', mode: 'invitingPeer' }));
+      const failure = this.invite(conv, mine, uris[0]!, rid, action.message, out);
+      if (failure) this.failPeerStart(conv, mine, uris[0]!, rid, failure, out);
+      else out.push(conf(mine, { type: 'imSessionState', state: 'connecting' }));
       return { type: 'initiateImSessionAccepted', rid, confId };
     }
-    out.push(conf(mine, { type: 'imSessionState', state: 'connecting' }));
-    const invitation: ConferenceEventBody = {
-      type: 'imSessionReceived',
-      inviter: { uri: session.user.uri, name: session.user.displayName, sourceNetwork: 'sameEnterprise' },
-      role: 'attendee',
-      escalationMode: 'invitingPeer',
-      subject: action.subject,
-      message: action.message,
-    };
-    const incoming: ConferenceEventBody = { type: 'imSessionState', state: 'incoming' };
-    for (const endpoint of endpoints) {
-      const leg = conv.addLeg(endpoint, endpoint.allocateConfId(), 'incoming');
-      out.push(conf(leg, invitation), conf(leg, incoming));
-    }
-    await this.core.deliver(out);
+    this.registerFocus(conv, session.user.uri);
+    out.push(
+      conf(mine, { type: 'role', role: 'presenter' }),
+      conf(mine, { type: 'confUri', uri: conv.focusUri! }),
+      conf(mine, { type: 'escalationMode', mode: 'escalated' }),
+      conf(mine, { type: 'imSessionState', state: 'connected' }),
+    );
+    for (const uri of uris) this.inviteOrReport(conv, mine, uri, rid, action.message, out);
     return { type: 'initiateImSessionAccepted', rid, confId };
   }
 
-  /** The invitee's endpoint `leg` takes the invitation; its other endpoints are told it is gone. */
+  /** Joins a focus conference by its URI (a participant coming back after its session ended). */
+  private rejoin(session: Session, rid: string, requestedConfId: number, focusUri: string, message: ImMessage | undefined, out: Delivery[]): ResponseItem {
+    const conv = this.byFocus.get(focusUri.toLowerCase());
+    const confId = session.allocateConfId(requestedConfId);
+    const refuse = (sip: Sip): ResponseItem => {
+      // The documented failure sequence, on a leg that never joins.
+      const ghost: Leg = { session, confId, conversation: conv!, state: 'connecting', role: 'attendee' };
+      out.push(
+        conf(ghost, { type: 'initiateImSessionAccepted', rid, confId }),
+        conf(ghost, { type: 'escalationMode', mode: 'none' }),
+        conf(ghost, { type: 'inviteFailed', uri: focusUri }),
+        { sid: session.sid, event: { kind: 'requestFailed', rid, error: sipFailure(sip.code, sip.reason) } },
+        conf(ghost, { type: 'imSessionState', state: 'terminated' }),
+      );
+      return { type: 'initiateImSessionAccepted', rid, confId };
+    };
+    if (!conv || conv.ended) return refuse(SIP.notFound);
+    if (session.legOf(conv)) return invalidOperation(rid, 'This session already takes part in that conference.');
+    if (conv.locked) return refuse(FORBIDDEN);
+    if (conv.headcount() + 1 > this.core.config.maxParticipantsPerConference) {
+      return invalidOperation(rid, tooMany(this.core.config.maxParticipantsPerConference));
+    }
+    conv.lastActivity = this.now;
+    const leg = conv.addLeg(session, confId, 'connected');
+    out.push(conf(leg, { type: 'initiateImSessionAccepted', rid, confId }));
+    this.announceJoin(leg, out);
+    if (message) this.send(leg, rid, message, out);
+    return { type: 'initiateImSessionAccepted', rid, confId };
+  }
+
+  private registerFocus(conv: Conversation, organizer: string): void {
+    this.byFocus.set(conv.makeFocusUri(organizer).toLowerCase(), conv);
+  }
+
+  // ---- invitations -------------------------------------------------------------
+
+  /** Rings every endpoint of `uri`; returns the SIP failure when nobody can be rung, undefined when ringing (or already in). */
+  private invite(conv: Conversation, inviter: Leg, uri: string, rid: string, message: ImMessage | undefined, out: Delivery[]): Sip | undefined {
+    if (conv.involves(uri)) return undefined;
+    const user = this.core.directory.findByUri(uri);
+    if (!user) return SIP.notFound;
+    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv));
+    if (sessions.length === 0) return SIP.temporarilyUnavailable;
+    const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
+    if (free.length === 0) return BUSY;
+    const now = this.now;
+    const invitation: Invitation = {
+      uri,
+      rid,
+      inviter,
+      endpoints: [],
+      deadline: now + this.core.config.inviteTimeoutS * 1000,
+      autoAcceptAt: now + this.core.config.mpopAcceptS * 1000,
+    };
+    conv.invitations.set(uri.toLowerCase(), invitation);
+    const body: ConferenceEventBody = {
+      type: 'imSessionReceived',
+      inviter: { uri: inviter.session.user.uri, name: inviter.session.user.displayName, sourceNetwork: 'sameEnterprise' },
+      role: 'attendee',
+      escalationMode: conv.isFocus ? 'escalated' : 'invitingPeer',
+      subject: conv.subject,
+      // Focus invitations carry the first message without its format (reference §3.2).
+      message: message && conv.isFocus ? { content: message.content } : message,
+      conversationId: conv.conversationId,
+    };
+    for (const s of free) {
+      const leg = conv.addLeg(s, s.allocateConfId(), 'incoming');
+      leg.invitation = invitation;
+      invitation.endpoints.push(leg);
+      out.push(conf(leg, body), conf(leg, { type: 'imSessionState', state: 'incoming' }));
+    }
+    return undefined;
+  }
+
+  /** In a conference: invite, and on an immediate failure tell the inviter (inviteFailed + requestFailed). */
+  private inviteOrReport(conv: Conversation, inviter: Leg, uri: string, rid: string, message: ImMessage | undefined, out: Delivery[]): void {
+    const failure = this.invite(conv, inviter, uri, rid, message, out);
+    if (failure) this.reportInviteFailure(inviter, uri, rid, failure, out);
+  }
+
+  private reportInviteFailure(inviter: Leg, uri: string, rid: string, sip: Sip, out: Delivery[]): void {
+    if (inviter.state === 'terminated') return;
+    out.push(conf(inviter, { type: 'inviteFailed', uri }), {
+      sid: inviter.session.sid,
+      event: { kind: 'requestFailed', rid, error: sipFailure(sip.code, sip.reason) },
+    });
+  }
+
+  /** The documented failure of a one-to-one start: the conversation ends for the inviter. */
+  private failPeerStart(conv: Conversation, mine: Leg, uri: string, rid: string, sip: Sip, out: Delivery[]): void {
+    out.push(conf(mine, { type: 'escalationMode', mode: 'none' }));
+    this.reportInviteFailure(mine, uri, rid, sip, out);
+    out.push(conf(mine, { type: 'imSessionState', state: 'terminated' }));
+    conv.removeLeg(mine);
+    this.end(conv, out);
+  }
+
+  /** An invitation ends unanswered, declined or with its endpoints gone. */
+  private failInvitation(conv: Conversation, invitation: Invitation, sip: Sip, out: Delivery[]): void {
+    conv.invitations.delete(invitation.uri.toLowerCase());
+    for (const leg of invitation.endpoints) {
+      if (leg.state !== 'incoming') continue;
+      conv.removeLeg(leg);
+      out.push(conf(leg, { type: 'imSessionState', state: 'terminated' }));
+    }
+    if (conv.mode === 'invitingPeer') this.failPeerStart(conv, invitation.inviter, invitation.uri, invitation.rid, sip, out);
+    else this.reportInviteFailure(invitation.inviter, invitation.uri, invitation.rid, sip, out);
+  }
+
+  /** One endpoint of the invitee takes the invitation; its other endpoints are told it is gone. */
   private accept(leg: Leg, out: Delivery[]): void {
     const conv = leg.conversation;
-    conv.inviteDeadline = undefined;
-    for (const other of conv.pendingInvitees()) {
-      if (other === leg) continue;
+    const invitation = leg.invitation!;
+    conv.invitations.delete(invitation.uri.toLowerCase());
+    for (const other of invitation.endpoints) {
+      if (other === leg || other.state !== 'incoming') continue;
       conv.removeLeg(other);
       out.push(conf(other, { type: 'imSessionState', state: 'terminated' }));
     }
-    const inviterLeg = conv.inviter.legOf(conv);
+    leg.invitation = undefined;
     leg.state = 'connected';
-    if (inviterLeg) {
-      inviterLeg.state = 'connected';
-      out.push(
-        conf(inviterLeg, { type: 'escalationMode', mode: 'peer' }),
-        conf(inviterLeg, { type: 'participant', uri: leg.session.user.uri, name: leg.session.user.displayName, role: leg.role }),
-        conf(inviterLeg, { type: 'imSessionState', state: 'connected' }),
-      );
-      out.push(
-        conf(leg, { type: 'escalationMode', mode: 'peer' }),
-        conf(leg, { type: 'participant', uri: conv.inviter.user.uri, name: conv.inviter.user.displayName, role: inviterLeg.role }),
-      );
+    conv.lastActivity = this.now;
+    if (conv.mode !== 'invitingPeer') {
+      this.announceJoin(leg, out);
+      return;
+    }
+    // One-to-one: both sides are connected peers now.
+    conv.mode = 'peer';
+    const inviter = invitation.inviter;
+    inviter.state = 'connected';
+    const peerOf = (l: Leg) => ({ type: 'participant' as const, uri: l.session.user.uri, name: l.session.user.displayName, role: l.role });
+    out.push(
+      conf(inviter, { type: 'escalationMode', mode: 'peer' }),
+      conf(inviter, peerOf(leg)),
+      conf(inviter, { type: 'imSessionState', state: 'connected' }),
+      conf(leg, { type: 'escalationMode', mode: 'peer' }),
+      conf(leg, peerOf(inviter)),
+      conf(leg, { type: 'imSessionState', state: 'connected' }),
+    );
+  }
+
+  /** A new member of a focus conference learns the conference; the others learn the member. */
+  private announceJoin(leg: Leg, out: Delivery[]): void {
+    const conv = leg.conversation;
+    out.push(
+      conf(leg, { type: 'escalationMode', mode: 'escalated' }),
+      conf(leg, { type: 'confUri', uri: conv.focusUri! }),
+      conf(leg, { type: 'role', role: leg.role }),
+    );
+    if (conv.locked) out.push(conf(leg, { type: 'locked', locked: true }));
+    const me = participant(leg);
+    for (const other of conv.connected()) {
+      if (other === leg) continue;
+      out.push(conf(leg, participant(other)), conf(other, me));
     }
     out.push(conf(leg, { type: 'imSessionState', state: 'connected' }));
   }
 
-  /** The documented failure sequence of an invitation, told to the inviter; invitees still ringing are dropped. */
-  private failInvitation(conv: Conversation, out: Delivery[], sip: { code: number; reason: string }): void {
-    for (const pending of conv.pendingInvitees()) {
-      conv.removeLeg(pending);
-      out.push(conf(pending, { type: 'imSessionState', state: 'terminated' }));
+  private inviteParticipants(leg: Leg, rid: string, uris: string[], out: Delivery[]): ResponseItem {
+    const conv = leg.conversation;
+    const { maxParticipantsPerConference: max } = this.core.config;
+    if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
+    const notSip = uris.find((u) => !SIP_URI.test(u));
+    if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
+    if (conv.locked) return invalidOperation(rid, 'The conference is locked: no new participants can be invited.');
+    const fresh = dedupe(uris).filter((u) => !conv.involves(u) && !sameUri(u, leg.session.user.uri));
+    const pending = conv.pendingEscalation?.uris.length ?? 0;
+    if (conv.headcount() + pending + fresh.length > max) return invalidOperation(rid, tooMany(max));
+    conv.lastActivity = this.now;
+    if (conv.mode === 'escalating') {
+      conv.pendingEscalation!.uris.push(...fresh);
+      return { type: 'requestAccepted', rid };
     }
-    const mine = conv.inviter.legOf(conv);
-    if (mine) {
-      out.push(
-        conf(mine, { type: 'escalationMode', mode: 'none' }),
-        conf(mine, { type: 'inviteFailed', uri: conv.inviteeUri }),
-        { sid: mine.session.sid, event: { kind: 'requestFailed', rid: conv.inviteRid, error: sipFailure(sip.code, sip.reason) } },
-        conf(mine, { type: 'imSessionState', state: 'terminated' }),
-      );
-      conv.removeLeg(mine);
+    if (conv.mode === 'peer') {
+      // Escalation: no message passes until the focus is ready, at the end of this batch.
+      conv.mode = 'escalating';
+      conv.pendingEscalation = { requester: leg, rid, uris: fresh };
+      for (const l of conv.connected()) out.push(conf(l, { type: 'escalationMode', mode: 'escalating' }));
+      return { type: 'requestAccepted', rid };
     }
-    this.endConversation(conv);
+    // A conference: the inviter becomes a presenter if it was not one (reference §2.7).
+    if (leg.role !== 'presenter') this.promote(leg, out);
+    for (const uri of fresh) this.inviteOrReport(conv, leg, uri, rid, undefined, out);
+    return { type: 'requestAccepted', rid };
   }
 
-  /** `leg` leaves its conversation (terminateImSession, or its session ends). */
-  leave(leg: Leg, out: Delivery[], declineSip: { code: number; reason: string }, silent = false): void {
+  /** Completes the escalations requested in the batch that just ended. */
+  afterBatch(out: Delivery[]): void {
+    for (const conv of this.conversations) {
+      const pending = conv.pendingEscalation;
+      if (!pending) continue;
+      conv.pendingEscalation = undefined;
+      conv.mode = 'escalated';
+      this.registerFocus(conv, pending.requester.session.user.uri);
+      const members = conv.connected();
+      if (pending.requester.state === 'connected') this.promote(pending.requester, out);
+      for (const l of members) {
+        out.push(conf(l, { type: 'confUri', uri: conv.focusUri! }), conf(l, { type: 'escalationMode', mode: 'escalated' }));
+      }
+      for (const uri of pending.uris) this.inviteOrReport(conv, pending.requester, uri, pending.rid, undefined, out);
+    }
+  }
+
+  // ---- roles --------------------------------------------------------------------------
+
+  private checkLeader(leg: Leg, rid: string): ResponseItem | undefined {
+    if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
+    if (!leg.conversation.isFocus) return invalidOperation(rid, 'Roles, eject and lock apply to multi-party conferences, not to a one-to-one conversation.');
+    if (leg.role !== 'presenter') return invalidOperation(rid, 'Only a presenter (leader) of the conference may do this.');
+    return undefined;
+  }
+
+  private promote(leg: Leg, out: Delivery[]): void {
+    if (leg.role === 'presenter') return;
+    leg.role = 'presenter';
+    out.push(conf(leg, { type: 'role', role: 'presenter' }));
+    const update = participant(leg);
+    for (const other of leg.conversation.connected()) if (other !== leg) out.push(conf(other, update));
+  }
+
+  // ---- messages -----------------------------------------------------------------------
+
+  private checkMessage(m: ImMessage | undefined): CwaError | undefined {
+    if (!m || m.content.length === 0) return cwaError(ErrorCode.InvalidRequest, 'The message content is empty.');
+    if (m.content.length > this.core.config.maxMessageLength) return tooLong(this.core.config.maxMessageLength);
+    return undefined;
+  }
+
+  private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[]): void {
     const conv = leg.conversation;
-    const wasInvitee = leg.state === 'incoming';
-    const wasInviter = conv.inviter === leg.session;
-    const wasConnected = leg.state === 'connected';
+    const messageId = conv.nextMessageId();
+    const notReady = leg.state !== 'connected' ? 'The conversation is not connected yet.' : conv.mode === 'escalating' ? 'The conversation is being escalated to a conference: send again once it is.' : undefined;
+    if (notReady) {
+      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.InvalidOperation, notReady) }));
+      return;
+    }
+    conv.lastActivity = this.now;
+    conv.composing.delete(leg);
+    const body: ConferenceEventBody = { type: 'messageReceived', sender: leg.session.user.uri, message };
+    for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
+    out.push(conf(leg, { type: 'messageIdReceived', rid, messageId }));
+  }
+
+  private composing(leg: Leg, state: 'composing' | 'idle', out: Delivery[]): void {
+    const conv = leg.conversation;
+    conv.lastActivity = this.now;
+    if (state === 'composing') conv.composing.set(leg, this.now);
+    else if (!conv.composing.delete(leg)) return; // idle when not typing: nothing to tell
+    const body: ConferenceEventBody = { type: 'composingState', uri: leg.session.user.uri, state };
+    for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
+  }
+
+  // ---- leaving and ending ---------------------------------------------------------------
+
+  /** `leg` leaves (terminateImSession, or its session ends: `silent`, nothing is told to it). */
+  private leave(leg: Leg, out: Delivery[], declineSip: Sip, silent: boolean): void {
+    const conv = leg.conversation;
+    const state = leg.state;
     conv.removeLeg(leg);
     if (!silent) out.push(conf(leg, { type: 'imSessionState', state: 'terminated' }));
-    if (wasInvitee) {
-      // Declined: the inviter is told once no endpoint of the invitee is left ringing.
-      if (conv.pendingInvitees().length === 0 && conv.connected().length === 0) this.failInvitation(conv, out, declineSip);
+    if (state === 'incoming') {
+      // Declined at this endpoint: the inviter is told once no endpoint is left ringing.
+      const invitation = leg.invitation!;
+      leg.invitation = undefined;
+      if (invitation.endpoints.every((e) => e.state !== 'incoming')) this.failInvitation(conv, invitation, declineSip, out);
       return;
     }
-    if (wasInviter && !wasConnected) {
-      // Cancelled before anyone answered.
-      for (const pending of conv.pendingInvitees()) {
-        conv.removeLeg(pending);
-        out.push(conf(pending, { type: 'imSessionState', state: 'terminated' }));
+    if (conv.mode === 'invitingPeer' || conv.mode === 'peer') {
+      // A one-to-one conversation ends when either side leaves (or the inviter cancels).
+      for (const other of [...conv.legs]) {
+        conv.removeLeg(other);
+        if (state === 'connected') out.push(conf(other, { type: 'participantRemoved', uri: leg.session.user.uri }));
+        out.push(conf(other, { type: 'imSessionState', state: 'terminated' }));
       }
-      this.endConversation(conv);
+      this.end(conv, out);
       return;
     }
-    // A one-to-one conversation ends when one side leaves.
-    for (const other of [...conv.legs]) {
-      conv.removeLeg(other);
-      out.push(conf(other, { type: 'participantRemoved', uri: leg.session.user.uri }), conf(other, { type: 'imSessionState', state: 'terminated' }));
-    }
-    this.endConversation(conv);
+    for (const other of conv.connected()) out.push(conf(other, { type: 'participantRemoved', uri: leg.session.user.uri }));
+    if (conv.connected().length === 0) this.end(conv, out);
   }
 
-
-  private endConversation(conv: Conversation): void {
+  /** Ends a conversation: every leg still in it is told, pending invitations are withdrawn. */
+  private end(conv: Conversation, out: Delivery[]): void {
+    for (const leg of [...conv.legs]) {
+      conv.removeLeg(leg);
+      out.push(conf(leg, { type: 'imSessionState', state: 'terminated' }));
+    }
+    conv.invitations.clear();
     conv.ended = true;
     this.conversations.delete(conv);
+    if (conv.focusUri) this.byFocus.delete(conv.focusUri.toLowerCase());
   }
 
   onSessionEnd(session: Session, out: Delivery[]): void {
@@ -209,14 +454,54 @@ export class ImService implements EngineModule {
   }
 
   tick(now: number, out: Delivery[]): void {
+    const { composingRefreshS, composingTimeoutS } = this.core.config.configuration;
     for (const conv of [...this.conversations]) {
-      if (conv.inviteDeadline !== undefined && now >= conv.inviteDeadline) this.failInvitation(conv, out, SIP.requestTimeout);
+      for (const invitation of [...conv.invitations.values()]) {
+        if (now >= invitation.deadline) {
+          this.failInvitation(conv, invitation, SIP.requestTimeout, out);
+          continue;
+        }
+        if (now >= invitation.autoAcceptAt) {
+          // MPOP: the invitee's most active endpoint (one reporting user activity) takes it.
+          const active = invitation.endpoints.filter((l) => l.state === 'incoming' && l.session.userActive);
+          active.sort((a, b) => b.session.userActiveAt - a.session.userActiveAt);
+          if (active[0]) this.accept(active[0], out);
+        }
+      }
+      if (conv.ended) continue;
+      // A typist who stopped refreshing `composing` is idle for the others.
+      for (const [leg, since] of [...conv.composing]) {
+        if (now - since >= composingRefreshS * 1000) this.composing(leg, 'idle', out);
+      }
+      // An IM conversation with no activity for the configured timeout ends.
+      if (now - conv.lastActivity >= composingTimeoutS * 1000) this.end(conv, out);
     }
   }
 }
 
 function conf(leg: Leg, body: ConferenceEventBody): Delivery {
   return { sid: leg.session.sid, event: { kind: 'conference', confId: leg.confId, body } };
+}
+
+function participant(leg: Leg): ConferenceEventBody {
+  return { type: 'participant', uri: leg.session.user.uri, name: leg.session.user.displayName, role: leg.role };
+}
+
+function sameUri(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function dedupe(uris: string[]): string[] {
+  const seen = new Set<string>();
+  return uris.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
+}
+
+function tooMany(max: number): string {
+  return `A conversation may have at most ${max} participants (joined or invited).`;
+}
+
+function tooLong(max: number): CwaError {
+  return cwaError(ErrorCode.InvalidRequest, `The message is longer than ${max} characters.`);
 }
 
 export function notSupported(name: string): CwaError {

@@ -17,10 +17,12 @@ export interface EngineCore {
 }
 
 export interface EngineModule {
-  /** Adds the module's initial events of a new session to `out` (after configuration and selfPresence). */
+  /** Adds the module's initial events of a new session to `out` (after configuration). */
   onSessionStart?(session: Session, out: Delivery[]): Promise<void> | void;
   /** The session is ending: release what it holds, tell others (its own log is closing). */
   onSessionEnd?(session: Session, out: Delivery[]): Promise<void> | void;
+  /** A command batch has been executed: finish what it started (e.g. an escalation). */
+  afterBatch?(out: Delivery[]): Promise<void> | void;
   /** Called about once a second with the engine's time. */
   tick?(now: number, out: Delivery[]): Promise<void> | void;
 }

@@ -26,5 +26,7 @@ export type DirectoryUser = UserRecord;
 export interface Directory {
   findByUri(uri: string): DirectoryUser | undefined;
   findByLogonName(name: string): DirectoryUser | undefined;
+  /** Every user (directory search, enterprise domains). */
+  all(): DirectoryUser[];
   authenticate(user: string, password: string): Promise<DirectoryUser | null>;
 }

@@ -9,15 +9,17 @@ export class Session {
   /** Highest confId used in this session; never reused. */
   private maxConfId = 0;
   lastActivity: number;
-  /** Last `UA` value reported on the data channel. */
+  /** Last `UA` value reported on the data channel, and when UA=true was last reported. */
   userActive = false;
+  userActiveAt = 0;
   ended = false;
 
   constructor(
     readonly sid: number,
     readonly user: DirectoryUser,
     readonly options: SessionOptions,
-    readonly availability: number,
+    /** userStateAvailability of initiateSession, when the client sent one. */
+    readonly availability: number | undefined,
     now: number,
   ) {
     this.lastActivity = now;

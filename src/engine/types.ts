@@ -1,6 +1,7 @@
 // The domain's vocabulary: typed requests, events and answers. The engine works
 // with these only; protocol/ turns them into and out of XML.
 import type { CwaError } from './errors.js';
+import type { UserDataEvent, UserDataRequest } from './user-data-types.js';
 export type { CwaError } from './errors.js';
 
 export interface ImMessage {
@@ -14,12 +15,21 @@ export type ConferenceAction =
   | { type: 'terminateImSession' }
   | { type: 'sendMessage'; message: ImMessage }
   | { type: 'notifyComposing'; state: 'composing' | 'idle' }
+  | { type: 'inviteParticipants'; uris: string[] }
+  | { type: 'ejectParticipant'; uri: string }
+  | { type: 'promoteParticipant'; uri: string }
+  | { type: 'lock'; locked: boolean }
+  | { type: 'sendInfo'; contentType: string; content: string }
+  /** voIPRedirect, voIPTerminate, voIPReplyWithIM: validated, then refused (this gateway carries no voice). */
+  | { type: 'voip'; name: string }
   /** A request the reference names that this gateway does not carry out (yet). */
   | { type: 'unsupported'; name: string };
 
 export interface SessionOptions {
   autoPublishMachineState: boolean;
   autoSubscribePresenceForContacts: boolean;
+  /** categoryEventFilter/@rawCategories: raw category names this session wants from others. */
+  rawCategories?: string[];
 }
 
 export type CwaRequest =
@@ -34,6 +44,7 @@ export type CwaRequest =
     }
   | { kind: 'terminateSession'; rid: string }
   | { kind: 'conference'; rid?: string; confId: number; action: ConferenceAction }
+  | UserDataRequest
   /** A top-level request the reference names that this gateway does not carry out (yet). */
   | { kind: 'unsupported'; rid?: string; name: string };
 
@@ -56,6 +67,8 @@ export type ConferenceEventBody =
       escalationMode: EscalationMode;
       subject?: string;
       message?: ImMessage;
+      /** The conversation's id (UCC session property 10000), the same through escalation. */
+      conversationId: string;
     }
   | { type: 'imSessionState'; state: ImSessionState }
   | { type: 'messageReceived'; sender: string; message: ImMessage }
@@ -66,18 +79,11 @@ export type ConferenceEventBody =
   | { type: 'role'; role: Role }
   | { type: 'participant'; uri: string; name?: string; role?: Role }
   | { type: 'participantRemoved'; uri: string }
-  | { type: 'inviteFailed'; uri: string };
-
-export interface SelfPresenceData {
-  availability: number;
-  publishTime: string;
-  displayName: string;
-  email?: string;
-  title?: string;
-  office?: string;
-  company?: string;
-  phone?: string;
-}
+  | { type: 'inviteFailed'; uri: string }
+  | { type: 'locked'; locked: boolean }
+  | { type: 'confUri'; uri: string }
+  /** Gateway extension: a sendInfo from another participant. */
+  | { type: 'infoReceived'; sender: string; contentType: string; content: string };
 
 export interface ConfigurationData {
   enableAppearOffline: boolean;
@@ -94,7 +100,7 @@ export type SessionEndReason = 'eventLogOverflow' | 'timeout' | 'terminated' | '
 export type CwaEvent =
   | { kind: 'conference'; confId: number; body: ConferenceEventBody }
   | { kind: 'configuration'; data: ConfigurationData }
-  | { kind: 'selfPresence'; data: SelfPresenceData }
+  | UserDataEvent
   | { kind: 'requestSucceeded'; rid: string }
   | { kind: 'requestFailed'; rid: string; error: CwaError }
   | { kind: 'sessionTerminated'; reason: SessionEndReason; error: CwaError };

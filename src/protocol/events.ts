@@ -3,7 +3,8 @@
 // the log stores that as a head/tail pair around the eid, so a stored event is never
 // re-rendered for a poll or a WebSocket.
 import type { EventRecord } from '../delivery/event-log.js';
-import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage, SelfPresenceData } from '../engine/types.js';
+import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage } from '../engine/types.js';
+import { userDataRecord } from './user-data-events.js';
 import { attrs, element, textElement } from './xml.js';
 
 
@@ -37,7 +38,7 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
     case 'imSessionReceived':
       xml = element(
         'imSessionReceived',
-        {},
+        { conversationId: b.conversationId },
         element('inviter', { uri: b.inviter.uri, name: b.inviter.name, sourceNetwork: b.inviter.sourceNetwork }) +
           textElement('role', b.role) +
           textElement('escalationMode', b.escalationMode) +
@@ -75,37 +76,18 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
     case 'inviteFailed':
       xml = element('inviteFailed', { uri: b.uri });
       break;
+    case 'locked':
+      xml = textElement('locked', String(b.locked));
+      break;
+    case 'confUri':
+      xml = textElement('confUri', b.uri);
+      break;
+    case 'infoReceived':
+      xml = element('infoReceived', { sender: b.sender, contentType: b.contentType }, textElement('content', b.content));
+      break;
   }
   bodyCache.set(b, xml);
   return xml;
-}
-
-const NS_STATE = 'http://schemas.microsoft.com/2006/09/sip/state';
-const NS_CARD = 'http://schemas.microsoft.com/2006/09/sip/contactcard';
-const NS_XSI = 'http://www.w3.org/2001/XMLSchema-instance';
-
-function renderSelfPresence(d: SelfPresenceData): string {
-  const state =
-    `<state xmlns="${NS_STATE}" xmlns:xsi="${NS_XSI}" xsi:type="aggregateState">` +
-    textElement('availability', String(d.availability)) +
-    '</state>';
-  const card =
-    `<contactCard xmlns="${NS_CARD}">` +
-    element(
-      'identity',
-      {},
-      element('name', {}, textElement('displayName', d.displayName)) + (d.email ? textElement('email', d.email) : ''),
-    ) +
-    (d.company ? textElement('company', d.company) : '') +
-    (d.title ? textElement('title', d.title) : '') +
-    (d.office ? textElement('office', d.office) : '') +
-    (d.phone
-      ? element('phone', { type: 'work' }, textElement('uri', `tel:${d.phone.replace(/[^+\d]/g, '')}`) + textElement('displayString', d.phone))
-      : '') +
-    '</contactCard>';
-  const cat = (name: string, payload: string) =>
-    element('cwaCategory', { name, instance: 0, publishTime: d.publishTime }, payload);
-  return cat('state', state) + cat('contactCard', card);
 }
 
 function renderConfiguration(d: ConfigurationData): string {
@@ -127,8 +109,6 @@ export function toRecord(ev: CwaEvent): EventRecord {
       };
     case 'configuration':
       return { head: '<configuration eid="', tail: `">${renderConfiguration(ev.data)}</configuration>` };
-    case 'selfPresence':
-      return { head: '<selfPresence eid="', tail: `">${renderSelfPresence(ev.data)}</selfPresence>` };
     case 'requestSucceeded':
       return { head: '<requestSucceeded eid="', tail: `"${attrs({ rid: ev.rid })}/>` };
     case 'requestFailed':
@@ -138,6 +118,8 @@ export function toRecord(ev: CwaEvent): EventRecord {
         head: '<sessionTerminated eid="',
         tail: `"${attrs({ reason: ev.reason })}>${renderError(ev.error)}</sessionTerminated>`,
       };
+    default:
+      return userDataRecord(ev);
   }
 }
 

@@ -3,6 +3,7 @@
 // case: `confid`, `Format`; the `initateImSession` spelling; a missing confId).
 import { attr, child, children, type XNode } from './xml-tree.js';
 import type { ConferenceAction, CwaRequest, ImMessage, LogonRequest } from '../engine/types.js';
+import { decodeUserDataRequest } from './user-data-requests.js';
 
 function bool(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -26,6 +27,12 @@ function decodeMessage(node: XNode | undefined, outerFormat?: string): ImMessage
   return { format: format?.trim() === '' ? undefined : format, content: text(child(node, 'content')) ?? '' };
 }
 
+/** The `uri` texts of a `uris` child. */
+function uriList(node: XNode): string[] {
+  const uris = child(node, 'uris');
+  return uris ? children(uris, 'uri').map((u) => u.text.trim()) : [];
+}
+
 function decodeConference(node: XNode): CwaRequest {
   const rid = attr(node, 'rid');
   const confId = int(attr(node, 'confId')) ?? 0;
@@ -35,9 +42,7 @@ function decodeConference(node: XNode): CwaRequest {
   switch (name) {
     case 'initiateImSession':
     case 'initateImSession': {
-      const uris = children(child(inner, 'uris') ?? { name: '', ns: '', attrs: {}, children: [], text: '' }, 'uri').map((u) =>
-        u.text.trim(),
-      );
+      const uris = uriList(inner);
       const outerFormat = text(child(inner, 'format'));
       action = {
         type: 'initiateImSession',
@@ -60,6 +65,26 @@ function decodeConference(node: XNode): CwaRequest {
     case 'notifyComposing':
       action = { type: 'notifyComposing', state: inner.text.trim().toLowerCase() === 'composing' ? 'composing' : 'idle' };
       break;
+    case 'inviteParticipants':
+      action = { type: 'inviteParticipants', uris: uriList(inner) };
+      break;
+    case 'ejectParticipant':
+      action = { type: 'ejectParticipant', uri: inner.text.trim() };
+      break;
+    case 'promoteParticipant':
+      action = { type: 'promoteParticipant', uri: inner.text.trim() };
+      break;
+    case 'lock':
+      action = { type: 'lock', locked: inner.text.trim().toLowerCase() === 'true' };
+      break;
+    case 'sendInfo':
+      action = { type: 'sendInfo', contentType: text(child(inner, 'contentType'))?.trim() ?? '', content: text(child(inner, 'content')) ?? '' };
+      break;
+    case 'voIPRedirect':
+    case 'voIPTerminate':
+    case 'voIPReplyWithIM':
+      action = { type: 'voip', name };
+      break;
     default:
       action = { type: 'unsupported', name };
   }
@@ -72,6 +97,7 @@ export function decodeRequest(node: XNode): CwaRequest {
   switch (node.name) {
     case 'initiateSession': {
       const options = child(node, 'options');
+      const filter = child(node, 'categoryEventFilter');
       const mode = text(child(node, 'securityMode'))?.trim().toLowerCase();
       return {
         kind: 'initiateSession',
@@ -82,6 +108,7 @@ export function decodeRequest(node: XNode): CwaRequest {
         options: {
           autoPublishMachineState: bool(options && attr(options, 'autoPublishMachineState'), true),
           autoSubscribePresenceForContacts: bool(options && attr(options, 'autoSubscribePresenceForContacts'), true),
+          rawCategories: filter ? rawCategoryNames(filter) : [],
         },
         signInData: text(child(node, 'signInData'))?.trim(),
       };
@@ -91,8 +118,14 @@ export function decodeRequest(node: XNode): CwaRequest {
     case 'conference':
       return decodeConference(node);
     default:
-      return { kind: 'unsupported', rid: attr(node, 'rid'), name: node.name };
+      return decodeUserDataRequest(node) ?? { kind: 'unsupported', rid: attr(node, 'rid'), name: node.name };
   }
+}
+
+/** categoryEventFilter: the rawCategories attribute, and (structure unconfirmed) any text, space separated. */
+function rawCategoryNames(filter: XNode): string[] {
+  const words = `${attr(filter, 'rawCategories') ?? ''} ${filter.text}`.split(/\s+/).filter(Boolean);
+  return [...new Set(words)];
 }
 
 export function decodeLogon(node: XNode): LogonRequest {

@@ -18,6 +18,8 @@ export interface XNode {
   ns: string;
   /** Attributes by local name; namespace declarations are not included. */
   attrs: Record<string, string>;
+  /** Namespace URI of the attributes that have one (`xsi:type` -> type: XSI namespace). */
+  attrNs?: Record<string, string>;
   children: XNode[];
   /** Concatenated character data directly inside this element. */
   text: string;
@@ -74,6 +76,7 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
         reject('attributeLength', `attribute ${a.local} of <${tag.local}> is longer than ${limits.maxAttributeLength} characters`);
       }
       node.attrs[a.local] = a.value;
+      if (a.uri) (node.attrNs ??= {})[a.local] = a.uri;
     }
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(node);

@@ -55,6 +55,7 @@ async function execute(ctx: TransportContext, login: string, batch: DecodedBatch
         answers.push({ type: 'requestInvalid', rid: item.rid, error: item.error });
       }
     }
+    await engine.endBatch();
     return renderResponses(answers, processed, unexpected);
   });
 }

@@ -18,6 +18,12 @@ export interface UserRecord {
   company?: string;
   firstName?: string;
   lastName?: string;
+  homePhone?: string;
+  cellPhone?: string;
+  otherPhone?: string;
+  city?: string;
+  state?: string;
+  country?: string;
 }
 
 /** One entry of the users file: a record plus exactly one of `password` / `passwordHash`. */
@@ -31,7 +37,10 @@ export class UserDirectoryError extends Error {
   override name = 'UserDirectoryError';
 }
 
-const OPTIONAL_FIELDS = ['email', 'title', 'office', 'phone', 'company', 'firstName', 'lastName'] as const;
+const OPTIONAL_FIELDS = [
+  'email', 'title', 'office', 'phone', 'company', 'firstName', 'lastName',
+  'homePhone', 'cellPhone', 'otherPhone', 'city', 'state', 'country',
+] as const;
 const KNOWN_KEYS = new Set<string>(['login', 'uri', 'displayName', 'password', 'passwordHash', ...OPTIONAL_FIELDS]);
 
 interface Account {

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { createGateway, type Gateway } from '../../src/server.js';
+import { MemoryUserDataStore } from '../../src/store/memory.js';
+import type { UserDataStore } from '../../src/store/types.js';
 import { UserDirectory } from '../../src/users/directory.js';
 
 export interface TestGateway {
@@ -16,11 +18,13 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' } = {},
 ): Promise<TestGateway> {
   const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
-  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock });
+  // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir).
+  const store = opts.store === 'sqlite' ? undefined : (opts.store ?? new MemoryUserDataStore());
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return {

@@ -1,0 +1,78 @@
+// Turns the medians into the printed tables (Markdown) and the JSON summary.
+import type { BenchResults } from './run.js';
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : 'n/a');
+const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
+const check = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function renderReport(r: BenchResults): string {
+  const out: string[] = [];
+  const { env, settings } = r;
+  out.push('# cwa-gateway benchmark', '');
+  const load = (l: number[] | undefined) => (l ? l.map((x) => x.toFixed(2)).join(' ') : 'n/a');
+  out.push(`Node ${env.node}, ${env.cpu}, ${env.cores} cores, ${env.platform}; gateway in a child process, load in the parent, loopback.`);
+  out.push(`Load average at start ${load(env.loadAvgStart)}, at end ${load(env.loadAvgEnd)} (other work on the machine makes runs noisy).`);
+  out.push(`${settings.reps} run(s) per figure, medians shown${settings.quick ? ' (--quick: short smoke run, not for comparison)' : ''}.`, '');
+
+  if (r.command) {
+    const c = r.command;
+    out.push(`## 1. Command channel: one sendMessage per POST, ${settings.connections} connections, ${settings.commandS} s (autocannon)`, '');
+    out.push(table(['server', 'req/s', 'p50 ms', 'p99 ms', 'req/s per run'], [
+      ['gateway', int(c.gateway.reqPerSec), ms(c.gateway.p50), ms(c.gateway.p99), c.gateway.runs.map(int).join(' / ')],
+      ['bare node:http', int(c.bare.reqPerSec), ms(c.bare.p50), ms(c.bare.p99), c.bare.runs.map(int).join(' / ')],
+    ]));
+    out.push('', `Ratio gateway/bare (medians): **${c.ratio.toFixed(2)}**, per run ${c.runRatios.map((x) => x.toFixed(2)).join(' / ')} ` +
+      `(target >= 0.50: ${check(c.ratio >= 0.5)}).`);
+    out.push('Both sides\' event logs are drained by a poller during the run (default log bounds); the delivered count is checked against the answered POSTs. ' +
+      'Latency resolution is 1 ms (autocannon).', '');
+  }
+
+  if (r.endToEnd) {
+    out.push(`## 2. End-to-end over long-poll: one message in flight per pair, ${settings.endToEndS} s per size`, '');
+    out.push('Latency = receiver\'s poll returned the message - sender started its POST. Senders and receivers both long-poll, ' +
+      'so each message costs the gateway one POST and two poll answers. CPU is % of one core over the measured window.', '');
+    out.push(table(['pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'load CPU', 'msgs/s per run'], r.endToEnd.map((e) => [
+      String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
+    ])));
+    const at50 = r.endToEnd.find((e) => e.pairs === 50);
+    out.push('', 'Prosody 0.12 BOSH on this kind of machine: 10 pairs 780 msgs/s (p50/p99 12/26 ms), 50 pairs 734 (68/105), 100 pairs 636 (162/251).');
+    if (at50) out.push(`Target at 50 pairs: >= 3,700 msgs/s with p99 <= 40 ms: ${check(at50.msgsPerSec >= 3700 && at50.p99 <= 40)}.`);
+    out.push('');
+  }
+
+  if (r.endToEndWs) {
+    out.push(`## 2b. End-to-end over WebSocket: one message in flight per pair, ${settings.endToEndS} s per size`, '');
+    out.push('Every client attaches a WebSocket after signing in: sendMessage goes as a command frame, the message arrives as a pushed frame, ' +
+      'acks go as frames (one per 10 ms). Latency = receiver\'s frame arrived - sender sent its command frame.', '');
+    out.push(table(['pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'load CPU', 'msgs/s per run'], r.endToEndWs.map((e) => [
+      String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
+    ])));
+    const at50 = r.endToEndWs.find((e) => e.pairs === 50);
+    out.push('', 'Prosody 0.12 WebSocket on this kind of machine: 50 pairs 2,477 msgs/s (p50/p99 20.5/25.7 ms).');
+    if (at50) out.push(`Target at 50 pairs: >= 5,000 msgs/s with p99 <= 13 ms: ${check(at50.msgsPerSec >= 5000 && at50.p99 <= 13)}.`);
+    out.push('Fan-out to many subscribers and memory per idle WebSocket: `npm run bench:ws` (beside a bare `ws` server).', '');
+  }
+
+  if (r.memory) {
+    const m = r.memory;
+    out.push(`## 3. Memory per idle session: N = ${int(m.sessions)} sessions added to ${int(m.warm)} already held; (after - before) / N, after gc`, '');
+    out.push(table(['what', 'heap / session', 'RSS / session'], [
+      ['gateway: session + idle keep-alive connection', kb(m.gatewayIdle.heap), kb(m.gatewayIdle.rss)],
+      ['gateway: session + held long-poll', kb(m.gatewayHeld.heap), kb(m.gatewayHeld.rss)],
+      ['bare node:http: idle keep-alive connection', kb(m.bareIdle.heap), kb(m.bareIdle.rss)],
+      ['bare node:http: held GET', kb(m.bareHeld.heap), kb(m.bareHeld.rss)],
+      ['gateway - bare (held long-poll)', kb(m.gatewayHeld.heap - m.bareHeld.heap), kb(m.gatewayHeld.rss - m.bareHeld.rss)],
+    ]));
+    out.push('', `Target <= 12 kB per idle session: with a held long-poll (RSS) ${check(m.gatewayHeld.rss <= 12_000)}; ` +
+      `session + idle connection (RSS) ${check(m.gatewayIdle.rss <= 12_000)}. Prosody BOSH: 33 kB.`, '');
+  }
+  out.push(`Total bench time ${(r.elapsedS).toFixed(0)} s.`);
+  return out.join('\n');
+}

@@ -1,0 +1,170 @@
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory]
+//                  [--command-seconds S] [--e2e-seconds S]
+// Runs each workload `reps` times on fresh server processes, prints medians as Markdown
+// tables and, last, one JSON line with everything (also written to --json FILE).
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { renderReport } from './report.js';
+import { medianOf } from './stats.js';
+import { commandChannel, type CommandChannelRun } from './workloads/command-channel.js';
+import { endToEnd, type EndToEndRun } from './workloads/end-to-end.js';
+import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
+import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
+
+interface Settings {
+  quick: boolean;
+  reps: number;
+  connections: number;
+  commandS: number;
+  endToEndS: number;
+  /** Unmeasured warm-up of a fresh gateway (JIT, WebAssembly tier-up). */
+  gatewayWarmupS: number;
+  /** Unmeasured warm-up of the bare server. */
+  bareWarmupS: number;
+  /** Unmeasured traffic before each end-to-end size. */
+  sizeWarmupS: number;
+  pairs: number[];
+  sessions: number;
+  only: Set<string>;
+  json?: string;
+}
+
+interface LoadFigure { reqPerSec: number; p50: number; p99: number; runs: number[] }
+
+export interface BenchResults {
+  env: { node: string; cpu: string; cores: number; platform: string; loadAvgStart: number[]; loadAvgEnd?: number[] };
+  settings: Omit<Settings, 'only'> & { only: string[] };
+  /** ratio: of the medians; runRatios: gateway/bare within each run. */
+  command?: { gateway: LoadFigure; bare: LoadFigure; ratio: number; runRatios: number[] };
+  endToEnd?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
+  endToEndWs?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
+  memory?: IdleMemoryRun;
+  elapsedS: number;
+}
+
+function parseArgs(argv: string[]): Settings {
+  const quick = argv.includes('--quick');
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds']);
+  for (let i = 0; i < argv.length; i++) {
+    if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
+    if (argv[i] !== '--quick') i++;
+  }
+  const positive = (name: string, n: number) => {
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number, got ${n}`);
+    return n;
+  };
+  const settings: Settings = {
+    quick,
+    reps: Number(value('--reps') ?? (quick ? 1 : 3)),
+    connections: 50,
+    commandS: Number(value('--command-seconds') ?? (quick ? 2 : 6)),
+    endToEndS: Number(value('--e2e-seconds') ?? (quick ? 2 : 5)),
+    gatewayWarmupS: quick ? 1 : 3,
+    bareWarmupS: 1,
+    sizeWarmupS: 0.5,
+    pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
+    sessions: quick ? 500 : 2000,
+    only: new Set((value('--only') ?? 'command,e2e,ws,memory').split(',')),
+    json: value('--json'),
+  };
+  positive('--reps', settings.reps);
+  positive('--command-seconds', settings.commandS);
+  positive('--e2e-seconds', settings.endToEndS);
+  for (const p of settings.pairs) if (!Number.isInteger(positive('--pairs', p))) throw new Error(`--pairs: ${p} is not an integer`);
+  for (const w of settings.only) if (!['command', 'e2e', 'ws', 'memory'].includes(w)) throw new Error(`--only: unknown workload ${w} (command, e2e, ws, memory)`);
+  return settings;
+}
+
+function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): LoadFigure {
+  return {
+    reqPerSec: medianOf(runs, (r) => r.reqPerSec),
+    p50: medianOf(runs, (r) => r.p50),
+    p99: medianOf(runs, (r) => r.p99),
+    runs: runs.map((r) => r.reqPerSec),
+  };
+}
+
+const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+async function main(): Promise<void> {
+  const s = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const results: BenchResults = {
+    env: { node: process.version, cpu: os.cpus()[0]?.model.trim() ?? 'unknown', cores: os.availableParallelism(), platform: `${process.platform} ${process.arch}`, loadAvgStart: os.loadavg() },
+    settings: { ...s, only: [...s.only] },
+    elapsedS: 0,
+  };
+
+  if (s.only.has('command')) {
+    const runs: CommandChannelRun[] = [];
+    for (let i = 0; i < s.reps; i++) {
+      progress(`command channel, run ${i + 1}/${s.reps}`);
+      runs.push(await commandChannel({ connections: s.connections, durationS: s.commandS, gatewayWarmupS: s.gatewayWarmupS, bareWarmupS: s.bareWarmupS }));
+    }
+    const gateway = loadFigure(runs.map((r) => r.gateway));
+    const bare = loadFigure(runs.map((r) => r.bare));
+    results.command = { gateway, bare, ratio: gateway.reqPerSec / bare.reqPerSec, runRatios: runs.map((r) => r.gateway.reqPerSec / r.bare.reqPerSec) };
+  }
+
+  const endToEndFigures = async (label: string, run: typeof endToEnd) => {
+    const reps: EndToEndRun[][] = [];
+    for (let i = 0; i < s.reps; i++) {
+      progress(`${label}, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
+      reps.push(await run({ sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
+    }
+    return s.pairs.map((pairs, k) => {
+      const runs = reps.map((rep) => rep[k]!);
+      return {
+        pairs,
+        msgsPerSec: medianOf(runs, (r) => r.msgsPerSec),
+        p50: medianOf(runs, (r) => r.p50),
+        p95: medianOf(runs, (r) => r.p95),
+        p99: medianOf(runs, (r) => r.p99),
+        serverCpu: medianOf(runs, (r) => r.serverCpu),
+        clientCpu: medianOf(runs, (r) => r.clientCpu),
+        runs: runs.map((r) => r.msgsPerSec),
+      };
+    });
+  };
+  if (s.only.has('e2e')) results.endToEnd = await endToEndFigures('end-to-end', endToEnd);
+  if (s.only.has('ws')) results.endToEndWs = await endToEndFigures('end-to-end over WebSocket', endToEndWebSocket);
+
+  if (s.only.has('memory')) {
+    const runs: IdleMemoryRun[] = [];
+    for (let i = 0; i < s.reps; i++) {
+      progress(`idle memory, ${s.sessions} sessions, run ${i + 1}/${s.reps}`);
+      runs.push(await idleMemory(s.sessions));
+    }
+    const med = (pick: (r: IdleMemoryRun) => { heap: number; rss: number }) => ({
+      heap: medianOf(runs, (r) => pick(r).heap),
+      rss: medianOf(runs, (r) => pick(r).rss),
+    });
+    results.memory = {
+      sessions: s.sessions,
+      warm: runs[0]!.warm,
+      gatewayIdle: med((r) => r.gatewayIdle),
+      gatewayHeld: med((r) => r.gatewayHeld),
+      bareIdle: med((r) => r.bareIdle),
+      bareHeld: med((r) => r.bareHeld),
+    };
+  }
+
+  results.elapsedS = (performance.now() - started) / 1000;
+  results.env.loadAvgEnd = os.loadavg();
+  console.log(renderReport(results));
+  const json = JSON.stringify(results);
+  if (s.json) writeFileSync(s.json, json + '\n');
+  console.log(json);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('bench failed:', err);
+    process.exit(1);
+  },
+);
