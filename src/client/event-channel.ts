@@ -355,7 +355,10 @@ export class EventChannel {
     // An empty answer whose ackId is past the cursor: the gateway's head is there and
     // nothing is left in between (another listener acknowledged it).
     const ackId = Number(root.attrs.ackId);
-    if (root.children.length === 0 && ackId > this.cursor) this.cursor = ackId;
+    if (root.children.length === 0 && ackId > this.cursor) {
+      console.warn(`cwa-client: events ${this.cursor + 1}..${ackId} were acknowledged by another listener of this session`);
+      this.cursor = ackId;
+    }
     return true;
   }
 }
