@@ -24,6 +24,17 @@ export type ChildMessage =
 /** Idle keep-alive connections must outlive the memory workload (Node's default is 5 s). */
 const KEEP_ALIVE_MS = 120_000;
 
+/**
+ * The benchmark is a few clients on one address sending as fast as they can: rate limits that
+ * never bite (the token buckets still run, so their cost is measured); logon limits off, since
+ * every bench user signs in from the same address. Flags given to the child come after and win.
+ */
+const UNTHROTTLED = [
+  '--rate-address', '1000000', '--rate-address-burst', '1000000',
+  '--rate-ticket', '1000000', '--rate-ticket-burst', '1000000',
+  '--rate-logon-address', '0', '--rate-logon-failures', '0',
+];
+
 async function settledMemory(): Promise<ChildMessage> {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 4; i++) {
@@ -39,7 +50,7 @@ async function main(): Promise<void> {
   let server: http.Server;
   let gateway: Gateway | undefined;
   if (kind === 'gateway') {
-    const config = await loadConfig(['--port', '0', '--host', '127.0.0.1', ...flags], {});
+    const config = await loadConfig(['--port', '0', '--host', '127.0.0.1', ...UNTHROTTLED, ...flags], {});
     gateway = createGateway(config, { users: UserDirectory.fromRecords(benchUsers(Number(users))) });
     server = gateway.server;
   } else if (kind === 'bare') {

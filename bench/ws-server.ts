@@ -1,13 +1,15 @@
 // The server side of bench/ws.ts, in its own process so its memory can be measured
 // alone: either the gateway (event push through the event log and the WebSocket data
 // channel) or a bare `ws` server sending the same bytes. Driven over IPC.
-//   node dist/bench/ws-server.js gateway|bare
+//   node dist/bench/ws-server.js gateway <users> | bare
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { defaultConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { createGateway } from '../src/server.js';
+import { MemoryUserDataStore } from '../src/store/memory.js';
 import { UserDirectory } from '../src/users/directory.js';
+import { benchUsers } from './users.js';
 import { BARE_FRAME, EVENT } from './ws-event.js';
 
 export type ServerRequest =
@@ -17,7 +19,7 @@ export type ServerRequest =
    * Queue `perSubscriber` events to every session (gateway) or send as many frames to every
    * socket (bare), yielding to I/O after every `burst` events per subscriber.
    */
-  | { cmd: 'push'; perSubscriber: number; burst: number };
+  | { cmd: 'push'; perSubscriber: number; burst: number; sids?: number[] };
 
 export type ServerReply =
   | { cmd: 'ready'; port: number }
@@ -36,23 +38,25 @@ function memory(): ServerReply {
   return { cmd: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external };
 }
 
-async function gateway(): Promise<void> {
-  const config = {
-    ...defaultConfig(),
-    port: 0,
+async function gateway(users: number): Promise<void> {
+  const config = await loadConfig([
+    '--port', '0', '--host', '127.0.0.1',
     // The bench pushes bursts: the bounds must not be what it measures.
-    logMaxEvents: 1_000_000,
-    logMaxBytes: 1024 * 1024 * 1024,
-    wsMaxBufferedBytes: 1024 * 1024 * 1024,
-    sessionTimeoutS: 86400,
-  };
-  const gw = createGateway(config, { users: UserDirectory.demo() });
+    '--log-max-events', '1000000', '--log-max-bytes', String(1024 * 1024 * 1024),
+    '--ws-max-buffered-bytes', String(1024 * 1024 * 1024),
+    '--session-timeout-s', '86400',
+    // Every subscriber is on this machine's one address: rate limits that never bite.
+    '--rate-address', '1000000', '--rate-address-burst', '1000000',
+    '--rate-ticket', '1000000', '--rate-ticket-burst', '1000000',
+    '--rate-logon-address', '0', '--rate-logon-failures', '0',
+  ], {});
+  const gw = createGateway(config, { users: UserDirectory.fromRecords(benchUsers(users)), store: new MemoryUserDataStore() });
   await new Promise<void>((r) => gw.server.listen(0, '127.0.0.1', r));
   const { engine } = gw;
   process.on('message', async (m: ServerRequest) => {
     if (m.cmd === 'memory') return send(memory());
     if (m.cmd !== 'push') return;
-    const sids = engine.sessionsOf('alice').map((s) => s.sid);
+    const sids = m.sids ?? [];
     for (let i = 0; i < m.perSubscriber; i++) {
       await engine.exclusive(() => engine.deliver(sids.map((sid) => ({ sid, event: EVENT }))));
       if (i % m.burst === m.burst - 1) await tick();
@@ -90,9 +94,9 @@ process.on('message', (m: ServerRequest) => {
 });
 
 const kind = process.argv[2];
-if (kind === 'gateway') await gateway();
+if (kind === 'gateway') await gateway(Number(process.argv[3] ?? 1));
 else if (kind === 'bare') await bare();
 else {
-  console.error('usage: ws-server.js gateway|bare');
+  console.error('usage: ws-server.js gateway <users> | bare');
   process.exit(2);
 }

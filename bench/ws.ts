@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import WebSocket from 'ws';
+import { BENCH_PASSWORD, benchLogin } from './users.js';
 import { EVENT_BYTES } from './ws-event.js';
 import type { ServerReply, ServerRequest } from './ws-server.js';
 
@@ -73,8 +74,10 @@ type Kind = 'bare' | 'gateway';
 class Server {
   private constructor(private readonly child: ChildProcess, readonly port: number) {}
 
-  static async start(kind: Kind): Promise<Server> {
-    const child = fork(new URL('./ws-server.js', import.meta.url), [kind], { execArgv: ['--expose-gc', ...EXTRA_NODE_ARGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  sids: number[] = [];
+
+  static async start(kind: Kind, users = 1): Promise<Server> {
+    const child = fork(new URL('./ws-server.js', import.meta.url), [kind, String(users)], { execArgv: ['--expose-gc', ...EXTRA_NODE_ARGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ready = await new Promise<ServerReply>((resolve, reject) => {
       child.once('message', resolve);
       child.once('exit', (code) => reject(new Error(`${kind} server exited (${code})`)));
@@ -159,15 +162,20 @@ async function inBatches<T>(n: number, batch: number, make: (i: number) => Promi
   return out;
 }
 
-/** Gateway sessions for `n` subscribers (one user, n sessions): returns the ticket and the sids. */
-async function gatewaySessions(base: string, n: number): Promise<{ ticket: string; sids: number[] }> {
-  const logon = await post(`${base}/forms/logon.html`, '<cwaRequests><logon><user>alice</user><password>alice-demo</password></logon></cwaRequests>');
-  const ticket = logon.ticket!;
-  const sids = await inBatches(n, 50, async (i) => {
-    const r = await post(`${base}/cwa/MainCommandHandler.ashx`, `<cwaRequests xmlns="${CWA_NS}" sid="0"><initiateSession rid="bench${i}"/></cwaRequests>`, ticket);
-    return Number(/<sid>(\d+)<\/sid>/.exec(r.text)![1]);
+/** A signed-in session per subscriber (bench users u<first>, u<first+1> …): their tickets and sids. */
+async function gatewaySessions(base: string, n: number, first = 0): Promise<{ tickets: string[]; sids: number[] }> {
+  const made = await inBatches(n, 50, async (i) => {
+    const logon = await post(`${base}/forms/logon.html`, `<cwaRequests><logon><user>${benchLogin(first + i)}</user><password>${BENCH_PASSWORD}</password></logon></cwaRequests>`);
+    const r = await post(`${base}/cwa/MainCommandHandler.ashx`, `<cwaRequests xmlns="${CWA_NS}" sid="0"><initiateSession rid="1"/></cwaRequests>`, logon.ticket!);
+    return { ticket: r.ticket ?? logon.ticket!, sid: Number(/<sid>(\d+)<\/sid>/.exec(r.text)![1]) };
   });
-  return { ticket, sids };
+  return { tickets: made.map((m) => m.ticket), sids: made.map((m) => m.sid) };
+}
+
+/** The initial burst of a session (configuration, selfPresence, contact list …): attach after it. */
+async function headOf(base: string, sid: number, ticket: string): Promise<number> {
+  const res = await fetch(`${base}/cwa/AsyncDataChannel.ashx?Sid=${sid}&AckId=0`, { headers: { 'CWA-Ticket': ticket } });
+  return Number(/ackId="(\d+)"/.exec(await res.text())![1]);
 }
 
 async function connect(kind: Kind, server: Server, n: number): Promise<Subscriber[]> {
@@ -179,15 +187,17 @@ async function connect(kind: Kind, server: Server, n: number): Promise<Subscribe
       return new Subscriber(ws, false);
     });
   }
-  const { ticket, sids } = await gatewaySessions(base, n);
+  const { tickets, sids } = await gatewaySessions(base, n);
+  server.sids = sids;
+  const head = await headOf(base, sids[0]!, tickets[0]!);
   return inBatches(n, 100, async (i) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/cwa/AsyncDataChannel.ashx?Sid=${sids[i]}&AckId=2`, {
-      headers: { 'CWA-Ticket': ticket },
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/cwa/AsyncDataChannel.ashx?Sid=${sids[i]}&AckId=${head}`, {
+      headers: { 'CWA-Ticket': tickets[i]! },
       perMessageDeflate: false,
     });
     const sub = new Subscriber(ws, true);
-    await new Promise((r) => ws.once('message', r)); // the attach confirmation (an empty frame at eid 2)
-    sub.lastEid = 2;
+    await new Promise((r) => ws.once('message', r)); // the attach confirmation (an empty frame at the head)
+    sub.lastEid = head;
     sub.events = 0;
     sub.frames = 0;
     return sub;
@@ -210,7 +220,7 @@ async function push(kind: Kind, server: Server, subs: Subscriber[], total: numbe
   const framesBefore = subs.reduce((n, s) => n + s.frames, 0);
   const started = process.hrtime.bigint();
   const done = Promise.all(subs.map((s, i) => s.until(before[i]! + per)));
-  await server.request({ cmd: 'push', perSubscriber: per, burst });
+  await server.request({ cmd: 'push', perSubscriber: per, burst, sids: server.sids });
   await done;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const events = per * subs.length;
@@ -219,7 +229,7 @@ async function push(kind: Kind, server: Server, subs: Subscriber[], total: numbe
 }
 
 async function throughput(kind: Kind, n: number, s: Settings): Promise<PushResult[]> {
-  const server = await Server.start(kind);
+  const server = await Server.start(kind, n);
   try {
     const subs = await connect(kind, server, n);
     const results: PushResult[] = [];
@@ -247,7 +257,7 @@ interface MemoryResult {
 
 async function idleMemory(kind: Kind, m: number): Promise<MemoryResult> {
   type Mem = { rss: number; heapUsed: number };
-  const server = await Server.start(kind);
+  const server = await Server.start(kind, m + 10);
   const base = `http://127.0.0.1:${server.port}`;
   try {
     // Warm the server up (code paths, JIT) with a few connections, then measure from there.
@@ -258,10 +268,11 @@ async function idleMemory(kind: Kind, m: number): Promise<MemoryResult> {
     let mSessions = m0;
     let subs: Subscriber[];
     if (kind === 'gateway') {
-      const { ticket, sids } = await gatewaySessions(base, m);
+      const { tickets, sids } = await gatewaySessions(base, m, 10);
+      const head = await headOf(base, sids[0]!, tickets[0]!);
       mSessions = await server.request<ServerReply & Mem>({ cmd: 'memory' });
       subs = await inBatches(m, 100, async (i) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/cwa/AsyncDataChannel.ashx?Sid=${sids[i]}&AckId=2`, { headers: { 'CWA-Ticket': ticket }, perMessageDeflate: false });
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/cwa/AsyncDataChannel.ashx?Sid=${sids[i]}&AckId=${head}`, { headers: { 'CWA-Ticket': tickets[i]! }, perMessageDeflate: false });
         await new Promise((r) => ws.once('message', r));
         return new Subscriber(ws, true);
       });

@@ -141,7 +141,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     return 1;
   }
   io.stdout.write(`cwa-gateway listening on ${gateway.url}\n`);
-  const code = await waitForShutdown(gateway, io);
+  const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs);
   io.exit(code); // do not wait for stray handles (idle keep-alive sockets) to drain
   return code;
 }
@@ -159,10 +159,15 @@ function demoWarning(users: UserDirectory, config: GatewayConfig): string {
   return lines.join('\n') + '\n';
 }
 
-/** Resolves with the exit code once SIGINT/SIGTERM has closed the gateway; a second signal forces exit. */
-function waitForShutdown(gateway: RunningGateway, io: CliIo): Promise<number> {
+/**
+ * Resolves with the exit code once SIGINT/SIGTERM has closed the gateway; a second signal
+ * forces exit, and so does a shutdown that overruns its bound (a safety net: the gateway
+ * cuts connections itself before the bound).
+ */
+function waitForShutdown(gateway: RunningGateway, io: CliIo, boundMs: number): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
+    let overrun: NodeJS.Timeout | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (closing) {
         io.stderr.write(`cwa-gateway: ${signal} again, exiting without waiting\n`);
@@ -171,6 +176,10 @@ function waitForShutdown(gateway: RunningGateway, io: CliIo): Promise<number> {
       }
       closing = true;
       io.stderr.write(`cwa-gateway: ${signal} received, closing\n`);
+      overrun = setTimeout(() => {
+        io.stderr.write(`cwa-gateway: shutdown did not finish within ${boundMs} ms, exiting\n`);
+        io.exit(1);
+      }, boundMs + 2000);
       gateway.close().then(
         () => finish(0),
         (err: unknown) => {
@@ -180,6 +189,7 @@ function waitForShutdown(gateway: RunningGateway, io: CliIo): Promise<number> {
       );
     };
     const finish = (code: number): void => {
+      clearTimeout(overrun);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       resolve(code);

@@ -46,6 +46,20 @@ export interface GatewayConfig {
   machineAwayS: number;
   maxContacts: number;
   maxContainerMembers: number;
+  maxSessionsPerUser: number;
+  rateAddress: number;
+  rateAddressBurst: number;
+  rateTicket: number;
+  rateTicketBurst: number;
+  rateLogonAddress: number;
+  rateLogonFailures: number;
+  trustProxy: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** Comma-separated origins allowed by CORS (`*` for any); undefined: no CORS headers. */
+  corsOrigins?: string;
   wsMaxPayloadBytes: number;
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
@@ -91,6 +105,30 @@ function checkStore(value: string): string | undefined {
   if (url.hostname === '') return `${expected} (host missing)`;
   if (!/^(\/(\d+)?)?$/.test(url.pathname)) return `${expected} (db must be a number)`;
   if (url.search !== '' || url.hash !== '') return `${expected} (no query or fragment)`;
+  return undefined;
+}
+
+/** `*`, or a comma-separated list of origins (scheme://host[:port]). */
+export function parseCorsOrigins(value: string): '*' | string[] {
+  const list = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  return list.includes('*') ? '*' : list;
+}
+
+function checkCorsOrigins(value: string): string | undefined {
+  const list = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (list.length === 0) return 'expected * or a comma-separated list of origins';
+  for (const origin of list) {
+    if (origin === '*') continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.origin === 'null' || url.origin !== origin.replace(/\/$/, '')) {
+      return `"${origin}" is not an origin (scheme://host[:port], no path)`;
+    }
+  }
   return undefined;
 }
 
@@ -171,6 +209,32 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'most contacts in one user\'s contact list' },
   { key: 'maxContainerMembers', flag: '--max-container-members', env: 'CWA_MAX_CONTAINER_MEMBERS', type: 'int', default: 1000, min: 1, max: 100000, arg: 'N',
     description: 'most members in one access-control container' },
+  { key: 'maxSessionsPerUser', flag: '--max-sessions-per-user', env: 'CWA_MAX_SESSIONS_PER_USER', type: 'int', default: 10, min: 1, max: 1000, arg: 'N',
+    description: 'live sessions one user may hold; initiateSession beyond it fails with 18102' },
+  { key: 'rateAddress', flag: '--rate-address', env: 'CWA_RATE_ADDRESS', type: 'int', default: 100, min: 0, max: 1000000, arg: 'N',
+    description: 'requests per second accepted from one client address (0 = no limit); beyond it HTTP 429, error 18101' },
+  { key: 'rateAddressBurst', flag: '--rate-address-burst', env: 'CWA_RATE_ADDRESS_BURST', type: 'int', default: 200, min: 1, max: 1000000, arg: 'N',
+    description: 'requests one client address may send at once before --rate-address applies' },
+  { key: 'rateTicket', flag: '--rate-ticket', env: 'CWA_RATE_TICKET', type: 'int', default: 20, min: 0, max: 1000000, arg: 'N',
+    description: 'requests per second accepted with one CWA-Ticket (0 = no limit); beyond it HTTP 429, error 18101' },
+  { key: 'rateTicketBurst', flag: '--rate-ticket-burst', env: 'CWA_RATE_TICKET_BURST', type: 'int', default: 60, min: 1, max: 1000000, arg: 'N',
+    description: 'requests one CWA-Ticket may send at once before --rate-ticket applies' },
+  { key: 'rateLogonAddress', flag: '--rate-logon-address', env: 'CWA_RATE_LOGON_ADDRESS', type: 'int', default: 30, min: 0, max: 1000000, arg: 'N',
+    description: 'logon attempts per minute (and at once) from one client address (0 = no limit)' },
+  { key: 'rateLogonFailures', flag: '--rate-logon-failures', env: 'CWA_RATE_LOGON_FAILURES', type: 'int', default: 10, min: 0, max: 1000000, arg: 'N',
+    description: 'failed logons per minute (and at once) for one user before that user\'s logons are throttled (0 = no limit)' },
+  { key: 'trustProxy', flag: '--trust-proxy', env: 'CWA_TRUST_PROXY', type: 'int', default: 0, min: 0, max: 10, arg: 'N',
+    description: 'reverse proxies in front of the gateway whose X-Forwarded-For names the client address (for rate limits and logs)' },
+  { key: 'headersTimeoutMs', flag: '--headers-timeout-ms', env: 'CWA_HEADERS_TIMEOUT_MS', type: 'int', default: 10000, min: 100, max: 600000, arg: 'N',
+    description: 'longest time a client may take to send request headers (slow clients get 408 and are disconnected)' },
+  { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'CWA_REQUEST_TIMEOUT_MS', type: 'int', default: 30000, min: 100, max: 3600000, arg: 'N',
+    description: 'longest time a client may take to send a whole request, headers and body (held polls are not affected)' },
+  { key: 'keepAliveTimeoutMs', flag: '--keep-alive-timeout-ms', env: 'CWA_KEEP_ALIVE_TIMEOUT_MS', type: 'int', default: 5000, min: 100, max: 600000, arg: 'N',
+    description: 'how long an idle keep-alive connection stays open' },
+  { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CWA_SHUTDOWN_TIMEOUT_MS', type: 'int', default: 10000, min: 100, max: 600000, arg: 'N',
+    description: 'on SIGTERM/SIGINT, longest wait for requests in flight before connections are cut and the process exits' },
+  { key: 'corsOrigins', flag: '--cors-origins', env: 'CWA_CORS_ORIGINS', type: 'string', default: undefined, check: checkCorsOrigins, arg: 'LIST',
+    description: 'comma-separated origins (scheme://host[:port]) whose web pages may call the gateway, or * for any' },
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
@@ -276,12 +340,24 @@ export async function loadConfig(argv: readonly string[], env: Record<string, st
   for (const layer of [fromFile, fromEnv, flags]) {
     for (const [o, value] of layer) config[o.key] = value;
   }
+  checkCombination(config as unknown as GatewayConfig);
   return config as unknown as GatewayConfig;
+}
+
+/** Constraints between options (each value is already in its own range). */
+function checkCombination(config: GatewayConfig): void {
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError(
+      `--headers-timeout-ms (${config.headersTimeoutMs}) must not exceed --request-timeout-ms (${config.requestTimeoutMs})`,
+    );
+  }
 }
 
 function defaultText(o: OptionSpec): string {
   if (o.default !== undefined) return String(o.default);
-  return o.key === 'usersFile' ? 'demo users' : 'none';
+  if (o.key === 'usersFile') return 'demo users';
+  if (o.key === 'corsOrigins') return 'none (no CORS headers)';
+  return 'none';
 }
 
 function rangeText(o: OptionSpec): string {

@@ -1,24 +1,31 @@
 // Composition root: configuration -> stores -> engine -> transports.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GatewayConfig } from './config.js';
+import { parseCorsOrigins, type GatewayConfig } from './config.js';
 import { AttachmentRegistry } from './delivery/attachments.js';
 import { MemoryEventLog } from './delivery/event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
 import { systemClock, type Clock } from './engine/clock.js';
 import { DEFAULT_CONFIGURATION, Engine } from './engine/engine.js';
 import type { ConfigurationData } from './engine/types.js';
+import { createLogger, silentLogger, type Logger } from './ops/logger.js';
+import { MeteredEventLog } from './ops/metered-log.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { RateLimiter } from './ops/rate-limit.js';
+import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
-import { createApp } from './transport/http/app.js';
-import type { TransportContext } from './transport/http/context.js';
 import { SqliteUserDataStore } from './store/sqlite.js';
 import type { UserDataStore } from './store/types.js';
+import { createApp } from './transport/http/app.js';
+import type { OpsContext, TransportContext } from './transport/http/context.js';
+import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
 import type { UserDirectory } from './users/directory.js';
 
 export interface RunningGateway {
   url: string;
+  /** Graceful shutdown (see ops/shutdown.ts); rejects when a step that must not fail did. */
   close(): Promise<void>;
 }
 
@@ -30,6 +37,15 @@ export interface Gateway {
   websocket: WebSocketChannel;
   /** Users' durable data (contacts, containers, published categories …). */
   store: UserDataStore;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /**
+   * Where other parts register what they must do on shutdown: the WebSocket transport
+   * closes its sockets with 1001 in phase "release", durable stores flush in "flush".
+   */
+  shutdown: ShutdownRegistry;
+  /** Runs the graceful shutdown within --shutdown-timeout-ms. */
+  stop(): Promise<ShutdownReport>;
   /** Stops the timers and frees native resources (does not touch the listening socket). */
   dispose(): void;
 }
@@ -37,6 +53,10 @@ export interface Gateway {
 export interface GatewayDeps {
   users: UserDirectory;
   clock?: Clock;
+  /** Defaults to a silent logger (tests); startGateway logs JSON to stdout at --log-level. */
+  logger?: Logger;
+  /** Also export process metrics (CPU, memory, event loop); off in tests. */
+  processMetrics?: boolean;
   /** A store to use instead of the one --store/--data-dir name; the caller closes it. */
   store?: UserDataStore;
 }
@@ -62,15 +82,23 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     throw new Error(`--store ${config.store.split('://')[0]}:// is not available in this version: only "embedded" is`);
   }
   const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger();
+  const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
+  const shutdown = new ShutdownRegistry();
   // The embedded store: users' durable data in SQLite under --data-dir.
   const store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
-  const log = new MemoryEventLog({ maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes }, OVERFLOW_RECORD);
+  const log = new MeteredEventLog(
+    new MemoryEventLog({ maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes }, OVERFLOW_RECORD),
+    metrics,
+    (sid) => logger.warn({ sid }, 'session ended: its unacknowledged events exceeded the event log bound'),
+  );
   const engine = new Engine(deps.users, new LogEventSink(log), clock, {
     pollWaitMs: config.pollWaitMs,
     sessionTimeoutS: config.sessionTimeoutS,
     ticketTtlS: config.ticketTtlS,
     inviteTimeoutS: config.inviteTimeoutS,
     maxMessageLength: config.maxMessageLength,
+    maxSessionsPerUser: config.maxSessionsPerUser,
     maxParticipantsPerConference: config.maxParticipantsPerConference,
     maxConferencesPerSession: config.maxConferencesPerSession,
     mpopAcceptS: config.mpopAcceptS,
@@ -84,7 +112,22 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       maxContainerMembers: config.maxContainerMembers,
     },
   }, store);
+  metrics.bind({ sessions: () => engine.liveSessions(), eventLogs: () => log.size(), eventsPending: () => log.pending() });
   const schema = RequestSchema.load();
+  const ops: OpsContext = {
+    logger,
+    metrics,
+    rates: {
+      address: new RateLimiter({ ratePerS: config.rateAddress, burst: config.rateAddressBurst }, clock),
+      ticket: new RateLimiter({ ratePerS: config.rateTicket, burst: config.rateTicketBurst }, clock),
+      logonAddress: new RateLimiter({ ratePerS: config.rateLogonAddress / 60, burst: Math.max(1, config.rateLogonAddress) }, clock),
+      logonUser: new RateLimiter({ ratePerS: config.rateLogonFailures / 60, burst: Math.max(1, config.rateLogonFailures) }, clock),
+    },
+    polls: new HeldPolls(metrics.heldPolls),
+    shutdown,
+    corsOrigins: config.corsOrigins === undefined ? [] : parseCorsOrigins(config.corsOrigins),
+    trustProxy: config.trustProxy,
+  };
   const context: TransportContext = {
     engine,
     log,
@@ -102,8 +145,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
     attachments: new AttachmentRegistry(),
+    ops,
   };
-  const server = http.createServer(createApp(context));
+  // Slow clients: headers and whole requests must arrive in bounded time (checked often
+  // enough that the bound holds); a held poll has been received, so it is not affected.
+  const server: http.Server = http.createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    createApp(context, { isListening: (): boolean => server.listening }),
+  );
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
   const websocket = new WebSocketChannel(context, {
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
@@ -112,39 +166,100 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   websocket.listen(server);
   const timer = deps.clock ? undefined : setInterval(() => void engine.tick(), 1000);
   timer?.unref();
+  let disposed = false;
+  const dispose = (): void => {
+    if (disposed) return;
+    disposed = true;
+    if (timer) clearInterval(timer);
+    websocket.close(0);
+    schema.dispose();
+    if (!deps.store) void store.close();
+  };
+
+  // Shutdown steps of the HTTP side and the engine; other parts add theirs.
+  let serverClosed: Promise<void> = Promise.resolve();
+  shutdown.register('stop accepting connections', 'release', () => {
+    if (!server.listening) return;
+    serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+  });
+  // Sockets get 1001 at once; one still open after a second is dropped (upgraded connections
+  // are not the HTTP server's to close, and it waits for them).
+  shutdown.register('close WebSockets', 'release', () => {
+    const n = websocket.stats().open;
+    websocket.close(Math.min(1000, config.shutdownTimeoutMs / 4));
+    logger.info({ webSockets: n }, 'shutdown: WebSockets closed');
+  });
+  shutdown.register('answer held polls', 'release', () => {
+    const n = ops.polls.releaseAll();
+    logger.info({ polls: n }, 'shutdown: held polls answered');
+  });
+  shutdown.register('finish requests in flight', 'drain', async (deadline) => {
+    const budget = drainBudget(deadline, config.shutdownTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      serverClosed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), budget))),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      logger.warn({ afterMs: budget }, 'shutdown: requests still in flight, closing their connections');
+      server.closeAllConnections();
+      await serverClosed;
+    }
+  });
+  shutdown.register('stop the engine', 'engine', async () => {
+    if (timer) clearInterval(timer);
+    await engine.shutdown();
+  });
+  // better-sqlite3 writes synchronously: every answered command is already in the database;
+  // closing it checkpoints the write-ahead log. A store handed in by the caller is theirs to close.
+  shutdown.register('close the durable store', 'flush', async () => {
+    if (!deps.store) await store.close();
+  });
+  shutdown.register('free resources', 'final', () => {
+    dispose();
+    logger.flush();
+  });
+
   return {
     engine,
     context,
     server,
     websocket,
     store,
-    dispose() {
-      if (timer) clearInterval(timer);
-      websocket.close(0);
-      schema.dispose();
-      if (!deps.store) void store.close();
+    logger,
+    metrics,
+    shutdown,
+    dispose,
+    async stop() {
+      const report = await shutdown.run(config.shutdownTimeoutMs, logger);
+      logger.info({ ms: report.ms, ok: report.ok, timedOut: report.timedOut, failed: report.failed }, 'shutdown complete');
+      logger.flush();
+      return report;
     },
   };
 }
 
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
-  const gw = createGateway(config, deps);
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const gw = createGateway(config, { processMetrics: true, ...deps, logger });
   await new Promise<void>((resolve, reject) => {
     gw.server.once('error', reject);
     gw.server.listen(config.port, config.host, () => resolve());
   });
   const addr = gw.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel }, 'listening');
+  if (config.holdMs >= 30_000) {
+    logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
+  }
   return {
-    url: `http://${host}:${addr.port}`,
+    url,
     async close() {
-      await gw.engine.shutdown();
-      gw.websocket.close();
-      await new Promise<void>((resolve) => {
-        gw.server.close(() => resolve());
-        gw.server.closeAllConnections();
-      });
-      gw.dispose();
+      const report = await gw.stop();
+      if (!report.ok) throw new Error(`shutdown incomplete: ${[...report.failed, ...report.timedOut].join(', ')}`);
     },
   };
 }

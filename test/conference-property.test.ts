@@ -50,7 +50,7 @@ async function scenario(ops: Op[]): Promise<void> {
   const sink = new CapturingSink();
   const engine = new Engine(UserDirectory.demo(), sink, new ManualClock(), {
     pollWaitMs: 1000, sessionTimeoutS: 600, ticketTtlS: 3600, inviteTimeoutS: 60, maxMessageLength: 1000,
-    maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, endedSessionGraceS: 60,
+    maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, maxSessionsPerUser: 10, endedSessionGraceS: 60,
     configuration: DEFAULT_CONFIGURATION,
   });
   const sessions = new Map<User, Session>();

@@ -398,6 +398,33 @@ describe('WebSocket data channel', () => {
     });
   });
 
+  describe('operations', () => {
+    it('counts open sockets and socket commands in /metrics; command frames count against --rate-ticket, the upgrade against --rate-address', async () => {
+      gw = await startTestGateway({ holdMs: 0, rateTicket: 1, rateTicketBurst: 4, rateAddress: 1, rateAddressBurst: 4 });
+      const alice = await signIn(gw);
+      const H = alice.head;
+      const metrics = gw.gateway.metrics;
+      const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
+      await ws.untilFrames(1);
+      expect(await metrics.value('cwa_websockets')).to.equal(1);
+      const cmd = `<conference rid="1" confId="99"><acceptImSession/></conference>`;
+      // Two of the ticket's 4 went to initiateSession and the poll.
+      const answers = [await ws.command(alice.sid, cmd), await ws.command(alice.sid, cmd), await ws.command(alice.sid, cmd)];
+      expect(answers.map((a) => a.root.children[0]!.name)).to.deep.equal(['requestFailed', 'requestFailed', 'error']);
+      expect(answers[2]!.body).to.match(/code="18101"/);
+      expect(await metrics.value('cwa_throttled_total', { limit: 'ticket' })).to.equal(1);
+      expect(ws.closeCode).to.equal(undefined);
+      expect(await metrics.text()).to.match(/^cwa_command_duration_seconds_count\{transport="websocket"\} 2$/m);
+      // The address budget (4 at once: logon, initiateSession, poll, upgrade) is spent: the next upgrade gets 429.
+      const refused = await WsTestClient.refusal(gw.url, { sid: alice.sid, ackId: H, ticket: alice.ticket });
+      expect(refused.status).to.equal(429);
+      expect(refused.body).to.match(/code="18101"/);
+      await ws.close();
+      await sleep(20);
+      expect(await metrics.value('cwa_websockets')).to.equal(0);
+    });
+  });
+
   describe('tickets', () => {
     beforeEach(async () => {
       gw = await startTestGateway({ holdMs: 0, ticketTtlS: 600, sessionTimeoutS: 3600, wsPingIntervalMs: 30 }, { manualClock: true });

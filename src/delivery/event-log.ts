@@ -166,6 +166,13 @@ export class MemoryEventLog implements EventLog {
     return this.logs.size;
   }
 
+  /** Pending `wait` calls over all logs (tests check that a vanished client leaves none behind). */
+  waiting(): number {
+    let n = 0;
+    for (const log of this.logs.values()) n += log.waiters.size;
+    return n;
+  }
+
   private closeLog(log: MemoryLog, terminal?: EventRecord): void {
     if (terminal) {
       const eid = log.head + 1;

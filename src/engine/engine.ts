@@ -25,6 +25,8 @@ export interface EngineConfig {
   ticketTtlS: number;
   inviteTimeoutS: number;
   maxMessageLength: number;
+  /** Live sessions one user may hold; initiateSession beyond it fails. */
+  maxSessionsPerUser: number;
   maxParticipantsPerConference: number;
   maxConferencesPerSession: number;
   mpopAcceptS: number;
@@ -226,6 +228,11 @@ export class Engine implements EngineCore {
   private async initiateSession(ctx: CommandContext, req: Extract<CwaRequest, { kind: 'initiateSession' }>): Promise<ResponseItem> {
     const user = this.directory.findByLogonName(ctx.login);
     if (!user) return { type: 'requestFailed', rid: req.rid, error: cwaError(ErrorCode.SessionNotFound, 'The signed-in user no longer exists.') };
+    const max = this.config.maxSessionsPerUser;
+    if (this.sessionsOf(user.login).length >= max) {
+      const detail = `This user already has ${max} sessions, the most the gateway allows: end one with terminateSession first.`;
+      return { type: 'requestFailed', rid: req.rid, error: cwaError(ErrorCode.InvalidOperation, detail) };
+    }
     const sid = this.nextSid++;
     const session = new Session(sid, user, req.options, req.userStateAvailability, this.clock.now());
     this.sessions.set(sid, session);

@@ -49,7 +49,13 @@ export function decodeBatch(text: string, limits: CodecLimits, schema: RequestSc
       'batchSize',
     );
   }
-  const verdicts = schema.validateRequests(text, root.ns === '');
+  let verdicts;
+  try {
+    verdicts = schema.validateRequests(text, root.ns === '');
+  } catch (err) {
+    if (err instanceof XmlRejectedError) throw new DocumentRejectedError(cwaError(ErrorCode.InvalidFormat, err.message), err.kind);
+    throw err;
+  }
   if (verdicts.length !== root.children.length) throw new Error('schema and tree disagree on the number of requests');
   const items = root.children.map((node, i): BatchItem => {
     const verdict = verdicts[i]!;

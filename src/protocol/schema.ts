@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { ParseOption, XmlDocument, XmlElement, XsdValidator, XmlValidateError } from 'libxml2-wasm';
+import { ParseOption, XmlDocument, XmlElement, XmlParseError, XsdValidator, XmlValidateError } from 'libxml2-wasm';
+import { XmlRejectedError } from './xml-tree.js';
 
 export const CWA_NAMESPACE = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
 
@@ -51,7 +52,15 @@ export class RequestSchema {
    */
   validateRequests(xmlText: string, addNamespace: boolean): RequestVerdict[] {
     const text = addNamespace ? xmlText.replace(/<cwaRequests(?=[\s>/])/, `<cwaRequests xmlns="${CWA_NAMESPACE}"`) : xmlText;
-    const doc = XmlDocument.fromString(text, { option: SAFE_PARSE });
+    let doc: XmlDocument;
+    try {
+      doc = XmlDocument.fromString(text, { option: SAFE_PARSE });
+    } catch (err) {
+      // saxes let the text through and libxml2 does not (an xmlns that is not a URI, found by
+      // fuzzing): the document is refused as malformed, like any other parse error.
+      if (err instanceof XmlParseError) throw new XmlRejectedError('malformed', `malformed XML: ${err.message.split('\n')[0]!.trim()}`);
+      throw err;
+    }
     try {
       const verdicts: RequestVerdict[] = [];
       for (let node = doc.root.firstChild; node; node = node.next) {

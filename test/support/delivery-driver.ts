@@ -9,7 +9,7 @@
 // up those events on the client's own word: they are recorded as skipped.
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import type { EventLog, MemoryEventLog } from '../../src/delivery/event-log.js';
+import type { EventLog } from '../../src/delivery/event-log.js';
 import { parse, LegacyClient, CWA_NS } from './client.js';
 import type { TestGateway } from './gateway.js';
 import { expectValidDocument } from './schemas.js';
@@ -19,7 +19,11 @@ import type { XNode } from '../../src/protocol/xml-tree.js';
 export class LogRecorder {
   private readonly bySid = new Map<number, { xml: string[]; closed: boolean }>();
 
-  constructor(private readonly log: EventLog) {
+  /** The log itself, under any decorator (reading through the decorator would count as delivering). */
+  private readonly inner: EventLog;
+
+  constructor(log: EventLog) {
+    this.inner = (log as { underlying?: EventLog }).underlying ?? log;
     const self = this;
     const append = log.append.bind(log);
     const close = log.close.bind(log);
@@ -43,7 +47,7 @@ export class LogRecorder {
   /** Reads what was appended after the recorded head (not yet acknowledged, so still in the log). */
   private async sync(sid: number): Promise<void> {
     const e = this.entry(sid);
-    const r = await this.log.peek(sid, e.xml.length, 1_000_000);
+    const r = await this.inner.peek(sid, e.xml.length, 1_000_000);
     if (r.status !== 'ok') return;
     for (const ev of r.events) {
       expect(ev.eid, 'log eids are consecutive').to.equal(e.xml.length + 1);
@@ -66,7 +70,7 @@ export class LogRecorder {
 
   /** The log's acknowledged position (read from the in-memory log's state). */
   acked(sid: number): number | undefined {
-    const logs = (this.log as unknown as { logs: Map<number, { acked: number }> }).logs;
+    const logs = (this.inner as unknown as { logs: Map<number, { acked: number }> }).logs;
     return logs.get(sid)?.acked;
   }
 }

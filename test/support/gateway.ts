@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import type { Logger } from '../../src/ops/logger.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { MemoryUserDataStore } from '../../src/store/memory.js';
 import type { UserDataStore } from '../../src/store/types.js';
@@ -18,13 +19,15 @@ export interface TestGateway {
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' } = {},
+  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite'; logger?: Logger } = {},
 ): Promise<TestGateway> {
-  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...overrides };
+  // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
+  const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
+  const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...unthrottled, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
   // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir).
   const store = opts.store === 'sqlite' ? undefined : (opts.store ?? new MemoryUserDataStore());
-  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store });
+  const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store, logger: opts.logger });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return {

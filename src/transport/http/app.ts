@@ -7,7 +7,9 @@ import { commandHandler } from './command-channel.js';
 import type { TransportContext } from './context.js';
 import { dataChannelHandler } from './data-channel.js';
 import { logonHandler } from './logon.js';
+import { corsSupport, operatorRoutes, requestContext, securityHeaders, type RequestLocals } from './operability.js';
 import { sendError } from './replies.js';
+import { addressLimit, logonAddressLimit, ticketLimit } from './throttle.js';
 
 export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
 export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
@@ -32,19 +34,24 @@ function requireTicket(ctx: TransportContext): Handler {
   };
 }
 
-export function createApp(ctx: TransportContext): express.Express {
+export function createApp(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
+  if (ctx.ops.trustProxy > 0) app.set('trust proxy', ctx.ops.trustProxy);
+
+  app.use(requestContext(ctx, { logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  app.use(securityHeaders(ctx));
+  corsSupport(app, ctx);
+  operatorRoutes(app, ctx, opts.isListening ?? (() => true));
+  app.use(addressLimit(ctx));
 
   const body = xmlBody(ctx.limits.maxBodyBytes);
-  for (const path of LOGON_PATHS) app.post(path, body, wrap(logonHandler(ctx)));
-  app.post(COMMAND_PATH, requireTicket(ctx), body, wrap(commandHandler(ctx)));
-  app.get(DATA_PATH, requireTicket(ctx), wrap(dataChannelHandler(ctx)));
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok');
-  });
+  const authed = [requireTicket(ctx), ticketLimit(ctx)];
+  for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));
+  app.post(COMMAND_PATH, ...authed, body, wrap(commandHandler(ctx)));
+  app.get(DATA_PATH, ...authed, wrap(dataChannelHandler(ctx)));
 
   // Known paths with the wrong method, then everything else.
   for (const path of [...LOGON_PATHS, COMMAND_PATH]) {
@@ -52,8 +59,8 @@ export function createApp(ctx: TransportContext): express.Express {
   }
   app.all(DATA_PATH, (_req, res) => sendError(res.setHeader('Allow', 'GET'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
   app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    console.error('cwa-gateway: internal error', err);
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    ctx.ops.logger.error({ reqId: (res.locals as RequestLocals).requestId, url: req.path, err }, 'internal error');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -3,8 +3,13 @@ import type { AttachmentRegistry } from '../../delivery/attachments.js';
 import type { EventLog } from '../../delivery/event-log.js';
 import type { RidCache } from '../../delivery/rid-cache.js';
 import type { Engine } from '../../engine/engine.js';
+import type { Logger } from '../../ops/logger.js';
+import type { GatewayMetrics } from '../../ops/metrics.js';
+import type { RateLimiter } from '../../ops/rate-limit.js';
+import type { ShutdownRegistry } from '../../ops/shutdown.js';
 import type { CodecLimits } from '../../protocol/codec.js';
 import type { RequestSchema } from '../../protocol/schema.js';
+import type { HeldPolls } from './held-polls.js';
 
 export interface TransportContext {
   engine: Engine;
@@ -19,4 +24,29 @@ export interface TransportContext {
   maxEventsPerPoll: number;
   /** The one listener (held poll or WebSocket) of each session. */
   attachments: AttachmentRegistry;
+  ops: OpsContext;
+}
+
+/** Logs, metrics, rate limits, browser access and the shutdown state, shared by the transports. */
+export interface OpsContext {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  rates: RateLimiters;
+  polls: HeldPolls;
+  shutdown: ShutdownRegistry;
+  /** Origins allowed by CORS: `*`, a list, or none (no CORS headers). */
+  corsOrigins: '*' | string[];
+  /** Reverse proxies whose X-Forwarded-For is trusted. */
+  trustProxy: number;
+}
+
+export interface RateLimiters {
+  /** Every request from one client address. */
+  address: RateLimiter;
+  /** Every request carrying one CWA-Ticket. */
+  ticket: RateLimiter;
+  /** Logon attempts from one client address. */
+  logonAddress: RateLimiter;
+  /** Failed logons of one user (by canonical login, or the name as given when unknown). */
+  logonUser: RateLimiter;
 }

@@ -3,6 +3,7 @@
 // is queued or --hold-ms passes. A poll is the session's attachment while it runs: a
 // newer poll or a WebSocket of the same session releases it (answered empty, its own
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
+// While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Request, Response } from 'express';
 import type { Attachment } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
@@ -12,6 +13,7 @@ import { intParam, queryParams } from './query.js';
 import { sendError, sendXml } from './replies.js';
 
 export function dataChannelHandler(ctx: TransportContext) {
+  const { polls, shutdown } = ctx.ops;
   return async (req: Request, res: Response) => {
     const auth = res.locals.auth as { login: string; current: string };
     const params = queryParams(req.originalUrl);
@@ -28,8 +30,9 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
 
-    // This poll supersedes the session's previous listener (an older poll or a WebSocket).
-    const abort = new AbortController();
+    // This poll supersedes the session's previous listener (an older poll or a WebSocket);
+    // HeldPolls also knows it, to answer it at shutdown and count it while held.
+    const abort = polls.claim(sid);
     let superseded = false;
     const attachment: Attachment = {
       kind: 'poll',
@@ -76,16 +79,17 @@ export function dataChannelHandler(ctx: TransportContext) {
           return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-        if (waited || ackId > result.head || ctx.holdMs === 0) {
+        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted || shutdown.shuttingDown) {
           if (res.writableEnded || res.destroyed) return;
           return sendXml(res, 200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
         }
-        await log.wait(sid, ackId, ctx.holdMs, abort.signal);
+        await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, abort.signal));
         waited = true;
         if (res.destroyed) return;
       }
     } finally {
       res.off('close', onClose);
+      polls.done(sid, abort);
       ctx.attachments.detach(sid, attachment);
     }
   };

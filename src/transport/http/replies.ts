@@ -15,5 +15,6 @@ export function sendXml(res: Response, status: number, body: string, ticket?: st
 }
 
 export function sendError(res: Response, status: number, error: CwaError, ticket?: string): void {
+  res.locals.cwaError = error.code; // for the request's log line and the errors metric
   sendXml(res, status, renderErrorResponse(error), ticket);
 }

@@ -70,6 +70,7 @@ export class Subscriber implements Attachment {
     });
     socket.on('close', () => this.finish('client'));
     socket.on('error', () => this.finish('client'));
+    ctx.ops.metrics.webSockets.inc();
     ctx.attachments.attach(this.sid, this);
     if (start.current !== start.presented) this.rotateTo(start.current);
     void this.pump();
@@ -142,7 +143,7 @@ export class Subscriber implements Attachment {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (err) {
-      console.error('cwa-gateway: WebSocket delivery failed', err);
+      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
       this.end(CloseCode.InternalError);
     }
   }
@@ -163,6 +164,7 @@ export class Subscriber implements Attachment {
   private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
     if (!this.active) return;
     this.alive = true;
+    const { metrics } = this.ctx.ops;
     const frame = classifyFrame(data, isBinary);
     try {
       switch (frame.kind) {
@@ -172,19 +174,33 @@ export class Subscriber implements Attachment {
           return;
         case 'invalid':
           this.touch();
+          metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
           this.send(renderErrorResponse(frame.error));
           return;
         case 'command': {
-          // A command needs a valid ticket, as on the command channel.
+          // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
           if (!this.followTicket()) {
             this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
             this.end(CloseCode.NotAuthenticated);
             return;
           }
           this.touch();
+          const allowed = this.ctx.ops.rates.ticket.take(this.ticket);
+          if (!allowed.ok) {
+            metrics.throttled.inc({ limit: 'ticket' });
+            this.send(renderErrorResponse(cwaError(ErrorCode.RequestThrottled, `Too many requests with this CWA-Ticket: retry after ${allowed.retryAfterS} s.`)));
+            return;
+          }
           this.commandsRunning += 1;
+          const stop = metrics.commandDuration.labels({ transport: 'websocket' }).startTimer();
           try {
             const outcome = await runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text);
+            stop();
+            if (outcome.status === 200) metrics.countRequestErrors(outcome.body);
+            else {
+              const code = /<error code="(\d+)"/.exec(outcome.body)?.[1];
+              if (code) metrics.errors.inc({ code, kind: 'document' });
+            }
             this.send(outcome.body);
           } finally {
             this.commandsRunning -= 1;
@@ -194,7 +210,7 @@ export class Subscriber implements Attachment {
         }
       }
     } catch (err) {
-      console.error('cwa-gateway: WebSocket frame failed', err);
+      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');
       this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'internal error')));
     }
   }
@@ -245,6 +261,7 @@ export class Subscriber implements Attachment {
   private finish(reason: EndReason): void {
     if (!this.active) return;
     this.active = false;
+    this.ctx.ops.metrics.webSockets.dec();
     this.abort.abort();
     this.ctx.attachments.detach(this.sid, this);
     this.onEnd(this, reason);

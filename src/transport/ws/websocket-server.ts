@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { addressKey } from '../../ops/rate-limit.js';
 import type { CwaError } from '../../engine/types.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 import type { TransportContext } from '../http/context.js';
@@ -32,7 +33,17 @@ export interface WebSocketStats {
   ended: Record<string, number>;
 }
 
-type Refusal = { status: number; error: CwaError; ticket?: string };
+type Refusal = { status: number; error: CwaError; ticket?: string; retryAfterS?: number };
+
+/** The client's address as express's `trust proxy` (a hop count) would give it. */
+function upgradeAddress(req: http.IncomingMessage, trustProxy: number): string | undefined {
+  const remote = req.socket.remoteAddress;
+  if (trustProxy <= 0) return remote;
+  const header = req.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  const chain = [...forwarded, remote];
+  return chain[Math.max(0, chain.length - 1 - trustProxy)];
+}
 
 export class WebSocketChannel {
   private readonly wss: WebSocketServer;
@@ -61,7 +72,7 @@ export class WebSocketChannel {
   listen(server: http.Server): void {
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head).catch((err) => {
-        console.error('cwa-gateway: WebSocket upgrade failed', err);
+        this.ctx.ops.logger.error({ err }, 'WebSocket upgrade failed');
         refuse(socket, { status: 500, error: cwaError(ErrorCode.InternalFailure, 'internal error') });
       });
     });
@@ -75,6 +86,20 @@ export class WebSocketChannel {
     // Routed like express (paths compare without case), so the same URL works for both doors.
     if (path.toLowerCase() !== WS_PATH.toLowerCase()) {
       return refuse(socket, { status: 404, error: cwaError(ErrorCode.InvalidRequest, 'no such endpoint') });
+    }
+    const { ops } = this.ctx;
+    if (ops.shutdown.shuttingDown) {
+      return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down.') });
+    }
+    // The same per-address limit as every HTTP request.
+    const allowed = ops.rates.address.take(addressKey(upgradeAddress(req, ops.trustProxy)));
+    if (!allowed.ok) {
+      ops.metrics.throttled.inc({ limit: 'address' });
+      return refuse(socket, {
+        status: 429,
+        error: cwaError(ErrorCode.RequestThrottled, `Too many requests from this address: retry after ${allowed.retryAfterS} s.`),
+        retryAfterS: allowed.retryAfterS,
+      });
     }
     const params = queryParams(url);
     // A browser cannot set headers on a WebSocket: the ticket may come as a query parameter.
@@ -159,7 +184,7 @@ export class WebSocketChannel {
 }
 
 /** Answers an upgrade request with a plain HTTP error (the same body a poll would get) and closes. */
-function refuse(socket: Duplex, { status, error, ticket }: Refusal): void {
+function refuse(socket: Duplex, { status, error, ticket, retryAfterS }: Refusal): void {
   if (socket.destroyed) return;
   const body = renderErrorResponse(error);
   const head = [
@@ -169,6 +194,7 @@ function refuse(socket: Duplex, { status, error, ticket }: Refusal): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     ...(ticket ? [`CWA-Ticket: ${ticket}`] : []),
+    ...(retryAfterS !== undefined ? [`Retry-After: ${retryAfterS}`] : []),
   ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -1,0 +1,114 @@
+// An EventLog decorator that counts what goes through any EventLog implementation:
+// events queued, delivered for the first time or again, acknowledged, overflowed.
+// Whatever transport reads the log (polls, WebSockets) is counted the same way.
+import type { AppendOutcome, EventLog, EventRecord, ReadOutcome } from '../delivery/event-log.js';
+import type { GatewayMetrics } from './metrics.js';
+
+interface Cursor {
+  /** Last eid queued. */
+  head: number;
+  /** Last eid acknowledged. */
+  acked: number;
+  /** Highest eid handed to a reader so far. */
+  sent: number;
+  closed: boolean;
+}
+
+export class MeteredEventLog implements EventLog {
+  private readonly cursors = new Map<number, Cursor>();
+
+  constructor(
+    private readonly inner: EventLog,
+    private readonly metrics: GatewayMetrics,
+    /** Called when a session's log overflows (after it was closed with its terminal event). */
+    private readonly onOverflow: (sid: number) => void = () => undefined,
+  ) {}
+
+  async open(sid: number): Promise<void> {
+    await this.inner.open(sid);
+    if (!this.cursors.has(sid)) this.cursors.set(sid, { head: 0, acked: 0, sent: 0, closed: false });
+  }
+
+  async append(sid: number, records: EventRecord[]): Promise<AppendOutcome> {
+    const outcome = await this.inner.append(sid, records);
+    const c = this.cursors.get(sid);
+    if (outcome.ok) {
+      this.metrics.eventsQueued.inc(c ? outcome.lastEid - c.head : records.length);
+      if (c) c.head = outcome.lastEid;
+    } else if (outcome.reason === 'overflow') {
+      this.metrics.eventsQueued.inc(); // the terminal event
+      this.metrics.eventLogOverflows.inc();
+      if (c) {
+        c.head += 1;
+        c.closed = true;
+      }
+      this.onOverflow(sid);
+    }
+    return outcome;
+  }
+
+  async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
+    const result = await this.inner.read(sid, ackId, max);
+    const c = this.cursors.get(sid);
+    if (result.status === 'ok' && c) {
+      c.head = result.head;
+      c.acked = Math.max(c.acked, Math.min(ackId, result.head));
+      this.countSent(c, result.events);
+    }
+    return result;
+  }
+
+  private countSent(c: Cursor, events: readonly { eid: number }[]): void {
+    let fresh = 0;
+    for (const e of events) if (e.eid > c.sent) fresh++;
+    if (fresh > 0) this.metrics.eventsDelivered.inc(fresh);
+    if (events.length > fresh) this.metrics.eventsRedelivered.inc(events.length - fresh);
+    const last = events[events.length - 1];
+    if (last && last.eid > c.sent) c.sent = last.eid;
+  }
+
+  /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
+  async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
+    const result = await this.inner.peek(sid, afterEid, max);
+    const c = this.cursors.get(sid);
+    if (result.status === 'ok' && c) this.countSent(c, result.events);
+    return result;
+  }
+
+  async close(sid: number, terminal?: EventRecord): Promise<void> {
+    await this.inner.close(sid, terminal);
+    const c = this.cursors.get(sid);
+    if (c && !c.closed) {
+      c.closed = true;
+      if (terminal) {
+        c.head += 1;
+        this.metrics.eventsQueued.inc();
+      }
+    }
+  }
+
+  async remove(sid: number): Promise<void> {
+    await this.inner.remove(sid);
+    this.cursors.delete(sid);
+  }
+
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.inner.wait(sid, afterEid, timeoutMs, signal);
+  }
+
+  size(): number {
+    return this.inner.size();
+  }
+
+  /** Events queued and not acknowledged, over all logs. */
+  pending(): number {
+    let n = 0;
+    for (const c of this.cursors.values()) n += c.head - c.acked;
+    return n;
+  }
+
+  /** The wrapped log (tests reach through to implementation-specific counters). */
+  get underlying(): EventLog {
+    return this.inner;
+  }
+}

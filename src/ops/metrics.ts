@@ -1,0 +1,137 @@
+// Prometheus metrics (prom-client), one registry per gateway so that several gateways
+// in one process (tests) do not mix their figures. Transports update the counters and
+// gauges here directly; values that live elsewhere (live sessions) are read at scrape time.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type ErrorKind = 'document' | 'request';
+export type ThrottleLimit = 'address' | 'ticket' | 'logonAddress' | 'logonUser';
+export type Route = 'logon' | 'command' | 'data' | 'health' | 'metrics' | 'other';
+
+export interface MetricSources {
+  sessions(): number;
+  /** Open event logs (sessions, plus ended ones still readable). */
+  eventLogs(): number;
+  /** Events queued and not yet acknowledged, over all sessions. */
+  eventsPending(): number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private sources: MetricSources = { sessions: () => 0, eventLogs: () => 0, eventsPending: () => 0 };
+
+  readonly heldPolls: Gauge;
+  /** Open WebSockets: the WebSocket transport increments and decrements it. */
+  readonly webSockets: Gauge;
+  readonly eventsQueued: Counter;
+  readonly eventsDelivered: Counter;
+  readonly eventsRedelivered: Counter;
+  readonly eventLogOverflows: Counter;
+  readonly commandDuration: Histogram<'transport'>;
+  readonly errors: Counter<'code' | 'kind'>;
+  readonly throttled: Counter<'limit'>;
+  readonly logons: Counter<'result'>;
+  readonly httpRequests: Counter<'route' | 'status'>;
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const self = this;
+    new Gauge({
+      name: 'cwa_sessions',
+      help: 'Live sessions',
+      registers,
+      collect() {
+        this.set(self.sources.sessions());
+      },
+    });
+    new Gauge({
+      name: 'cwa_event_logs',
+      help: 'Open per-session event logs (live sessions and ended ones still readable)',
+      registers,
+      collect() {
+        this.set(self.sources.eventLogs());
+      },
+    });
+    new Gauge({
+      name: 'cwa_events_pending',
+      help: 'Events queued and not yet acknowledged by their client, over all sessions',
+      registers,
+      collect() {
+        this.set(self.sources.eventsPending());
+      },
+    });
+    this.heldPolls = new Gauge({ name: 'cwa_held_polls', help: 'Data-channel GETs held open, waiting for an event', registers });
+    this.webSockets = new Gauge({ name: 'cwa_websockets', help: 'Open WebSocket connections', registers });
+    this.eventsQueued = new Counter({ name: 'cwa_events_queued_total', help: 'Events appended to session logs', registers });
+    this.eventsDelivered = new Counter({
+      name: 'cwa_events_delivered_total',
+      help: 'Events sent to a client for the first time',
+      registers,
+    });
+    this.eventsRedelivered = new Counter({
+      name: 'cwa_events_redelivered_total',
+      help: 'Events sent again because the client did not acknowledge them (a lost answer, a retried poll)',
+      registers,
+    });
+    this.eventLogOverflows = new Counter({
+      name: 'cwa_event_log_overflows_total',
+      help: 'Sessions ended because their unacknowledged events exceeded the log bound',
+      registers,
+    });
+    this.commandDuration = new Histogram({
+      name: 'cwa_command_duration_seconds',
+      help: 'Time to run one command batch (cwaRequests) and render its answer',
+      labelNames: ['transport'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'cwa_errors_total',
+      help: 'error elements answered, by code; kind "document" for a request refused as a whole, "request" for one request of a batch',
+      labelNames: ['code', 'kind'],
+      registers,
+    });
+    this.throttled = new Counter({
+      name: 'cwa_throttled_total',
+      help: 'Requests refused with 429 / 18101, by the limit they hit',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.logons = new Counter({ name: 'cwa_logons_total', help: 'Logon attempts by result', labelNames: ['result'], registers });
+    this.httpRequests = new Counter({
+      name: 'cwa_http_requests_total',
+      help: 'HTTP requests answered, by endpoint and status',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cwa_' });
+  }
+
+  /** Tells the metrics where to read the values that live elsewhere. */
+  bind(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  /** Counts the `error` elements of requestFailed/requestInvalid answers in a rendered cwaResponses. */
+  countRequestErrors(body: string): void {
+    for (const m of body.matchAll(/<request(?:Failed|Invalid)\b[^>]*><error code="(\d+)"/g)) {
+      this.errors.inc({ code: m[1]!, kind: 'request' });
+    }
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** One sample's value, for tests: `value('cwa_held_polls')`, `value('cwa_errors_total', { code: '18101' })`. */
+  async value(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const metric = this.registry.getSingleMetric(name);
+    if (!metric) throw new Error(`no metric ${name}`);
+    const { values } = await metric.get();
+    let sum = 0;
+    for (const v of values) {
+      const l = v.labels as Record<string, string | number>;
+      if (Object.entries(labels).every(([k, want]) => String(l[k]) === want)) sum += v.value;
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,124 @@
+// Token buckets keyed by client address, ticket or login. A bucket holds up to `burst`
+// tokens and refills at `ratePerS`; each request takes one. Memory is bounded: a bucket
+// that has refilled completely is the same as no bucket and is swept, and past
+// `maxKeys` the least recently used bucket is dropped (that key starts afresh).
+import type { Clock } from '../engine/clock.js';
+
+export interface RateLimitSpec {
+  /** Tokens added per second; 0 disables the limiter. */
+  ratePerS: number;
+  /** Bucket capacity: requests accepted at once. */
+  burst: number;
+}
+
+export type TakeOutcome = { ok: true } | { ok: false; retryAfterS: number };
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+const DEFAULT_MAX_KEYS = 100_000;
+const SWEEP_EVERY = 1_000;
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private takesSinceSweep = 0;
+
+  constructor(
+    readonly spec: RateLimitSpec,
+    private readonly clock: Clock,
+    private readonly maxKeys = DEFAULT_MAX_KEYS,
+  ) {}
+
+  get enabled(): boolean {
+    return this.spec.ratePerS > 0;
+  }
+
+  /** Takes `cost` tokens from `key`'s bucket, or says how long to wait for them. */
+  take(key: string, cost = 1): TakeOutcome {
+    if (!this.enabled) return { ok: true };
+    const bucket = this.refill(key);
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
+      this.maybeSweep();
+      return { ok: true };
+    }
+    return { ok: false, retryAfterS: this.secondsUntil(bucket, cost) };
+  }
+
+  /** Like `take` but takes nothing: would `cost` tokens be available now? */
+  check(key: string, cost = 1): TakeOutcome {
+    if (!this.enabled) return { ok: true };
+    const existing = this.buckets.get(key);
+    if (!existing) return { ok: true };
+    const bucket = this.refill(key);
+    return bucket.tokens >= cost ? { ok: true } : { ok: false, retryAfterS: this.secondsUntil(bucket, cost) };
+  }
+
+  /** Buckets held (for tests and metrics). */
+  size(): number {
+    return this.buckets.size;
+  }
+
+  /** Drops every bucket that has refilled completely. */
+  sweep(): void {
+    const now = this.clock.now();
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.spec.ratePerS >= this.spec.burst) this.buckets.delete(key);
+    }
+    this.takesSinceSweep = 0;
+  }
+
+  private refill(key: string): Bucket {
+    const now = this.clock.now();
+    let bucket = this.buckets.get(key);
+    if (bucket) {
+      // Re-insert so that Map order is least recently used first.
+      this.buckets.delete(key);
+      bucket.tokens = Math.min(this.spec.burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * this.spec.ratePerS);
+      bucket.at = now;
+    } else {
+      bucket = { tokens: this.spec.burst, at: now };
+      if (this.buckets.size >= this.maxKeys) this.evict();
+    }
+    this.buckets.set(key, bucket);
+    return bucket;
+  }
+
+  private evict(): void {
+    this.sweep();
+    while (this.buckets.size >= this.maxKeys) {
+      const oldest = this.buckets.keys().next();
+      if (oldest.done) break;
+      this.buckets.delete(oldest.value);
+    }
+  }
+
+  private maybeSweep(): void {
+    if (++this.takesSinceSweep >= SWEEP_EVERY) this.sweep();
+  }
+
+  private secondsUntil(bucket: Bucket, cost: number): number {
+    const missing = Math.min(cost, this.spec.burst) - bucket.tokens;
+    return Math.max(1, Math.ceil(missing / this.spec.ratePerS));
+  }
+}
+
+/**
+ * The rate-limit key of a client address: IPv4 as is (IPv4-mapped IPv6 included), IPv6
+ * by its /64 prefix, since one client usually holds a whole /64 and could otherwise
+ * walk through addresses to get fresh buckets.
+ */
+export function addressKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const bare = address.split('%')[0]!.toLowerCase();
+  const [head = '', tail = ''] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = bare.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

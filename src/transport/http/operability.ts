@@ -1,0 +1,176 @@
+// What every HTTP request goes through before its route: a request id and one log line,
+// metrics, security headers, CORS, and the operator endpoints (/healthz, /readyz,
+// /metrics), which no rate limit applies to.
+import { randomBytes } from 'node:crypto';
+import cors from 'cors';
+import type { Express, NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import { scrubUrl } from '../../ops/logger.js';
+import type { Route } from '../../ops/metrics.js';
+import type { TransportContext } from './context.js';
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+/** A client's own request id is kept when it is short and plain; otherwise one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Made-up request ids: random per process, then a counter (unique without a random draw per request). */
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+function newRequestId(): string {
+  return `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+}
+
+export interface RequestLocals {
+  requestId: string;
+  /** The `code` of the document-level `error` answered, if any (set by sendError). */
+  cwaError?: number;
+  /** The signed-in user, once the ticket was checked. */
+  auth?: { login: string; current: string; presented: string };
+}
+
+export function routeOf(path: string, paths: { logon: string[]; command: string; data: string }): Route {
+  const p = path.toLowerCase();
+  if (paths.logon.includes(p)) return 'logon';
+  if (p === paths.command.toLowerCase()) return 'command';
+  if (p === paths.data.toLowerCase()) return 'data';
+  if (p === '/healthz' || p === '/readyz') return 'health';
+  if (p === '/metrics') return 'metrics';
+  return 'other';
+}
+
+/** The client's address: the socket's, or the one trusted proxies name in X-Forwarded-For. */
+export function clientAddress(req: Request, trustProxy: number): string {
+  return (trustProxy > 0 ? req.ip : req.socket.remoteAddress) ?? 'unknown';
+}
+
+/** Request id, Connection: close while shutting down, and one log line and metric per request. */
+export function requestContext(ctx: TransportContext, paths: { logon: string[]; command: string; data: string }) {
+  const { logger, metrics, shutdown, trustProxy } = ctx.ops;
+  // One counter child per route and status, so that counting a request hashes no labels.
+  const counted = new Map<string, { inc(): void }>();
+  const countRequest = (route: Route, status: number): void => {
+    const key = `${route} ${status}`;
+    let child = counted.get(key);
+    if (!child) counted.set(key, (child = metrics.httpRequests.labels({ route, status: String(status) })));
+    child.inc();
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+    (res.locals as RequestLocals).requestId = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    // While shutting down, each connection ends after its answer (also an answer to a
+    // request that arrived before), so the process can exit.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: unknown[]) {
+      if (shutdown.shuttingDown) this.shouldKeepAlive = false;
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as typeof res.writeHead;
+    // 'close' comes after the answer was sent, or when the client left before it.
+    res.on('close', () => {
+      const locals = res.locals as RequestLocals;
+      // A client that went away before its answer is logged with status 499 (nginx's convention).
+      const status = res.writableFinished ? res.statusCode : 499;
+      const route = routeOf(req.path, paths);
+      countRequest(route, status);
+      if (locals.cwaError !== undefined) metrics.errors.inc({ code: String(locals.cwaError), kind: 'document' });
+      if (route === 'health' || route === 'metrics') return;
+      const level = status >= 500 ? 'error' : status === 429 || status === 413 ? 'warn' : status >= 400 && ![401, 404, 499].includes(status) ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger[level](
+        {
+          reqId: requestId,
+          method: req.method,
+          url: scrubUrl(req.originalUrl),
+          status,
+          ms: Math.round(ms * 10) / 10,
+          address: clientAddress(req, trustProxy),
+          login: locals.auth?.login,
+          error: locals.cwaError,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/**
+ * Security headers that matter for an XML API: no sniffing, no framing, no referrer, a
+ * CSP that lets an answer opened in a browser run nothing, and a resource policy. HSTS
+ * is left to whatever terminates TLS (the gateway itself speaks plain HTTP); headers for
+ * old browsers and plug-ins (X-XSS-Protection, X-Download-Options, X-DNS-Prefetch-Control,
+ * X-Permitted-Cross-Domain-Policies, Origin-Agent-Cluster) are left out: every header is
+ * paid for on every poll. Content-Type and caching of the XML answers are untouched.
+ */
+export function securityHeaders(ctx: TransportContext) {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: ctx.ops.corsOrigins.length === 0 ? 'same-origin' : 'cross-origin' },
+    crossOriginOpenerPolicy: false,
+    crossOriginEmbedderPolicy: false,
+    originAgentCluster: false,
+    strictTransportSecurity: false,
+    referrerPolicy: { policy: 'no-referrer' },
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xFrameOptions: { action: 'deny' },
+    xPermittedCrossDomainPolicies: false,
+    xPoweredBy: false,
+    xXssProtection: false,
+  });
+}
+
+/**
+ * CORS for the configured origins: simple requests get Access-Control-Allow-Origin and
+ * may read CWA-Ticket; preflights (OPTIONS) are answered 204 with the methods and the
+ * headers a UC AJAX client sends. An OPTIONS without CORS (no origins configured, no
+ * Origin header, an origin not allowed) still gets 204 with Allow, never an error.
+ */
+export function corsSupport(app: Express, ctx: TransportContext): void {
+  const origins = ctx.ops.corsOrigins;
+  if (origins.length > 0) {
+    app.use(
+      cors({
+        origin: origins === '*' ? '*' : origins,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: ['Content-Type', 'CWA-Ticket', REQUEST_ID_HEADER],
+        exposedHeaders: ['CWA-Ticket', REQUEST_ID_HEADER, 'Retry-After'],
+        maxAge: 600,
+        optionsSuccessStatus: 204,
+      }),
+    );
+  }
+  app.use((req, res, next) => {
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('Allow', 'GET, POST, OPTIONS');
+    res.status(204).end();
+  });
+}
+
+/** /healthz (the process answers), /readyz (listening and not shutting down), /metrics. */
+export function operatorRoutes(app: Express, ctx: TransportContext, isListening: () => boolean): void {
+  const plain = (res: Response, status: number, text: string) => {
+    res.status(status).type('text/plain').setHeader('Cache-Control', 'no-store');
+    res.send(text);
+  };
+  app.get('/healthz', (_req, res) => plain(res, 200, 'ok'));
+  app.get('/readyz', (_req, res) => {
+    if (ctx.ops.shutdown.shuttingDown) return plain(res, 503, 'shutting down');
+    if (!isListening()) return plain(res, 503, 'not listening');
+    plain(res, 200, 'ready');
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      const text = await ctx.ops.metrics.text();
+      res.status(200).setHeader('Content-Type', ctx.ops.metrics.registry.contentType);
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(text);
+    } catch (err) {
+      next(err);
+    }
+  });
+}

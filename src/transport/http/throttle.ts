@@ -1,0 +1,54 @@
+// Rate limits answered with HTTP 429, `Retry-After` and `error` 18101 "Request Throttled".
+// Per client address on every request (before the body is read), per CWA-Ticket once
+// the ticket is known, and for logons per address and per user (see logon.ts).
+import type { NextFunction, Request, Response } from 'express';
+import { cwaError, ErrorCode } from '../../engine/errors.js';
+import type { ThrottleLimit } from '../../ops/metrics.js';
+import { addressKey } from '../../ops/rate-limit.js';
+import type { TransportContext } from './context.js';
+import { clientAddress, type RequestLocals } from './operability.js';
+import { sendError } from './replies.js';
+
+const WHAT: Record<ThrottleLimit, string> = {
+  address: 'Too many requests from this address',
+  ticket: 'Too many requests with this CWA-Ticket',
+  logonAddress: 'Too many logon attempts from this address',
+  logonUser: 'Too many failed logons for this user',
+};
+
+export function sendThrottled(ctx: TransportContext, res: Response, limit: ThrottleLimit, retryAfterS: number, ticket?: string): void {
+  ctx.ops.metrics.throttled.inc({ limit });
+  res.setHeader('Retry-After', String(retryAfterS));
+  sendError(res, 429, cwaError(ErrorCode.RequestThrottled, `${WHAT[limit]}: retry after ${retryAfterS} s.`), ticket);
+}
+
+/** Every request from one client address (IPv6: one /64). */
+export function addressLimit(ctx: TransportContext) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const outcome = ctx.ops.rates.address.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
+    if (!outcome.ok) return sendThrottled(ctx, res, 'address', outcome.retryAfterS);
+    next();
+  };
+}
+
+/** Every request with one CWA-Ticket (after requireTicket; a rotated ticket counts as its successor). */
+export function ticketLimit(ctx: TransportContext) {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    const auth = (res.locals as RequestLocals).auth!;
+    const outcome = ctx.ops.rates.ticket.take(auth.current);
+    if (!outcome.ok) return sendThrottled(ctx, res, 'ticket', outcome.retryAfterS, auth.current);
+    next();
+  };
+}
+
+/** Logon attempts from one client address, successful or not (each costs a password hash). */
+export function logonAddressLimit(ctx: TransportContext) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const outcome = ctx.ops.rates.logonAddress.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
+    if (!outcome.ok) {
+      ctx.ops.metrics.logons.inc({ result: 'throttled' });
+      return sendThrottled(ctx, res, 'logonAddress', outcome.retryAfterS);
+    }
+    next();
+  };
+}
