@@ -48,6 +48,19 @@ export function renderReport(r: BenchResults): string {
     out.push('');
   }
 
+  if (r.endToEndWs) {
+    out.push(`## 2b. End-to-end over WebSocket: one message in flight per pair, ${settings.endToEndS} s per size`, '');
+    out.push('Every client attaches a WebSocket after signing in: sendMessage goes as a command frame, the message arrives as a pushed frame, ' +
+      'acks go as frames (one per 10 ms). Latency = receiver\'s frame arrived - sender sent its command frame.', '');
+    out.push(table(['pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'load CPU', 'msgs/s per run'], r.endToEndWs.map((e) => [
+      String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
+    ])));
+    const at50 = r.endToEndWs.find((e) => e.pairs === 50);
+    out.push('', 'Prosody 0.12 WebSocket on this kind of machine: 50 pairs 2,477 msgs/s (p50/p99 20.5/25.7 ms).');
+    if (at50) out.push(`Target at 50 pairs: >= 5,000 msgs/s with p99 <= 13 ms: ${check(at50.msgsPerSec >= 5000 && at50.p99 <= 13)}.`);
+    out.push('Fan-out to many subscribers and memory per idle WebSocket: `npm run bench:ws` (beside a bare `ws` server).', '');
+  }
+
   if (r.memory) {
     const m = r.memory;
     out.push(`## 3. Memory per idle session: N = ${int(m.sessions)} sessions added to ${int(m.warm)} already held; (after - before) / N, after gc`, '');

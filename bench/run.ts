@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,memory] [--store URL]
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S]
 // Runs each workload `reps` times on fresh server processes, prints medians as Markdown
 // tables and, last, one JSON line with everything (also written to --json FILE).
@@ -8,6 +8,7 @@ import { renderReport } from './report.js';
 import { medianOf } from './stats.js';
 import { commandChannel, type CommandChannelRun } from './workloads/command-channel.js';
 import { endToEnd, type EndToEndRun } from './workloads/end-to-end.js';
+import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
 
 interface Settings {
@@ -38,6 +39,7 @@ export interface BenchResults {
   /** ratio: of the medians; runRatios: gateway/bare within each run. */
   command?: { gateway: LoadFigure; bare: LoadFigure; ratio: number; runRatios: number[] };
   endToEnd?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
+  endToEndWs?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
   memory?: IdleMemoryRun;
   elapsedS: number;
 }
@@ -68,7 +70,7 @@ function parseArgs(argv: string[]): Settings {
     sizeWarmupS: 0.5,
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
-    only: new Set((value('--only') ?? 'command,e2e,memory').split(',')),
+    only: new Set((value('--only') ?? 'command,e2e,ws,memory').split(',')),
     json: value('--json'),
     store: value('--store') ?? 'embedded',
   };
@@ -76,7 +78,7 @@ function parseArgs(argv: string[]): Settings {
   positive('--command-seconds', settings.commandS);
   positive('--e2e-seconds', settings.endToEndS);
   for (const p of settings.pairs) if (!Number.isInteger(positive('--pairs', p))) throw new Error(`--pairs: ${p} is not an integer`);
-  for (const w of settings.only) if (!['command', 'e2e', 'memory'].includes(w)) throw new Error(`--only: unknown workload ${w} (command, e2e, memory)`);
+  for (const w of settings.only) if (!['command', 'e2e', 'ws', 'memory'].includes(w)) throw new Error(`--only: unknown workload ${w} (command, e2e, ws, memory)`);
   return settings;
 }
 
@@ -111,13 +113,13 @@ async function main(): Promise<void> {
     results.command = { gateway, bare, ratio: gateway.reqPerSec / bare.reqPerSec, runRatios: runs.map((r) => r.gateway.reqPerSec / r.bare.reqPerSec) };
   }
 
-  if (s.only.has('e2e')) {
+  const endToEndFigures = async (label: string, run: typeof endToEnd) => {
     const reps: EndToEndRun[][] = [];
     for (let i = 0; i < s.reps; i++) {
-      progress(`end-to-end, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
-      reps.push(await endToEnd({ flags: ['--store', s.store], sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
+      progress(`${label}, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
+      reps.push(await run({ flags: ['--store', s.store], sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
     }
-    results.endToEnd = s.pairs.map((pairs, k) => {
+    return s.pairs.map((pairs, k) => {
       const runs = reps.map((rep) => rep[k]!);
       return {
         pairs,
@@ -130,7 +132,9 @@ async function main(): Promise<void> {
         runs: runs.map((r) => r.msgsPerSec),
       };
     });
-  }
+  };
+  if (s.only.has('e2e')) results.endToEnd = await endToEndFigures('end-to-end', endToEnd);
+  if (s.only.has('ws')) results.endToEndWs = await endToEndFigures('end-to-end over WebSocket', endToEndWebSocket);
 
   if (s.only.has('memory')) {
     const runs: IdleMemoryRun[] = [];

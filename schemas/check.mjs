@@ -11,6 +11,7 @@
 //                       without a global declaration is a failure.
 //   responses-*.xml  -> cwa-responses.xsd (whole document)
 //   events-*.xml     -> cwa-events.xsd (whole document)
+//   frames-*.xml     -> ws-frames.xsd (whole document: WebSocket ack/ticket frames)
 //   *.invalid.xml    -> must FAIL validation; everything else must pass.
 //
 // Also checks that the named types duplicated between cwa-responses.xsd and
@@ -40,6 +41,7 @@ const schemas = {
   logon: loadSchema('cwa-logon.xsd'),
   responses: loadSchema('cwa-responses.xsd'),
   events: loadSchema('cwa-events.xsd'),
+  frames: loadSchema('ws-frames.xsd'),
 };
 
 function firstError(e) {
@@ -117,8 +119,8 @@ const files = fs.readdirSync(samplesDir).filter((f) => f.endsWith('.xml')).sort(
 let passed = 0;
 for (const f of files) {
   const kind = f.split('-')[0];
-  if (!['requests', 'responses', 'events'].includes(kind)) {
-    console.log(`FAIL  ${f}: unknown sample prefix (use requests-/responses-/events-)`);
+  if (!['requests', 'responses', 'events', 'frames'].includes(kind)) {
+    console.log(`FAIL  ${f}: unknown sample prefix (use requests-/responses-/events-/frames-)`);
     failures += 1;
     continue;
   }

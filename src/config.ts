@@ -62,6 +62,9 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** Comma-separated origins allowed by CORS (`*` for any); undefined: no CORS headers. */
   corsOrigins?: string;
+  wsMaxPayloadBytes: number;
+  wsMaxBufferedBytes: number;
+  wsPingIntervalMs: number;
 }
 
 /** A configuration that cannot be used; the message names the flag, variable or file key. */
@@ -182,6 +185,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'most conversations one session takes part in at once' },
   { key: 'mpopAcceptS', flag: '--mpop-accept-s', env: 'CWA_MPOP_ACCEPT_S', type: 'int', default: 7, min: 1, max: 300, arg: 'N',
     description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (one reporting UA=true)' },
+  { key: 'wsMaxPayloadBytes', flag: '--ws-max-payload-bytes', env: 'CWA_WS_MAX_PAYLOAD_BYTES', type: 'int', default: 65536, min: 64, max: 64 * MiB, arg: 'N',
+    description: 'largest WebSocket frame accepted from a client, in bytes (a larger one closes the socket with 1009)' },
+  { key: 'wsMaxBufferedBytes', flag: '--ws-max-buffered-bytes', env: 'CWA_WS_MAX_BUFFERED_BYTES', type: 'int', default: 4 * MiB, min: 1024, max: 1024 * MiB, arg: 'N',
+    description: 'bytes a WebSocket may have waiting to be sent before it is closed with 4002 (keep it above 3 x --log-max-bytes so a whole backlog fits)' },
+  { key: 'wsPingIntervalMs', flag: '--ws-ping-interval-ms', env: 'CWA_WS_PING_INTERVAL_MS', type: 'int', default: 25000, min: 10, max: 600000, arg: 'N',
+    description: 'WebSocket heartbeat: a ping every N ms; a socket that has not answered the previous ping is dropped' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
   { key: 'searchMaxResults', flag: '--search-max-results', env: 'CWA_SEARCH_MAX_RESULTS', type: 'int', default: 100, min: 1, max: 10000, arg: 'N',

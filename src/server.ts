@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseCorsOrigins, type GatewayConfig } from './config.js';
+import { AttachmentRegistry } from './delivery/attachments.js';
 import { MemoryEventLog, type EventLog } from './delivery/event-log.js';
 import { RedisEventLog } from './delivery/redis-event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
@@ -22,6 +23,7 @@ import type { UserDataStore } from './store/types.js';
 import { createApp } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
+import { WebSocketChannel } from './transport/ws/websocket-server.js';
 import type { UserDirectory } from './users/directory.js';
 import type { Redis } from 'ioredis';
 
@@ -35,6 +37,8 @@ export interface Gateway {
   engine: Engine;
   context: TransportContext;
   server: http.Server;
+  /** The WebSocket door to the data channel (upgrades of the data-channel path). */
+  websocket: WebSocketChannel;
   /** Users' durable data (contacts, containers, published categories …). */
   store: UserDataStore;
   /** The Redis connection with --store redis://… (event logs and durable data live there). */
@@ -167,6 +171,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     holdMs: config.holdMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
+    attachments: new AttachmentRegistry(),
     ops,
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often
@@ -180,6 +185,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     createApp(context, { isListening: (): boolean => server.listening }),
   );
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  const websocket = new WebSocketChannel(context, {
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    pingIntervalMs: config.wsPingIntervalMs,
+  });
+  websocket.listen(server);
   // A tick that fails (Redis unreachable) is retried by the next one.
   const timer = deps.clock ? undefined : setInterval(() => engine.tick().catch(() => undefined), 1000);
   timer?.unref();
@@ -188,6 +199,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (disposed) return;
     disposed = true;
     if (timer) clearInterval(timer);
+    websocket.close(0);
     schema.dispose();
     if (!deps.store) void store.close();
     if (baseLog instanceof RedisEventLog) void baseLog.disconnect();
@@ -200,6 +212,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (!server.listening) return;
     serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+  });
+  // Sockets get 1001 at once; one still open after a second is dropped (upgraded connections
+  // are not the HTTP server's to close, and it waits for them).
+  shutdown.register('close WebSockets', 'release', () => {
+    const n = websocket.stats().open;
+    websocket.close(Math.min(1000, config.shutdownTimeoutMs / 4));
+    logger.info({ webSockets: n }, 'shutdown: WebSockets closed');
   });
   shutdown.register('answer held polls', 'release', () => {
     const n = ops.polls.releaseAll();
@@ -237,6 +256,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     engine,
     context,
     server,
+    websocket,
     store,
     ...(redis ? { redis } : {}),
     logger,

@@ -85,6 +85,21 @@ export function eventLogContract(name: string, make: (limits: { maxEvents: numbe
       expect(await log.read(2, 0, 10)).to.deep.equal({ status: 'missing' });
     });
 
+    it('peeks without acknowledging, and calls a cursor older than the acknowledged position stale', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, [rec('a'), rec('b'), rec('c')]);
+      const p = await log.peek(1, 1, 10);
+      expect(p.status === 'ok' && p.events.map((e) => e.eid)).to.deep.equal([2, 3]);
+      expect((await log.peek(1, 0, 2)).status === 'ok').to.equal(true);
+      const again = await log.read(1, 0, 10); // nothing was acknowledged by peek
+      expect(again.status === 'ok' && again.events.length).to.equal(3);
+      await log.read(1, 2, 10);
+      expect(await log.peek(1, 1, 10)).to.deep.equal({ status: 'stale', acked: 2, head: 3 });
+      expect(await log.peek(1, 9, 10)).to.deep.equal({ status: 'ok', events: [], head: 3, closed: false });
+      expect(await log.peek(2, 0, 10)).to.deep.equal({ status: 'missing' });
+    });
+
     it('stops waiting when the signal aborts', async () => {
       const log = make({ maxEvents: 100, maxBytes: 100_000 });
       await log.open(1);

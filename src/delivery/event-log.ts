@@ -40,6 +40,12 @@ export interface EventLog {
   append(sid: number, records: EventRecord[]): Promise<AppendOutcome>;
   /** Acknowledges every event <= ackId, then returns up to `max` events after it. */
   read(sid: number, ackId: number, max: number): Promise<ReadOutcome>;
+  /**
+   * Returns up to `max` events after `afterEid` and acknowledges nothing (a WebSocket
+   * pushes past what its client has acknowledged); `stale` when `afterEid` is older
+   * than what the log still holds.
+   */
+  peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome>;
   /** Appends `terminal` (ignoring the bounds) and refuses further appends. */
   close(sid: number, terminal?: EventRecord): Promise<void>;
   remove(sid: number): Promise<void>;
@@ -114,6 +120,15 @@ export class MemoryEventLog implements EventLog {
     if (drop > 0) log.events.splice(0, drop);
     log.acked = Math.max(log.acked, upTo);
     return { status: 'ok', events: log.events.slice(0, max), head: log.head, closed: log.closed };
+  }
+
+  async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
+    const log = this.logs.get(sid);
+    if (!log) return { status: 'missing' };
+    if (afterEid < log.acked) return { status: 'stale', acked: log.acked, head: log.head };
+    // Retained events are consecutive from acked + 1, so the position is arithmetic.
+    const from = Math.min(afterEid - log.acked, log.events.length);
+    return { status: 'ok', events: log.events.slice(from, from + max), head: log.head, closed: log.closed };
   }
 
   async close(sid: number, terminal?: EventRecord): Promise<void> {

@@ -53,13 +53,25 @@ export class MeteredEventLog implements EventLog {
     if (result.status === 'ok' && c) {
       c.head = result.head;
       c.acked = Math.max(c.acked, Math.min(ackId, result.head));
-      let fresh = 0;
-      for (const e of result.events) if (e.eid > c.sent) fresh++;
-      if (fresh > 0) this.metrics.eventsDelivered.inc(fresh);
-      if (result.events.length > fresh) this.metrics.eventsRedelivered.inc(result.events.length - fresh);
-      const last = result.events[result.events.length - 1];
-      if (last && last.eid > c.sent) c.sent = last.eid;
+      this.countSent(c, result.events);
     }
+    return result;
+  }
+
+  private countSent(c: Cursor, events: readonly { eid: number }[]): void {
+    let fresh = 0;
+    for (const e of events) if (e.eid > c.sent) fresh++;
+    if (fresh > 0) this.metrics.eventsDelivered.inc(fresh);
+    if (events.length > fresh) this.metrics.eventsRedelivered.inc(events.length - fresh);
+    const last = events[events.length - 1];
+    if (last && last.eid > c.sent) c.sent = last.eid;
+  }
+
+  /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
+  async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
+    const result = await this.inner.peek(sid, afterEid, max);
+    const c = this.cursors.get(sid);
+    if (result.status === 'ok' && c) this.countSent(c, result.events);
     return result;
   }
 

@@ -85,11 +85,11 @@ export class RequestSchema {
   }
 }
 
-/** Validates whole emitted documents (cwaResponses, cwaEvents). */
+/** Validates whole emitted documents (cwaResponses, cwaEvents, WebSocket frames). */
 export class DocumentSchema {
   private constructor(private readonly validator: XsdValidator) {}
 
-  static load(file: 'cwa-responses.xsd' | 'cwa-events.xsd', dir = schemaDir()): DocumentSchema {
+  static load(file: 'cwa-responses.xsd' | 'cwa-events.xsd' | 'ws-frames.xsd', dir = schemaDir()): DocumentSchema {
     return new DocumentSchema(loadValidator(path.join(dir, file)));
   }
 

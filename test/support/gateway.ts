@@ -42,6 +42,8 @@ export async function startTestGateway(
     config,
     clock,
     async close() {
+      // Upgraded (WebSocket) connections are not the HTTP server's to close: drop them first.
+      gateway.websocket.close(0);
       gateway.server.closeAllConnections();
       await new Promise<void>((resolve) => gateway.server.close(() => resolve()));
       gateway.dispose();

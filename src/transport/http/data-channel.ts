@@ -1,9 +1,11 @@
 // The data channel: GET /cwa/AsyncDataChannel.ashx?Sid=&AckId=&UA=. Answers at once
 // with every event after AckId; when there is none, holds the request until an event
-// is queued or --hold-ms passes. A newer poll of the same session releases an older
-// held one (answered empty), so a session never piles up held requests (HeldPolls);
-// while the gateway shuts down, polls are released and no longer held.
+// is queued or --hold-ms passes. A poll is the session's attachment while it runs: a
+// newer poll or a WebSocket of the same session releases it (answered empty, its own
+// AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
+// While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Request, Response } from 'express';
+import type { Attachment } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
 import type { TransportContext } from './context.js';
@@ -28,8 +30,18 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
 
-    // Release an older held poll of this session: this one supersedes it.
+    // This poll supersedes the session's previous listener (an older poll or a WebSocket);
+    // HeldPolls also knows it, to answer it at shutdown and count it while held.
     const abort = polls.claim(sid);
+    let superseded = false;
+    const attachment: Attachment = {
+      kind: 'poll',
+      supersede() {
+        superseded = true;
+        abort.abort();
+      },
+    };
+    ctx.attachments.attach(sid, attachment);
     const onClose = () => abort.abort();
     res.on('close', onClose);
     try {
@@ -52,6 +64,12 @@ export function dataChannelHandler(ctx: TransportContext) {
         }
         const sessionTimeout = session ? engine.secondsLeft(session) : 0;
         const envelope = { sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout };
+        if (superseded) {
+          // A newer listener has the session: answer nothing new, so the client's cursor stays
+          // where it was (answering the head could skip events the newer listener delivers).
+          if (res.writableEnded || res.destroyed) return;
+          return sendXml(res, 200, renderEvents({ ...envelope, ackId: Math.min(ackId, result.head) }, []), auth.current);
+        }
         if (result.events.length > 0) {
           const last = result.events[result.events.length - 1]!.eid;
           return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml)), auth.current);
@@ -72,6 +90,7 @@ export function dataChannelHandler(ctx: TransportContext) {
     } finally {
       res.off('close', onClose);
       polls.done(sid, abort);
+      ctx.attachments.detach(sid, attachment);
     }
   };
 }

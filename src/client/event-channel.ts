@@ -1,0 +1,364 @@
+// The client's side of the delivery contract: one cursor (the last eid processed),
+// fed by a WebSocket when one can be had and by long-polls otherwise, switching
+// between them at any time. Every event is handed to the application exactly once and
+// in order: whatever the door, an event whose eid is at or below the cursor is a
+// redelivery and is skipped, and the cursor only ever moves by one. What the
+// application has processed is acknowledged (ack frames, or the next poll's AckId);
+// everything else the gateway keeps and sends again on the next attach or poll.
+import { Listeners } from './emitter.js';
+import { COMMAND_PATH, CwaRequestError, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
+import { OPEN, type WebSocketLike, type WebSocketSupport } from './websocket.js';
+import { childOf, parseXml, type XmlElement } from './xml.js';
+
+export type TransportName = 'websocket' | 'polling';
+/** `auto`: WebSocket, falling back to polling (and back); the others use one door only. */
+export type TransportPreference = 'auto' | TransportName;
+
+export type EndReason =
+  /** The session ended (signed out, timed out, overflowed: see the sessionTerminated event). */
+  | 'sessionEnded'
+  /** The ticket is no longer valid. */
+  | 'notAuthenticated'
+  /** The gateway has dropped events this client had not processed (its cursor is older than the log). */
+  | 'cursorLost'
+  /** The gateway could not be reached for longer than `offlineLimitMs`. */
+  | 'unreachable'
+  /** stop() was called. */
+  | 'stopped';
+
+export interface ChannelOptions {
+  preference: TransportPreference;
+  /** In `auto`, how long to poll after a WebSocket failed before trying one again. */
+  wsRetryMs: number;
+  /** A socket that closes sooner than this after opening counts as a failed attempt. */
+  wsHealthyMs: number;
+  /** Delay before acknowledging processed events on a socket (acks of close frames coalesce). */
+  ackDelayMs: number;
+  /** Give up after this long without reaching the gateway. */
+  offlineLimitMs: number;
+}
+
+type SocketOutcome = 'refused' | 'dropped' | 'quickDrop' | 'switch' | 'stopped' | EndReason;
+
+interface PendingCommand {
+  text: string;
+  resolve: (body: string) => void;
+  reject: (err: unknown) => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+export class EventChannel {
+  /** The eid of the last event handed to the application. */
+  cursor = 0;
+  readonly onEvent = new Listeners<[XmlElement]>();
+  readonly onTransport = new Listeners<[TransportName]>();
+  readonly onEnd = new Listeners<[EndReason, Error | undefined]>();
+  private running = false;
+  private current: TransportName | undefined;
+  private socket: WebSocketLike | undefined;
+  /** Command batches sent on the socket, answered in order by cwaResponses frames. */
+  private pending: PendingCommand[] = [];
+  private wsFailedAt = Number.NEGATIVE_INFINITY;
+  private acked = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborted to leave the current phase (stop, preference change, time to retry a WebSocket). */
+  private phase = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly sid: number,
+    private readonly http: HttpChannel,
+    private readonly tickets: TicketHolder,
+    private readonly ws: WebSocketSupport | undefined,
+    private options: ChannelOptions,
+    private readonly inspect?: Inspector,
+  ) {}
+
+  get transport(): TransportName | undefined {
+    return this.current;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops listening (the session itself is untouched). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.phase.abort();
+    this.socket?.close(1000);
+    await this.loop;
+  }
+
+  /** Changes the preferred door; the switch happens at once. */
+  prefer(preference: TransportPreference): void {
+    this.options = { ...this.options, preference };
+    if (preference !== 'polling') this.wsFailedAt = Number.NEGATIVE_INFINITY;
+    this.phase.abort();
+  }
+
+  /** Sends a cwaRequests batch on the socket when one is open, else as a POST; resolves with the cwaResponses text. */
+  command(text: string): Promise<string> {
+    const socket = this.socket;
+    if (socket && socket.readyState === OPEN) {
+      return new Promise((resolve, reject) => {
+        this.pending.push({ text, resolve, reject });
+        this.inspect?.('sent', 'websocket', text);
+        socket.send(text);
+      });
+    }
+    return this.postCommand(text);
+  }
+
+  /** A POST of the batch; retried (byte-identical, so the gateway answers a duplicate from its cache) on network errors. */
+  async postCommand(text: string): Promise<string> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await this.http.post(COMMAND_PATH, text);
+        if (answer.status === 200 || answer.status === 400) return answer.text;
+        throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
+      } catch (err) {
+        if (err instanceof CwaRequestError || Date.now() - started > this.options.offlineLimitMs) throw err;
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  // ---- the loop -----------------------------------------------------------------
+
+  private wantWebSocket(): boolean {
+    if (!this.ws) return false;
+    const p = this.options.preference;
+    return p === 'websocket' || (p === 'auto' && Date.now() - this.wsFailedAt >= this.options.wsRetryMs);
+  }
+
+  private async run(): Promise<void> {
+    let wsFailures = 0;
+    try {
+      while (this.running) {
+        if (this.phase.signal.aborted) this.phase = new AbortController();
+        if (this.wantWebSocket()) {
+          const outcome = await this.socketPhase(this.phase.signal);
+          if (this.isEnd(outcome)) return this.end(outcome);
+          if (outcome === 'refused' || outcome === 'quickDrop') {
+            wsFailures += 1;
+            this.wsFailedAt = Date.now();
+            // WebSocket only: back off instead of polling.
+            if (this.options.preference === 'websocket') await sleep(Math.min(5000, 100 * 2 ** wsFailures), this.phase.signal);
+          } else if (outcome === 'dropped') {
+            wsFailures = 0; // a healthy socket was lost: try again at once
+          }
+          continue;
+        }
+        const outcome = await this.pollPhase(this.phase.signal);
+        if (outcome) return this.end(outcome);
+      }
+      this.end('stopped');
+    } catch (err) {
+      this.end('unreachable', err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private isEnd(o: SocketOutcome): o is EndReason {
+    return o === 'sessionEnded' || o === 'notAuthenticated' || o === 'cursorLost' || o === 'unreachable' || o === 'stopped';
+  }
+
+  private end(reason: EndReason, error?: Error): void {
+    const wasRunning = this.running || reason === 'stopped';
+    this.running = false;
+    this.current = undefined;
+    for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
+    if (wasRunning) this.onEnd.emit(reason, error);
+  }
+
+  private setTransport(t: TransportName): void {
+    if (this.current === t) return;
+    this.current = t;
+    this.onTransport.emit(t);
+  }
+
+  // ---- WebSocket ----------------------------------------------------------------
+
+  private socketPhase(signal: AbortSignal): Promise<SocketOutcome> {
+    const ws = this.ws!;
+    const base = this.http.baseUrl.replace(/^http/i, 'ws');
+    const ticket = this.tickets.ticket ?? '';
+    const query = `Sid=${this.sid}&AckId=${this.cursor}${ws.canSetHeaders ? '' : `&ticket=${encodeURIComponent(ticket)}`}`;
+    const socket = ws.create(`${base}${DATA_PATH}?${query}`, ws.canSetHeaders ? { 'CWA-Ticket': ticket } : {});
+    this.acked = this.cursor;
+    return new Promise<SocketOutcome>((resolve) => {
+      let openedAt: number | undefined;
+      const onAbort = () => socket.close(1000);
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.onopen = () => {
+        openedAt = Date.now();
+        this.socket = socket;
+        this.setTransport('websocket');
+      };
+      socket.onmessage = (ev) => {
+        if (this.socket !== socket) return;
+        const text = typeof ev.data === 'string' ? ev.data : String(ev.data);
+        this.inspect?.('received', 'websocket', text);
+        this.onFrame(socket, text);
+      };
+      socket.onerror = () => undefined; // a close event follows
+      socket.onclose = (ev) => {
+        signal.removeEventListener('abort', onAbort);
+        if (this.socket === socket) this.socket = undefined;
+        if (this.ackTimer) clearTimeout(this.ackTimer);
+        this.ackTimer = undefined;
+        // Batches the socket did not answer go again as POSTs: the gateway runs each at most once.
+        for (const p of this.pending.splice(0)) this.postCommand(p.text).then(p.resolve, p.reject);
+        if (!this.running) return resolve('stopped');
+        if (signal.aborted) return resolve('switch');
+        if (openedAt === undefined) return resolve('refused');
+        switch (ev.code) {
+          case 4004:
+            return resolve('sessionEnded');
+          case 4003:
+            return resolve('notAuthenticated');
+          default:
+            // 4001 superseded, 4002 too slow, 1001 going away, 1006 dropped …: resume from the cursor.
+            return resolve(Date.now() - openedAt < this.options.wsHealthyMs ? 'quickDrop' : 'dropped');
+        }
+      };
+    });
+  }
+
+  private onFrame(socket: WebSocketLike, text: string): void {
+    let root: XmlElement;
+    try {
+      root = parseXml(text);
+    } catch (err) {
+      console.error('cwa-client: unreadable frame', err);
+      return;
+    }
+    switch (root.name) {
+      case 'cwaEvents':
+        if (!this.take(root)) {
+          socket.close(1000); // a gap: start again from the cursor
+          return;
+        }
+        this.scheduleAck(socket);
+        return;
+      case 'cwaResponses':
+        this.pending.shift()?.resolve(text);
+        return;
+      case 'ticket':
+        if (root.text.trim()) this.tickets.ticket = root.text.trim();
+        return;
+    }
+  }
+
+  private scheduleAck(socket: WebSocketLike): void {
+    if (this.cursor <= this.acked || this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (socket.readyState !== OPEN || this.cursor <= this.acked) return;
+      this.acked = this.cursor;
+      const frame = `<ack ackId="${this.cursor}"/>`;
+      this.inspect?.('sent', 'websocket', frame);
+      socket.send(frame);
+    }, this.options.ackDelayMs);
+  }
+
+  // ---- polling --------------------------------------------------------------------
+
+  /** Polls until the phase is aborted, a WebSocket is due, or the channel ends (returns why). */
+  private async pollPhase(signal: AbortSignal): Promise<EndReason | undefined> {
+    this.setTransport('polling');
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    if (this.ws && this.options.preference === 'auto') {
+      // Time to try a WebSocket again: leave the held poll (its events stay unacknowledged).
+      const due = Math.max(0, this.wsFailedAt + this.options.wsRetryMs - Date.now());
+      retry = setTimeout(() => this.phase.abort(), due);
+    }
+    let failingSince: number | undefined;
+    let failures = 0;
+    try {
+      while (this.running && !signal.aborted) {
+        const started = Date.now();
+        let answer;
+        try {
+          answer = await this.http.get(`${DATA_PATH}?Sid=${this.sid}&AckId=${this.cursor}`, signal);
+        } catch (err) {
+          if (signal.aborted || !this.running) return undefined;
+          failingSince ??= started;
+          if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
+          await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
+          continue;
+        }
+        if (!this.running) return undefined;
+        switch (answer.status) {
+          case 200:
+            break;
+          case 401:
+            return 'notAuthenticated';
+          case 404:
+            return 'sessionEnded';
+          case 409:
+            return 'cursorLost';
+          default:
+            failingSince ??= started;
+            if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
+            await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
+            continue;
+        }
+        failingSince = undefined;
+        failures = 0;
+        const root = answer.root!;
+        const hadEvents = root.children.length > 0;
+        this.take(root);
+        if (!hadEvents) {
+          // Pace empty answers (a gateway that does not hold polls answers at once).
+          const wait = Number(root.attrs.pollWaitTime ?? 0) - (Date.now() - started);
+          if (wait > 0) await sleep(wait, signal);
+        }
+      }
+      return undefined;
+    } finally {
+      if (retry) clearTimeout(retry);
+    }
+  }
+
+  // ---- events ---------------------------------------------------------------------
+
+  /**
+   * Hands the events of one cwaEvents document to the application, skipping those at
+   * or below the cursor. False when the document skips ahead of the cursor (it then
+   * processes nothing past the gap, so the next attach or poll fills it).
+   */
+  private take(root: XmlElement): boolean {
+    for (const ev of root.children) {
+      const eid = Number(ev.attrs.eid);
+      if (!(eid > this.cursor)) continue;
+      if (eid !== this.cursor + 1) {
+        console.error(`cwa-client: event ${eid} follows ${this.cursor}: fetching the gap again`);
+        return false;
+      }
+      this.cursor = eid;
+      this.onEvent.emit(ev);
+    }
+    // An empty answer whose ackId is past the cursor: the gateway's head is there and
+    // nothing is left in between (another listener acknowledged it).
+    const ackId = Number(root.attrs.ackId);
+    if (root.children.length === 0 && ackId > this.cursor) {
+      console.warn(`cwa-client: events ${this.cursor + 1}..${ackId} were acknowledged by another listener of this session`);
+      this.cursor = ackId;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,269 @@
+// One attached WebSocket: it pushes the session's events (same bytes as polls), takes
+// acknowledgements and command batches, answers the heartbeat, and tells the client
+// when its ticket rotates. It is the session's attachment until it closes or another
+// poll or WebSocket supersedes it.
+//
+// The socket keeps two cursors: `sent` (the last eid pushed on this socket) and the
+// log's acknowledged position (moved only by the client: the AckId it attached with,
+// its <ack> frames, or a later poll). Events between the two are pushed but not yet
+// acknowledged, so a socket that dies loses nothing: its successor starts from the
+// client's cursor and gets them again.
+import type { WebSocket, RawData } from 'ws';
+import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
+import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
+import { runBatch } from '../command-runner.js';
+import type { TransportContext } from '../http/context.js';
+import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
+import { classifyFrame, renderTicketFrame } from './frames.js';
+
+export interface SubscriberLimits {
+  /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
+  maxBufferedBytes: number;
+}
+
+export interface SubscriberStart {
+  login: string;
+  sid: number;
+  /** The ticket the client attached with, and the one it should use now (they differ after a rotation). */
+  presented: string;
+  current: string;
+  /** Where pushing starts: the attach AckId, clamped to the log's head. */
+  cursor: number;
+}
+
+/** How a subscriber ended, for the server's statistics. */
+export type EndReason = CloseCodeValue | 'heartbeat' | 'client' | 'killed';
+
+/** setTimeout's longest delay: the pump waits on the log, not on a timer. */
+const WAIT_FOREVER = 2_147_483_647;
+
+export class Subscriber implements Attachment {
+  readonly kind = 'websocket' as const;
+  readonly login: string;
+  readonly sid: number;
+  private ticket: string;
+  private sent: number;
+  private active = true;
+  /** Whether the socket answered the last ping. */
+  private alive = true;
+  private readonly abort = new AbortController();
+  /** Command frames being run; the socket closes after their answers went out. */
+  private commandsRunning = 0;
+  private endAfterCommands: CloseCodeValue | undefined;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly socket: WebSocket,
+    start: SubscriberStart,
+    private readonly limits: SubscriberLimits,
+    private readonly onEnd: (sub: Subscriber, reason: EndReason) => void,
+  ) {
+    this.login = start.login;
+    this.sid = start.sid;
+    this.ticket = start.presented;
+    this.sent = start.cursor;
+    socket.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+      this.touch();
+    });
+    socket.on('close', () => this.finish('client'));
+    socket.on('error', () => this.finish('client'));
+    ctx.ops.metrics.webSockets.inc();
+    ctx.attachments.attach(this.sid, this);
+    if (start.current !== start.presented) this.rotateTo(start.current);
+    void this.pump();
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  supersede(_by: AttachmentKind): void {
+    this.end(CloseCode.Superseded);
+  }
+
+  /** Called on every heartbeat tick: drop a socket that missed the last ping, ping the rest, rotate the ticket. */
+  heartbeat(): void {
+    if (!this.active) return;
+    if (!this.alive) {
+      this.end('heartbeat');
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+    if (!this.followTicket()) this.end(CloseCode.NotAuthenticated);
+  }
+
+  /** Closes the socket with a close frame (gateway shutdown). */
+  close(code: CloseCodeValue): void {
+    this.end(code);
+  }
+
+  /** Drops the TCP connection without a close frame (shutdown after the close grace; tests). */
+  kill(): void {
+    this.socket.terminate();
+    this.finish('killed');
+  }
+
+  // ---- pushing events ---------------------------------------------------------
+
+  private async pump(): Promise<void> {
+    const { log, engine } = this.ctx;
+    // The first frame goes out at once, as an unheld poll answer would: the events after
+    // the cursor, or an empty cwaEvents whose ackId is the head (it confirms the attach
+    // and corrects a cursor that was ahead of the head).
+    let first = true;
+    try {
+      while (this.active) {
+        const r = await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
+        if (!this.active) return;
+        if (r.status === 'missing') return this.endWhenAnswered(CloseCode.SessionEnded);
+        // Acknowledged past this socket's position: only another attachment does that.
+        if (r.status === 'stale') return this.end(CloseCode.Superseded);
+        const session = engine.sessionFor(this.login, this.sid);
+        const envelope = { sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout: session ? engine.secondsLeft(session) : 0 };
+        if (r.events.length > 0) {
+          const last = r.events[r.events.length - 1]!.eid;
+          if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml)))) return;
+          this.sent = last;
+          first = false;
+          continue;
+        }
+        if (first) {
+          this.sent = r.head;
+          if (!this.send(renderEvents({ ...envelope, ackId: r.head }, []))) return;
+          first = false;
+        }
+        // Everything up to the terminal event has been pushed.
+        if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
+        await log.wait(this.sid, this.sent, WAIT_FOREVER, this.abort.signal);
+        // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
+      this.end(CloseCode.InternalError);
+    }
+  }
+
+  /** Sends one frame; closes the socket with 4002 when the client has fallen too far behind. */
+  private send(xml: string): boolean {
+    if (!this.active) return false;
+    this.socket.send(xml);
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.end(CloseCode.TooSlow);
+      return false;
+    }
+    return true;
+  }
+
+  // ---- frames from the client ---------------------------------------------------
+
+  private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
+    if (!this.active) return;
+    this.alive = true;
+    const { metrics } = this.ctx.ops;
+    const frame = classifyFrame(data, isBinary);
+    try {
+      switch (frame.kind) {
+        case 'ack':
+          this.touch(frame.ua);
+          await this.onAck(frame.ackId);
+          return;
+        case 'invalid':
+          this.touch();
+          metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
+          this.send(renderErrorResponse(frame.error));
+          return;
+        case 'command': {
+          // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
+          if (!this.followTicket()) {
+            this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
+            this.end(CloseCode.NotAuthenticated);
+            return;
+          }
+          this.touch();
+          const allowed = this.ctx.ops.rates.ticket.take(this.ticket);
+          if (!allowed.ok) {
+            metrics.throttled.inc({ limit: 'ticket' });
+            this.send(renderErrorResponse(cwaError(ErrorCode.RequestThrottled, `Too many requests with this CWA-Ticket: retry after ${allowed.retryAfterS} s.`)));
+            return;
+          }
+          this.commandsRunning += 1;
+          const stop = metrics.commandDuration.labels({ transport: 'websocket' }).startTimer();
+          try {
+            const outcome = await runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text);
+            stop();
+            if (outcome.status === 200) metrics.countRequestErrors(outcome.body);
+            else {
+              const code = /<error code="(\d+)"/.exec(outcome.body)?.[1];
+              if (code) metrics.errors.inc({ code, kind: 'document' });
+            }
+            this.send(outcome.body);
+          } finally {
+            this.commandsRunning -= 1;
+            if (this.commandsRunning === 0 && this.endAfterCommands !== undefined) this.end(this.endAfterCommands);
+          }
+          return;
+        }
+      }
+    } catch (err) {
+      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');
+      this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'internal error')));
+    }
+  }
+
+  /** `<ack ackId="N"/>`: the client has every event <= N; the log may drop them. */
+  private async onAck(ackId: number): Promise<void> {
+    const r = await this.ctx.log.read(this.sid, ackId, 0);
+    // An ack older than what is already acknowledged is harmless: ignore it.
+    if (r.status !== 'ok') return;
+    // The client may have received events from elsewhere (a poll answer in flight): do not push them again.
+    if (ackId > this.sent) this.sent = Math.min(ackId, r.head);
+  }
+
+  private touch(ua?: boolean): void {
+    const session = this.ctx.engine.sessionFor(this.login, this.sid);
+    if (session) this.ctx.engine.touch(session, ua);
+  }
+
+  /** Follows ticket rotations (telling the client); false when the ticket expired or was revoked. */
+  private followTicket(): boolean {
+    const check = this.ctx.engine.checkTicket(this.ticket);
+    if (!check || check.login !== this.login) return false;
+    if (check.current !== this.ticket) this.rotateTo(check.current);
+    return true;
+  }
+
+  private rotateTo(ticket: string): void {
+    this.ticket = ticket;
+    this.send(renderTicketFrame(ticket));
+  }
+
+  // ---- ending ------------------------------------------------------------------
+
+  /** Ends once the batches in flight are answered (a terminateSession frame gets its answer before 4004). */
+  private endWhenAnswered(code: CloseCodeValue): void {
+    if (this.commandsRunning === 0) this.end(code);
+    else this.endAfterCommands = code;
+  }
+
+  /** Ends the attachment: with a close frame (`code`), or by dropping the TCP connection (heartbeat). */
+  private end(reason: CloseCodeValue | 'heartbeat'): void {
+    if (!this.active) return;
+    if (reason === 'heartbeat') this.socket.terminate();
+    else this.socket.close(reason, CLOSE_REASONS[reason] ?? '');
+    this.finish(reason);
+  }
+
+  private finish(reason: EndReason): void {
+    if (!this.active) return;
+    this.active = false;
+    this.ctx.ops.metrics.webSockets.dec();
+    this.abort.abort();
+    this.ctx.attachments.detach(this.sid, this);
+    this.onEnd(this, reason);
+  }
+}
