@@ -36,6 +36,9 @@ export function eventLogContract(name: string, make: (limits: { maxEvents: numbe
       await log.append(1, Array.from({ length: 7 }, () => rec('e')));
       const r = await log.read(1, 0, 3);
       expect(r.status === 'ok' && r.events.map((e) => e.eid)).to.deep.equal([1, 2, 3]);
+      // max 0 only acknowledges (a WebSocket attach does that)
+      expect(await log.read(1, 2, 0)).to.deep.equal({ status: 'ok', events: [], head: 7, closed: false });
+      expect(await log.peek(1, 2, 0)).to.deep.equal({ status: 'ok', events: [], head: 7, closed: false });
     });
 
     it('clamps an acknowledgement beyond the head and reports the head', async () => {

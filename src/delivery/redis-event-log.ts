@@ -273,6 +273,13 @@ export class RedisEventLog implements EventLog {
     return this.opened.size;
   }
 
+  /** Polls waiting in this process (a leak check for tests, as MemoryEventLog.waiting). */
+  waiting(): number {
+    let n = this.blocking.size;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
   /** Drops the connections this log opened (the main connection belongs to the caller). */
   async disconnect(): Promise<void> {
     this.closed = true;

@@ -64,7 +64,11 @@ if ARGV[4] == '1' then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local evs = redis.call('XRANGE', KEYS[2], (cur + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[2]))
+-- COUNT 0 answers nil rather than an empty array: a read of 0 events only acknowledges.
+local evs = {}
+if tonumber(ARGV[2]) > 0 then
+  evs = redis.call('XRANGE', KEYS[2], (cur + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[2]))
+end
 return {2, head, tonumber(m[4]), evs}
 `;
 

@@ -18,12 +18,20 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+let gateways = 0;
+
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
   opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis'; logger?: Logger } = {},
 ): Promise<TestGateway> {
   // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
   const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
+  // CWA_TEST_GATEWAY_STORE=redis://… runs every test gateway that names no store of its own on Redis.
+  const onRedis = process.env.CWA_TEST_GATEWAY_STORE && opts.store === undefined && overrides.store === undefined;
+  if (onRedis) {
+    overrides = { store: process.env.CWA_TEST_GATEWAY_STORE, redisPrefix: `cwatest:${process.pid}:gw${++gateways}:`, ...overrides };
+    opts = { ...opts, store: 'redis' };
+  }
   const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...unthrottled, ...overrides };
   const clock = opts.manualClock ? new ManualClock() : undefined;
   // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir)
