@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     const config = await loadConfig(['--port', '0', '--host', '127.0.0.1', ...UNTHROTTLED, ...flags], {});
     gateway = createGateway(config, { users: UserDirectory.fromRecords(benchUsers(Number(users))) });
     server = gateway.server;
+    if (!(await gateway.ready(5000))) throw new Error('the gateway\'s store does not answer');
   } else if (kind === 'bare') {
     server = createBaselineServer();
   } else {

@@ -17,7 +17,7 @@ import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdo
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { RedisUserDataStore } from './store/redis.js';
-import { connectRedis, redisTarget } from './store/redis-connection.js';
+import { connectRedis, redisTarget, whenReady } from './store/redis-connection.js';
 import { SqliteUserDataStore } from './store/sqlite.js';
 import type { UserDataStore } from './store/types.js';
 import { createApp } from './transport/http/app.js';
@@ -43,6 +43,8 @@ export interface Gateway {
   store: UserDataStore;
   /** The Redis connection with --store redis://… (event logs and durable data live there). */
   redis?: Redis;
+  /** Resolves true once the store answers (at once when embedded), false after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean>;
   logger: Logger;
   metrics: GatewayMetrics;
   /**
@@ -259,6 +261,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     websocket,
     store,
     ...(redis ? { redis } : {}),
+    ready: (timeoutMs) => (redis ? whenReady(redis, timeoutMs) : Promise.resolve(true)),
     logger,
     metrics,
     shutdown,
@@ -275,6 +278,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const gw = createGateway(config, { processMetrics: true, ...deps, logger });
+  // Serve once Redis answers; if it does not within 5 s, serve anyway (503s until it does).
+  if (!(await gw.ready(5000))) logger.warn({ store: redisTarget(config.store).safe }, 'Redis does not answer yet: requests answer 503 until it does');
   await new Promise<void>((resolve, reject) => {
     gw.server.once('error', reject);
     gw.server.listen(config.port, config.host, () => resolve());

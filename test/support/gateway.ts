@@ -5,7 +5,6 @@ import { ManualClock } from '../../src/engine/clock.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { MemoryUserDataStore } from '../../src/store/memory.js';
-import { whenReady } from '../../src/store/redis-connection.js';
 import type { UserDataStore } from '../../src/store/types.js';
 import { UserDirectory } from '../../src/users/directory.js';
 
@@ -38,7 +37,7 @@ export async function startTestGateway(
   // or for Redis (then overrides.store is the redis:// URL).
   const store = opts.store === 'sqlite' || opts.store === 'redis' ? undefined : (opts.store ?? new MemoryUserDataStore());
   const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store, logger: opts.logger });
-  if (gateway.redis && !(await whenReady(gateway.redis, 3000))) {
+  if (!(await gateway.ready(3000))) {
     gateway.dispose();
     throw new Error(`Redis at ${config.store} did not answer within 3 s`);
   }
