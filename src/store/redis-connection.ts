@@ -26,6 +26,8 @@ export function connectRedis(url: string, name = 'cwa-gateway'): Redis {
     retryStrategy: (times) => Math.min(50 * times, 2000),
     // Scripts are loaded by EVALSHA with a fallback; keep ioredis from pinging with INFO first.
     enableReadyCheck: true,
+    // Concurrent requests share round trips (measured: +50 % messages/s at 50 pairs end to end).
+    enableAutoPipelining: true,
   });
   return redis;
 }
