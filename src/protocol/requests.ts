@@ -1,21 +1,12 @@
 // Typed requests, decoded from a schema-valid element. Decoding is lenient where the
 // reference documents client quirks (attribute and element names compared without
 // case: `confid`, `Format`; the `initateImSession` spelling; a missing confId).
-import { attr, child, children, type XNode } from './xml-tree.js';
+import { attr, boolValue, child, children, intValue, type XNode } from './xml-tree.js';
 import type { ConferenceAction, CwaRequest, ImMessage, LogonRequest } from '../engine/types.js';
 import { decodeUserDataRequest } from './user-data-requests.js';
 
-function bool(value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  const v = value.trim().toLowerCase();
-  return v === 'true' || v === '1';
-}
-
-function int(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value.trim());
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+const bool = (value: string | undefined, fallback: boolean): boolean => boolValue(value) ?? fallback;
+const int = intValue;
 
 function text(node: XNode | undefined): string | undefined {
   return node === undefined ? undefined : node.text;

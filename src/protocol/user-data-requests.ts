@@ -3,19 +3,10 @@
 // `unSubscribePresence` and `unsubscribePresence`, acknowledgeSubscriber in several shapes.
 import type { CwaRequest } from '../engine/types.js';
 import type { ContactInput, ContainerMember, ExpireType, GroupInput, MemberType, SearchInput, XmlFragment } from '../engine/user-data-types.js';
-import { attr, child, children, type XNode } from './xml-tree.js';
+import { attr, boolValue, child, children, intValue, type XNode } from './xml-tree.js';
 
-function bool(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  return v === 'true' || v === '1';
-}
-
-function int(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value.trim());
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+const bool = boolValue;
+const int = intValue;
 
 /** The parsed tree is already the fragment shape; copy it so nothing of the request is shared. */
 function fragment(n: XNode): XmlFragment {

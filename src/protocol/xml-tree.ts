@@ -119,3 +119,17 @@ export function children(node: XNode, name: string): XNode[] {
   const lower = name.toLowerCase();
   return node.children.filter((c) => c.name.toLowerCase() === lower);
 }
+
+/** A boolean as clients write it (`true`, `True`, `1`; anything else is false); undefined when absent. */
+export function boolValue(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+/** A safe integer, or undefined when absent, empty or not a number. */
+export function intValue(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
+}
