@@ -77,6 +77,14 @@ describe('hostile and malformed input', () => {
     await stillServes();
   });
 
+  it('reads the body as XML whatever content type a legacy AJAX library sets (none, text/plain, form-urlencoded)', async () => {
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded; charset=UTF-8', 'application/xml', '']) {
+      const r = await post(`<cwaRequests xmlns="${NS}" sid="${alice.sid}"><conference rid="${alice.nextRid()}" confId="99"><acceptImSession/></conference></cwaRequests>`, { 'Content-Type': type });
+      expect(r.status, type).to.equal(200);
+      expect(parse(r.text).children[0]!.name, type).to.equal('requestFailed');
+    }
+  });
+
   it('refuses a content type that is not XML with 415', async () => {
     const r = await post('{"a":1}', { 'Content-Type': 'application/json' });
     expect(r.status).to.equal(415);

@@ -7,11 +7,17 @@ import { sendError } from './replies.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** XHR's default for a string body is text/plain, and older clients send none at all. */
+/**
+ * XHR's default for a string body is text/plain, jQuery's `$.ajax` default is
+ * application/x-www-form-urlencoded, and older clients send none at all: the body is read
+ * as XML in every such case. Types that cannot carry the document (JSON, multipart …) are refused.
+ */
+const ACCEPTED_TYPES = new Set(['', 'text/xml', 'application/xml', 'text/plain', 'application/x-www-form-urlencoded']);
+
 function acceptableType(type: string | undefined): boolean {
   if (!type) return true;
   const mime = type.split(';')[0]!.trim().toLowerCase();
-  return mime === 'text/xml' || mime === 'application/xml' || mime === 'text/plain' || mime.endsWith('+xml') || mime === '';
+  return ACCEPTED_TYPES.has(mime) || mime.endsWith('+xml');
 }
 
 export function xmlBody(maxBytes: number) {
