@@ -159,6 +159,34 @@ describe('one-to-one IM over the command and data channels', () => {
     });
   }
 
+  it('does not ring a user who has blocked the inviter: the invitation fails as if they were signed out (480)', async () => {
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    const bob = await new LegacyClient(gw.url, 'bob').signIn();
+    const carol = await new LegacyClient(gw.url, 'carol').signIn();
+    for (const c of [alice, bob, carol]) await c.poll();
+    const blocked = await bob.command(`<updateContainer rid="${bob.nextRid()}"><container id="32000"><addMember type="uri" value="sip:alice@example.com"/></container></updateContainer>`);
+    expect(blocked.root.children[0]!.name, blocked.body).to.equal('requestAccepted');
+    await bob.poll();
+
+    const rid = alice.nextRid();
+    await alice.command(`<conference rid="${rid}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`);
+    const failed = (await alice.pollUntil((e) => e.name === 'requestFailed')).find((e) => e.name === 'requestFailed')!;
+    expect(failed.attrs.rid).to.equal(rid);
+    expect(failed.children[0]!.children[0]!.attrs.code).to.equal('480');
+
+    // In a conference too: bob is not rung, carol is.
+    const rid2 = alice.nextRid();
+    await alice.command(`<conference rid="${rid2}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri><uri>sip:carol@example.com</uri></uris><message><content>all</content></message></initiateImSession></conference>`);
+    const evs = await alice.pollUntil((e) => e.name === 'requestFailed' && e.attrs.rid === rid2);
+    expect(conferenceChild(evs.find((e) => conferenceChild(e, 'inviteFailed'))!, 'inviteFailed')!.attrs.uri).to.equal('sip:bob@example.com');
+    expect((await bob.poll()).events.some((e) => conferenceChild(e, 'imSessionReceived'))).to.equal(false);
+    expect((await carol.poll()).events.some((e) => conferenceChild(e, 'imSessionReceived'))).to.equal(true);
+
+    // Someone bob has not blocked still reaches him.
+    await carol.command(`<conference rid="${carol.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hey</content></message></initiateImSession></conference>`);
+    expect((await bob.poll()).events.some((e) => conferenceChild(e, 'imSessionReceived'))).to.equal(true);
+  });
+
   it('tells the inviter when the invitee declines (terminateImSession before accepting)', async () => {
     const { alice, bob, bobConf } = await connectedPair();
     await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><terminateImSession/></conference>`);

@@ -42,7 +42,7 @@ export class Conversation {
   ended = false;
   lastActivity: number;
   /** An escalation requested in the current command batch: completed when the batch ends. */
-  pendingEscalation?: { requester: Leg; rid: string; uris: string[] };
+  pendingEscalation?: { requester: Leg; rid: string; uris: string[]; blocked: Set<string> };
   private messageSeq = 0;
 
   constructor(

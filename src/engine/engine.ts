@@ -7,6 +7,7 @@ import type { UserDataStore } from '../store/types.js';
 import { MemoryUserDataStore } from '../store/memory.js';
 import type { Clock } from './clock.js';
 import { AccessControl } from './containers.js';
+import { Level } from './presence-model.js';
 import { ContactService } from './contacts.js';
 import { cwaError, ErrorCode } from './errors.js';
 import { Networks } from './identity.js';
@@ -115,6 +116,10 @@ export class Engine implements EngineCore {
 
   sessionsOf(login: string): Session[] {
     return [...(this.byLogin.get(login) ?? [])].filter((s) => !s.ended);
+  }
+
+  async blocks(ownerUri: string, otherUri: string): Promise<boolean> {
+    return (await this.acl.standing(ownerUri, otherUri)).level === Level.blocked;
   }
 
   /** Runs `fn` after every command queued before it. */

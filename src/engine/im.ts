@@ -21,6 +21,8 @@ export class ImService implements EngineModule {
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
+  /** Invitees of the request being handled who block its sender (see blockersOf). */
+  private blockedNow = new Set<string>();
 
   constructor(private readonly core: EngineCore) {}
 
@@ -30,9 +32,22 @@ export class ImService implements EngineModule {
 
   async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
     const out: Delivery[] = [];
+    const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
+    this.blockedNow = await this.blockersOf(session.user.uri, invited);
     const answer = this.dispatch(session, rid, confId, action, out);
+    this.blockedNow = new Set();
     await this.core.deliver(out);
     return answer;
+  }
+
+  /**
+   * The invitees (lower-cased URIs) who have put the inviter in their Blocked container:
+   * their invitations fail as if they were signed out (480), so the block is not revealed.
+   */
+  private async blockersOf(inviterUri: string, uris: string[]): Promise<Set<string>> {
+    const blocked = new Set<string>();
+    for (const uri of uris) if (SIP_URI.test(uri) && (await this.core.blocks(uri, inviterUri))) blocked.add(uri.toLowerCase());
+    return blocked;
   }
 
   private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[]): ResponseItem {
@@ -193,10 +208,19 @@ export class ImService implements EngineModule {
   // ---- invitations -------------------------------------------------------------
 
   /** Rings every endpoint of `uri`; returns the SIP failure when nobody can be rung, undefined when ringing (or already in). */
-  private invite(conv: Conversation, inviter: Leg, uri: string, rid: string, message: ImMessage | undefined, out: Delivery[]): Sip | undefined {
+  private invite(
+    conv: Conversation,
+    inviter: Leg,
+    uri: string,
+    rid: string,
+    message: ImMessage | undefined,
+    out: Delivery[],
+    blocked: Set<string> = this.blockedNow,
+  ): Sip | undefined {
     if (conv.involves(uri)) return undefined;
     const user = this.core.directory.findByUri(uri);
     if (!user) return SIP.notFound;
+    if (blocked.has(uri.toLowerCase())) return SIP.temporarilyUnavailable;
     const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv));
     if (sessions.length === 0) return SIP.temporarilyUnavailable;
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
@@ -231,8 +255,16 @@ export class ImService implements EngineModule {
   }
 
   /** In a conference: invite, and on an immediate failure tell the inviter (inviteFailed + requestFailed). */
-  private inviteOrReport(conv: Conversation, inviter: Leg, uri: string, rid: string, message: ImMessage | undefined, out: Delivery[]): void {
-    const failure = this.invite(conv, inviter, uri, rid, message, out);
+  private inviteOrReport(
+    conv: Conversation,
+    inviter: Leg,
+    uri: string,
+    rid: string,
+    message: ImMessage | undefined,
+    out: Delivery[],
+    blocked: Set<string> = this.blockedNow,
+  ): void {
+    const failure = this.invite(conv, inviter, uri, rid, message, out, blocked);
     if (failure) this.reportInviteFailure(inviter, uri, rid, failure, out);
   }
 
@@ -327,12 +359,13 @@ export class ImService implements EngineModule {
     conv.lastActivity = this.now;
     if (conv.mode === 'escalating') {
       conv.pendingEscalation!.uris.push(...fresh);
+      for (const b of this.blockedNow) conv.pendingEscalation!.blocked.add(b);
       return { type: 'requestAccepted', rid };
     }
     if (conv.mode === 'peer') {
       // Escalation: no message passes until the focus is ready, at the end of this batch.
       conv.mode = 'escalating';
-      conv.pendingEscalation = { requester: leg, rid, uris: fresh };
+      conv.pendingEscalation = { requester: leg, rid, uris: fresh, blocked: new Set(this.blockedNow) };
       for (const l of conv.connected()) out.push(conf(l, { type: 'escalationMode', mode: 'escalating' }));
       return { type: 'requestAccepted', rid };
     }
@@ -355,7 +388,7 @@ export class ImService implements EngineModule {
       for (const l of members) {
         out.push(conf(l, { type: 'confUri', uri: conv.focusUri! }), conf(l, { type: 'escalationMode', mode: 'escalated' }));
       }
-      for (const uri of pending.uris) this.inviteOrReport(conv, pending.requester, uri, pending.rid, undefined, out);
+      for (const uri of pending.uris) this.inviteOrReport(conv, pending.requester, uri, pending.rid, undefined, out, pending.blocked);
     }
   }
 

@@ -14,6 +14,8 @@ export interface EngineCore {
   deliver(out: Delivery[]): Promise<void>;
   /** The live sessions of a user (by login). */
   sessionsOf(login: string): Session[];
+  /** True when `ownerUri` has put `otherUri` in its Blocked container. */
+  blocks(ownerUri: string, otherUri: string): Promise<boolean>;
 }
 
 export interface EngineModule {
