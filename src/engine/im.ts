@@ -21,8 +21,6 @@ export class ImService implements EngineModule {
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
-  /** Invitees of the request being handled who block its sender (see blockersOf). */
-  private blockedNow = new Set<string>();
 
   constructor(private readonly core: EngineCore) {}
 
@@ -33,9 +31,8 @@ export class ImService implements EngineModule {
   async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
     const out: Delivery[] = [];
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
-    this.blockedNow = await this.blockersOf(session.user.uri, invited);
-    const answer = this.dispatch(session, rid, confId, action, out);
-    this.blockedNow = new Set();
+    const blocked = await this.blockersOf(session.user.uri, invited);
+    const answer = this.dispatch(session, rid, confId, action, out, blocked);
     await this.core.deliver(out);
     return answer;
   }
@@ -50,10 +47,11 @@ export class ImService implements EngineModule {
     return blocked;
   }
 
-  private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[]): ResponseItem {
+  /** `blocked`: the invitees of this request who block its sender (their invitations fail as 480). */
+  private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[], blocked: Set<string>): ResponseItem {
     switch (action.type) {
       case 'initiateImSession':
-        return this.initiate(session, rid, confId, action, out);
+        return this.initiate(session, rid, confId, action, out, blocked);
       case 'voip':
         return invalidOperation(rid, `${action.name}: voice calls are not supported by this gateway (instant messaging only).`);
       case 'unsupported':
@@ -90,7 +88,7 @@ export class ImService implements EngineModule {
         return accepted;
       }
       case 'inviteParticipants':
-        return this.inviteParticipants(leg, rid, action.uris, out);
+        return this.inviteParticipants(leg, rid, action.uris, out, blocked);
       case 'promoteParticipant':
       case 'ejectParticipant':
       case 'lock': {
@@ -129,6 +127,7 @@ export class ImService implements EngineModule {
     requestedConfId: number,
     action: Extract<ConferenceAction, { type: 'initiateImSession' }>,
     out: Delivery[],
+    blocked: Set<string>,
   ): ResponseItem {
     const { config } = this.core;
     if (session.legs.size >= config.maxConferencesPerSession) {
@@ -155,7 +154,7 @@ export class ImService implements EngineModule {
     out.push(conf(mine, { type: 'initiateImSessionAccepted', rid, confId }));
     if (!focus) {
       out.push(conf(mine, { type: 'escalationMode', mode: 'invitingPeer' }));
-      const failure = this.invite(conv, mine, uris[0]!, rid, action.message, out);
+      const failure = this.invite(conv, mine, uris[0]!, rid, action.message, out, blocked);
       if (failure) this.failPeerStart(conv, mine, uris[0]!, rid, failure, out);
       else out.push(conf(mine, { type: 'imSessionState', state: 'connecting' }));
       return { type: 'initiateImSessionAccepted', rid, confId };
@@ -167,7 +166,7 @@ export class ImService implements EngineModule {
       conf(mine, { type: 'escalationMode', mode: 'escalated' }),
       conf(mine, { type: 'imSessionState', state: 'connected' }),
     );
-    for (const uri of uris) this.inviteOrReport(conv, mine, uri, rid, action.message, out);
+    for (const uri of uris) this.inviteOrReport(conv, mine, uri, rid, action.message, out, blocked);
     return { type: 'initiateImSessionAccepted', rid, confId };
   }
 
@@ -215,7 +214,7 @@ export class ImService implements EngineModule {
     rid: string,
     message: ImMessage | undefined,
     out: Delivery[],
-    blocked: Set<string> = this.blockedNow,
+    blocked: Set<string>,
   ): Sip | undefined {
     if (conv.involves(uri)) return undefined;
     const user = this.core.directory.findByUri(uri);
@@ -262,7 +261,7 @@ export class ImService implements EngineModule {
     rid: string,
     message: ImMessage | undefined,
     out: Delivery[],
-    blocked: Set<string> = this.blockedNow,
+    blocked: Set<string>,
   ): void {
     const failure = this.invite(conv, inviter, uri, rid, message, out, blocked);
     if (failure) this.reportInviteFailure(inviter, uri, rid, failure, out);
@@ -346,7 +345,7 @@ export class ImService implements EngineModule {
     out.push(conf(leg, { type: 'imSessionState', state: 'connected' }));
   }
 
-  private inviteParticipants(leg: Leg, rid: string, uris: string[], out: Delivery[]): ResponseItem {
+  private inviteParticipants(leg: Leg, rid: string, uris: string[], out: Delivery[], blocked: Set<string>): ResponseItem {
     const conv = leg.conversation;
     const { maxParticipantsPerConference: max } = this.core.config;
     if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
@@ -359,19 +358,19 @@ export class ImService implements EngineModule {
     conv.lastActivity = this.now;
     if (conv.mode === 'escalating') {
       conv.pendingEscalation!.uris.push(...fresh);
-      for (const b of this.blockedNow) conv.pendingEscalation!.blocked.add(b);
+      for (const b of blocked) conv.pendingEscalation!.blocked.add(b);
       return { type: 'requestAccepted', rid };
     }
     if (conv.mode === 'peer') {
       // Escalation: no message passes until the focus is ready, at the end of this batch.
       conv.mode = 'escalating';
-      conv.pendingEscalation = { requester: leg, rid, uris: fresh, blocked: new Set(this.blockedNow) };
+      conv.pendingEscalation = { requester: leg, rid, uris: fresh, blocked: new Set(blocked) };
       for (const l of conv.connected()) out.push(conf(l, { type: 'escalationMode', mode: 'escalating' }));
       return { type: 'requestAccepted', rid };
     }
     // A conference: the inviter becomes a presenter if it was not one (reference §2.7).
     if (leg.role !== 'presenter') this.promote(leg, out);
-    for (const uri of fresh) this.inviteOrReport(conv, leg, uri, rid, undefined, out);
+    for (const uri of fresh) this.inviteOrReport(conv, leg, uri, rid, undefined, out, blocked);
     return { type: 'requestAccepted', rid };
   }
 
