@@ -5,9 +5,8 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { EventRecord } from '../src/delivery/event-log.js';
 import { RedisEventLog, type RedisEventLogOptions } from '../src/delivery/redis-event-log.js';
-import { connectRedis, whenReady } from '../src/store/redis-connection.js';
 import { eventLogContract } from './event-log.test.js';
-import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
+import { describeRedis, openGatewayConnection, uniquePrefix } from './support/redis.js';
 
 const rec = (name: string): EventRecord => ({ head: `<${name} eid="`, tail: '"/>' });
 const TERMINAL = rec('sessionTerminated');
@@ -18,13 +17,7 @@ describeRedis('Redis event log', () => {
   const logs: RedisEventLog[] = [];
   let redis: Redis;
 
-  async function connect(): Promise<Redis> {
-    const r = connectRedis(REDIS_TEST_URL, 'cwa-test');
-    r.on('error', () => undefined);
-    connections.push(r);
-    if (!(await whenReady(r, 3000))) throw new Error(`Redis at ${REDIS_TEST_URL} does not answer`);
-    return r;
-  }
+  const connect = () => openGatewayConnection(connections);
 
   function makeLog(on: Redis, limits = LIMITS, options: RedisEventLogOptions = {}): RedisEventLog {
     const log = new RedisEventLog(on, limits, TERMINAL, { prefix: uniquePrefix('log'), ...options });

@@ -3,21 +3,14 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { SEED } from '../src/engine/identity.js';
-import { connectRedis, whenReady } from '../src/store/redis-connection.js';
 import { RedisUserDataStore } from '../src/store/redis.js';
 import { storeContract } from './store.test.js';
-import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
+import { describeRedis, openGatewayConnection, uniquePrefix } from './support/redis.js';
 
 describeRedis('Redis user-data store', () => {
   const connections: Redis[] = [];
   let redis: Redis;
-  async function connect(): Promise<Redis> {
-    const r = connectRedis(REDIS_TEST_URL, 'cwa-test');
-    r.on('error', () => undefined);
-    connections.push(r);
-    if (!(await whenReady(r, 3000))) throw new Error(`Redis at ${REDIS_TEST_URL} does not answer`);
-    return r;
-  }
+  const connect = () => openGatewayConnection(connections);
   before(async () => {
     redis = await connect();
   });
