@@ -10,7 +10,7 @@ import { CwaClient, HttpTarget, connectPair } from '../client.js';
 import { ServerChild } from '../child.js';
 import { mapLimit, percentile, sleep } from '../stats.js';
 import { BENCH_PASSWORD, benchLogin } from '../users.js';
-import type { EndToEndOptions, EndToEndRun } from './end-to-end.js';
+import { eachSize, type EndToEndOptions, type EndToEndRun } from './end-to-end.js';
 
 const CONTENT = /<content>m(\d+)<\/content>/g;
 const ACK_ID = /^<cwaEvents[^>]*\sackId="(\d+)"/;
@@ -91,20 +91,7 @@ class Pair {
 
 /** One repetition: a fresh gateway, each size in turn; one result per size. */
 export async function endToEndWebSocket(opts: EndToEndOptions): Promise<EndToEndRun[]> {
-  const users = 2 * opts.sizes.reduce((a, b) => a + b, 0);
-  const server = await ServerChild.start({ kind: 'gateway', users });
-  try {
-    const out: EndToEndRun[] = [];
-    let firstUser = 0;
-    for (const [i, pairs] of opts.sizes.entries()) {
-      const warmupS = opts.warmupS + (i === 0 ? opts.serverWarmupS : 0);
-      out.push(await conversations(server, pairs, firstUser, opts.durationS, warmupS));
-      firstUser += 2 * pairs;
-    }
-    return out;
-  } finally {
-    await server.stop();
-  }
+  return eachSize(opts, undefined, conversations);
 }
 
 async function conversations(server: ServerChild, size: number, firstUser: number, durationS: number, warmupS: number): Promise<EndToEndRun> {

@@ -55,14 +55,21 @@ class Pair {
 
 /** One repetition: a fresh gateway, each size in turn; one result per size. */
 export async function endToEnd(opts: EndToEndOptions): Promise<EndToEndRun[]> {
+  return eachSize(opts, opts.flags, conversations);
+}
+
+export type SizeRun = (server: ServerChild, pairs: number, firstUser: number, durationS: number, warmupS: number) => Promise<EndToEndRun>;
+
+/** A fresh gateway (started with `flags`), then `run` for each size in turn, each on its own users. */
+export async function eachSize(opts: EndToEndOptions, flags: EndToEndOptions['flags'], run: SizeRun): Promise<EndToEndRun[]> {
   const users = 2 * opts.sizes.reduce((a, b) => a + b, 0);
-  const server = await ServerChild.start({ kind: 'gateway', users, flags: opts.flags });
+  const server = await ServerChild.start({ kind: 'gateway', users, flags });
   try {
     const out: EndToEndRun[] = [];
     let firstUser = 0;
     for (const [i, pairs] of opts.sizes.entries()) {
       const warmupS = opts.warmupS + (i === 0 ? opts.serverWarmupS : 0);
-      out.push(await conversations(server, pairs, firstUser, opts.durationS, warmupS));
+      out.push(await run(server, pairs, firstUser, opts.durationS, warmupS));
       firstUser += 2 * pairs;
     }
     return out;
