@@ -1,14 +1,21 @@
 // Composition root: configuration -> stores -> engine -> transports.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { parseCorsOrigins, type GatewayConfig } from './config.js';
+import { LocalCoordinator, type Coordinator } from './cluster/coordinator.js';
+import { RedisCoordinator, ReplicaClock, type Replica } from './cluster/redis-coordinator.js';
+import { ReplicatedEventLog } from './cluster/replicated-log.js';
+import { GatewayState } from './cluster/state.js';
 import { AttachmentRegistry } from './delivery/attachments.js';
 import { MemoryEventLog, type EventLog } from './delivery/event-log.js';
-import { RedisEventLog } from './delivery/redis-event-log.js';
 import { RidCache } from './delivery/rid-cache.js';
 import { systemClock, type Clock } from './engine/clock.js';
-import { DEFAULT_CONFIGURATION, Engine } from './engine/engine.js';
+import { DEFAULT_CONFIGURATION, Engine, type EngineConfig } from './engine/engine.js';
+import { SeededRandom } from './engine/random.js';
 import type { ConfigurationData } from './engine/types.js';
+import { CloseCode } from './transport/ws/close-codes.js';
 import { createLogger, silentLogger, type Logger } from './ops/logger.js';
 import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
@@ -16,7 +23,7 @@ import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
-import { RedisUserDataStore } from './store/redis.js';
+import { MemoryUserDataStore } from './store/memory.js';
 import { connectRedis, redisTarget, whenReady } from './store/redis-connection.js';
 import { SqliteUserDataStore } from './store/sqlite.js';
 import type { UserDataStore } from './store/types.js';
@@ -34,14 +41,21 @@ export interface RunningGateway {
 }
 
 export interface Gateway {
-  engine: Engine;
+  /** The engine this node serves from (read it; change state through `coordinator`). */
+  readonly engine: Engine;
+  /** Applies changes: at once on one gateway, through the shared command stream on a cluster. */
+  coordinator: Coordinator;
+  /** With --store redis://…: this node's part in the cluster. */
+  cluster?: RedisCoordinator;
+  /** Runs the timers once (tests driving a manual clock; on a cluster, proposes a tick). */
+  tick(): Promise<void>;
   context: TransportContext;
   server: http.Server;
   /** The WebSocket door to the data channel (upgrades of the data-channel path). */
   websocket: WebSocketChannel;
   /** Users' durable data (contacts, containers, published categories …). */
   store: UserDataStore;
-  /** The Redis connection with --store redis://… (event logs and durable data live there). */
+  /** The Redis connection with --store redis://… (the shared command stream lives there). */
   redis?: Redis;
   /** Resolves true once the store answers (at once when embedded), false after `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
@@ -83,45 +97,9 @@ export function configurationOf(config: GatewayConfig): ConfigurationData {
 
 export const MAX_EVENTS_PER_POLL = 200;
 
-/** Builds a gateway without listening (tests listen on an ephemeral port themselves). */
-export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? silentLogger();
-  const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
-  const shutdown = new ShutdownRegistry();
-  const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
-  let store: UserDataStore;
-  let baseLog: EventLog;
-  let redis: Redis | undefined;
-  if (config.store === 'embedded') {
-    // Users' durable data in SQLite under --data-dir; event logs in the process.
-    store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
-    baseLog = new MemoryEventLog(limits, OVERFLOW_RECORD);
-  } else {
-    // Event logs and durable data on Redis. Sessions, tickets and conferences are still held
-    // by this process: one gateway process per Redis database (see the README).
-    redis = connectRedis(config.store);
-    const target = redisTarget(config.store).safe;
-    let down = false;
-    redis.on('error', (err: Error) => {
-      // Requests answer 503 meanwhile; ioredis reconnects by itself. Logged once per outage.
-      if (!down) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
-      down = true;
-    });
-    redis.on('ready', () => {
-      if (down) logger.info({ redis: target }, 'Redis reachable again');
-      down = false;
-    });
-    store = deps.store ?? new RedisUserDataStore(redis, config.redisPrefix, `redis:${target}`);
-    // A log untouched for longer than a session may stay idle belongs to a dead session.
-    baseLog = new RedisEventLog(redis, limits, OVERFLOW_RECORD, { prefix: config.redisPrefix, ttlMs: (config.sessionTimeoutS + 600) * 1000 });
-  }
-  const log = new MeteredEventLog(
-    baseLog,
-    metrics,
-    (sid) => logger.warn({ sid }, 'session ended: its unacknowledged events exceeded the event log bound'),
-  );
-  const engine = new Engine(deps.users, new LogEventSink(log), clock, {
+/** The engine's settings, from the options. */
+export function engineConfigOf(config: GatewayConfig): EngineConfig {
+  return {
     pollWaitMs: config.pollWaitMs,
     sessionTimeoutS: config.sessionTimeoutS,
     ticketTtlS: config.ticketTtlS,
@@ -140,8 +118,81 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       maxContacts: config.maxContacts,
       maxContainerMembers: config.maxContainerMembers,
     },
-  }, store);
-  metrics.bind({ sessions: () => engine.liveSessions(), eventLogs: () => log.size(), eventsPending: () => log.pending() });
+  };
+}
+
+/** Builds a gateway without listening (tests listen on an ephemeral port themselves). */
+export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger();
+  const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
+  const shutdown = new ShutdownRegistry();
+  const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
+  const engineConfig = engineConfigOf(config);
+  const onOverflow = (sid: number) => logger.warn({ sid }, 'session ended: its unacknowledged events exceeded the event log bound');
+  const ridCacheOf = () => new RidCache(config.ridCacheSize);
+  let store: UserDataStore;
+  let log: EventLog;
+  let coordinator: Coordinator;
+  let cluster: RedisCoordinator | undefined;
+  let redis: Redis | undefined;
+  // Set once the transports exist: a cluster that starts over drops their attachments.
+  let dropAttachments = (): void => undefined;
+  if (config.store === 'embedded') {
+    // One process: users' durable data in SQLite under --data-dir, event logs in memory.
+    store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
+    const local = new MeteredEventLog(new MemoryEventLog(limits, OVERFLOW_RECORD), metrics, onOverflow);
+    const engine = new Engine(deps.users, new LogEventSink(local), clock, engineConfig, store);
+    coordinator = new LocalCoordinator(new GatewayState(engine, local, ridCacheOf()));
+    log = local;
+  } else {
+    // Nodes sharing Redis: every change is a command on one stream there, and every node
+    // applies the whole stream to its own replica (cluster/redis-coordinator.ts).
+    redis = connectRedis(config.store);
+    const reader = connectRedis(config.store, 'cwa-gateway-stream');
+    const target = redisTarget(config.store).safe;
+    let down = false;
+    const onError = (err: Error) => {
+      // Requests answer 503 meanwhile; ioredis reconnects by itself. Logged once per outage.
+      if (!down) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
+      down = true;
+    };
+    redis.on('error', onError);
+    reader.on('error', onError);
+    redis.on('ready', () => {
+      if (down) logger.info({ redis: target }, 'Redis reachable again');
+      down = false;
+    });
+    const makeReplica = (): Replica => {
+      const replicaClock = new ReplicaClock();
+      const random = new SeededRandom();
+      const local = new MeteredEventLog(new MemoryEventLog(limits, OVERFLOW_RECORD), metrics, onOverflow);
+      const engine = new Engine(deps.users, new LogEventSink(local), replicaClock, engineConfig, new MemoryUserDataStore(), random);
+      return { state: new GatewayState(engine, local, ridCacheOf()), clock: replicaClock, random };
+    };
+    cluster = new RedisCoordinator({
+      redis,
+      reader,
+      prefix: config.redisPrefix,
+      nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+      clock,
+      makeReplica,
+      onStartOver: () => dropAttachments(),
+      logger,
+      touchEveryMs: Math.min(5000, (config.sessionTimeoutS * 1000) / 20),
+    });
+    const node = cluster;
+    coordinator = node;
+    store = node.state.engine.store;
+    log = new ReplicatedEventLog(() => node.state.log as MeteredEventLog, (sid, ackId) => node.ack(sid, ackId));
+    node.start();
+  }
+  const engineOf = () => coordinator.state.engine;
+  metrics.bind({
+    sessions: () => engineOf().liveSessions(),
+    eventLogs: () => log.size(),
+    eventsPending: () => (coordinator.state.log as MeteredEventLog).pending(),
+  });
   const schema = RequestSchema.load();
   const ops: OpsContext = {
     logger,
@@ -158,10 +209,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     trustProxy: config.trustProxy,
   };
   const context: TransportContext = {
-    engine,
+    get engine() {
+      return engineOf();
+    },
+    coordinator,
     log,
     schema,
-    ridCache: new RidCache(config.ridCacheSize),
     limits: {
       maxBodyBytes: config.maxBodyBytes,
       maxDepth: config.maxXmlDepth,
@@ -193,8 +246,20 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     pingIntervalMs: config.wsPingIntervalMs,
   });
   websocket.listen(server);
+  dropAttachments = () => {
+    // The state these listened to is gone: polls are answered, sockets told the session ended.
+    ops.polls.releaseAll();
+    for (const sub of websocket.list()) sub.close(CloseCode.SessionEnded);
+  };
+  // Timers: a single gateway ticks its engine every second; cluster nodes look four times a
+  // second whether some node has proposed a tick lately, and propose one when none has.
   // A tick that fails (Redis unreachable) is retried by the next one.
-  const timer = deps.clock ? undefined : setInterval(() => engine.tick().catch(() => undefined), 1000);
+  const node = cluster;
+  const timer = deps.clock
+    ? undefined
+    : node
+      ? setInterval(() => node.maybeTick().catch(() => undefined), 250)
+      : setInterval(() => coordinator.tick().catch(() => undefined), 1000);
   timer?.unref();
   let disposed = false;
   const dispose = (): void => {
@@ -204,7 +269,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     websocket.close(0);
     schema.dispose();
     if (!deps.store) void store.close();
-    if (baseLog instanceof RedisEventLog) void baseLog.disconnect();
+    void cluster?.stop();
     redis?.disconnect();
   };
 
@@ -242,7 +307,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   shutdown.register('stop the engine', 'engine', async () => {
     if (timer) clearInterval(timer);
-    await engine.shutdown();
+    // A cluster node leaves its sessions to the other nodes (they live in the shared state);
+    // a single gateway ends them, telling their peers.
+    if (cluster) await cluster.stop();
+    else await engineOf().shutdown();
   });
   // better-sqlite3 writes synchronously: every answered command is already in the database;
   // closing it checkpoints the write-ahead log. A store handed in by the caller is theirs to close.
@@ -255,13 +323,22 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
 
   return {
-    engine,
+    get engine() {
+      return engineOf();
+    },
+    coordinator,
+    ...(cluster ? { cluster } : {}),
+    tick: () => coordinator.tick(),
     context,
     server,
     websocket,
     store,
     ...(redis ? { redis } : {}),
-    ready: (timeoutMs) => (redis ? whenReady(redis, timeoutMs) : Promise.resolve(true)),
+    ready: async (timeoutMs) => {
+      if (!cluster || !redis) return true;
+      const started = Date.now();
+      return (await whenReady(redis, timeoutMs)) && cluster.ready(Math.max(0, timeoutMs - (Date.now() - started)));
+    },
     logger,
     metrics,
     shutdown,

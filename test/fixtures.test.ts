@@ -57,7 +57,7 @@ describe('fixtures: transcript replay', () => {
       const gw = await startTestGateway({ holdMs: 0, ...fixture.gateway }, { manualClock: manual });
       const advance = async (ms: number) => {
         gw.clock!.advance(ms);
-        await gw.gateway.engine.tick();
+        await gw.gateway.tick();
       };
       try {
         await replayFixture(fixture, gw.url, manual ? advance : undefined);

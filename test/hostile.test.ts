@@ -200,10 +200,10 @@ describe('time: session idle timeout, ticket expiry and rotation, unanswered inv
     const alice = await new LegacyClient(gw.url, 'alice').signIn();
     await alice.poll();
     gw.clock!.advance(59_000);
-    await gw.gateway.engine.tick();
+    await gw.gateway.tick();
     expect((await alice.poll()).reply.status).to.equal(200); // the poll itself is activity
     gw.clock!.advance(61_000);
-    await gw.gateway.engine.tick();
+    await gw.gateway.tick();
     const { events } = await alice.poll();
     expect(events.map((e) => e.name)).to.deep.equal(['sessionTerminated']);
     expect(events[0]!.attrs.reason).to.equal('timeout');
@@ -241,7 +241,7 @@ describe('time: session idle timeout, ticket expiry and rotation, unanswered inv
     await bob.poll();
     await alice.poll();
     gw.clock!.advance(31_000);
-    await gw.gateway.engine.tick();
+    await gw.gateway.tick();
     const a = await alice.poll();
     const failed = a.events.find((e) => e.name === 'requestFailed')!;
     expect(failed.children[0]!.children[0]!.attrs.code).to.equal('408');

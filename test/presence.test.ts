@@ -262,12 +262,12 @@ describe('presence', () => {
       await run(bob!, '<subscribePresence rid="1"><uris><uri>sip:alice@example.com</uri></uris></subscribePresence>');
       gw.clock!.advance(301_000);
       await alice!.poll(); // UA=false: the session is alive, the user is not active
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       let got = (await bob!.poll()).events;
       expect(availability(only(got, 'userPresence'), 'sip:alice@example.com')).to.equal(4500);
       expect(availability(only((await alice!.poll()).events, 'selfPresence'))).to.equal(4500);
       gw.clock!.advance(900_000);
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       got = (await bob!.poll()).events;
       expect(availability(only(got, 'userPresence'), 'sip:alice@example.com')).to.equal(15500);
       await alice!.poll(alice!.ackId, 'true');
@@ -282,7 +282,7 @@ describe('presence', () => {
       const [bob] = await users('bob');
       await run(bob!, '<subscribePresence rid="1"><uris><uri>sip:alice@example.com</uri></uris></subscribePresence>');
       gw.clock!.advance(1_300_000);
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       expect(named((await bob!.poll()).events, 'userPresence')).to.have.length(0);
     });
 
@@ -292,7 +292,7 @@ describe('presence', () => {
       gw.clock!.advance(3_599_000);
       await bob!.poll();
       gw.clock!.advance(2_000);
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       const got = (await bob!.poll()).events;
       expect(availability(only(got, 'userPresence'), 'sip:alice@example.com')).to.equal(18500);
       expect(alice!.sid).to.not.equal(bob!.sid);

@@ -32,7 +32,7 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
         try {
           await replayFixture(fixture, gw.url, manual ? async (ms) => {
             gw.clock!.advance(ms);
-            await gw.gateway.engine.tick();
+            await gw.gateway.tick();
           } : undefined);
         } finally {
           await gw.close();

@@ -251,10 +251,10 @@ describe('WebSocket data channel', () => {
       ws.ack(H);
       await sleep(50);
       gw.clock!.advance(50_000);
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       expect(gw.gateway.engine.sessionFor('alice', alice.sid), 'alive: the ack was activity').to.not.equal(undefined);
       gw.clock!.advance(61_000);
-      await gw.gateway.engine.tick();
+      await gw.gateway.tick();
       await ws.until(() => ws.events.some((e) => e.name === 'sessionTerminated'), 'sessionTerminated');
       expect(ws.events[ws.events.length - 1]!.attrs.reason).to.equal('timeout');
       expect((await ws.closed).code).to.equal(CloseCode.SessionEnded);
@@ -392,7 +392,7 @@ describe('WebSocket data channel', () => {
       for (let i = 0; i < 4; i++) {
         gw.clock!.advance(50_000);
         await sleep(100); // a few heartbeats: the pongs touch the session
-        await gw.gateway.engine.tick();
+        await gw.gateway.tick();
       }
       expect(gw.gateway.engine.sessionFor('alice', alice.sid)).to.not.equal(undefined);
     });

@@ -122,6 +122,12 @@ export class MemoryEventLog implements EventLog {
     return { status: 'ok', events: log.events.slice(0, max), head: log.head, closed: log.closed };
   }
 
+  /** The session's last eid and last acknowledged eid, undefined for an unknown log. */
+  position(sid: number): { head: number; acked: number } | undefined {
+    const log = this.logs.get(sid);
+    return log && { head: log.head, acked: log.acked };
+  }
+
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
     const log = this.logs.get(sid);
     if (!log) return { status: 'missing' };

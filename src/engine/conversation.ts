@@ -1,7 +1,7 @@
 // One IM conversation — one-to-one, escalating, or a focus (multi-party) conference —
 // and each session's leg in it. A conversation is shared by all its legs; each leg
 // sees it under its own session's confId.
-import { randomBytes, randomUUID } from 'node:crypto';
+import type { RandomSource } from './random.js';
 import type { Session } from './session.js';
 import type { EscalationMode, ImSessionState, Role } from './types.js';
 
@@ -35,7 +35,7 @@ export class Conversation {
   /** Participants currently typing, with the time of their last `composing`. */
   readonly composing = new Map<Leg, number>();
   /** The conversation's id (UCC session property 10000): the same through escalation. */
-  readonly conversationId = randomUUID();
+  readonly conversationId: string;
   mode: EscalationMode;
   focusUri?: string;
   locked = false;
@@ -50,7 +50,9 @@ export class Conversation {
     readonly subject: string | undefined,
     mode: EscalationMode,
     now: number,
+    private readonly random: RandomSource,
   ) {
+    this.conversationId = random.uuid();
     this.mode = mode;
     this.lastActivity = now;
   }
@@ -96,7 +98,7 @@ export class Conversation {
   }
 
   makeFocusUri(organizer: string): string {
-    const id = randomBytes(5).toString('hex').toUpperCase();
+    const id = this.random.bytes(5).toString('hex').toUpperCase();
     this.focusUri = `${organizer};gruu;opaque=app:conf:focus:id:${id}`;
     return this.focusUri;
   }

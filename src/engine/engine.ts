@@ -6,6 +6,7 @@
 import type { UserDataStore } from '../store/types.js';
 import { MemoryUserDataStore } from '../store/memory.js';
 import type { Clock } from './clock.js';
+import { cryptoRandom, type RandomSource } from './random.js';
 import { AccessControl } from './containers.js';
 import { Level } from './presence-model.js';
 import { ContactService } from './contacts.js';
@@ -96,8 +97,9 @@ export class Engine implements EngineCore {
     readonly clock: Clock,
     readonly config: EngineConfig,
     readonly store: UserDataStore = new MemoryUserDataStore(),
+    readonly random: RandomSource = cryptoRandom,
   ) {
-    this.tickets = new TicketService(clock, config.ticketTtlS * 1000);
+    this.tickets = new TicketService(clock, random, config.ticketTtlS * 1000);
     this.im = new ImService(this);
     const limits = { ...USER_DATA_DEFAULTS, ...config.userData };
     const networks = new Networks(directory);
@@ -131,11 +133,15 @@ export class Engine implements EngineCore {
 
   // ---- sign-in --------------------------------------------------------------
 
-  async logon(user: string | undefined, password: string | undefined): Promise<{ ticket: string; user: DirectoryUser } | undefined> {
+  /** The directory user for a user name and password; undefined when they do not match. */
+  async authenticate(user: string | undefined, password: string | undefined): Promise<DirectoryUser | undefined> {
     if (!user || password === undefined) return undefined;
-    const found = await this.directory.authenticate(user, password);
-    if (!found) return undefined;
-    return { ticket: this.tickets.issue(found.login), user: found };
+    return (await this.directory.authenticate(user, password)) ?? undefined;
+  }
+
+  async logon(user: string | undefined, password: string | undefined): Promise<{ ticket: string; user: DirectoryUser } | undefined> {
+    const found = await this.authenticate(user, password);
+    return found && { ticket: this.tickets.issue(found.login), user: found };
   }
 
   checkTicket(ticket: string | undefined): TicketCheck | undefined {

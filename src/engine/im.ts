@@ -148,7 +148,7 @@ export class ImService implements EngineModule {
 
     const confId = session.allocateConfId(requestedConfId);
     const focus = uris.length > 1;
-    const conv = new Conversation(this.nextConversation++, action.subject, focus ? 'escalated' : 'invitingPeer', this.now);
+    const conv = new Conversation(this.nextConversation++, action.subject, focus ? 'escalated' : 'invitingPeer', this.now, this.core.random);
     this.conversations.add(conv);
     const mine = conv.addLeg(session, confId, focus ? 'connected' : 'connecting', focus ? 'presenter' : 'attendee');
     out.push(conf(mine, { type: 'initiateImSessionAccepted', rid, confId }));

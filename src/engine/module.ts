@@ -2,6 +2,7 @@
 // it sees the engine through EngineCore, and the engine calls its hooks at session
 // start and end and on every tick. Hooks run inside the engine's command mutex.
 import type { Clock } from './clock.js';
+import type { RandomSource } from './random.js';
 import type { EngineConfig } from './engine.js';
 import type { Delivery, Directory } from './ports.js';
 import type { Session } from './session.js';
@@ -10,6 +11,8 @@ export interface EngineCore {
   readonly clock: Clock;
   readonly config: EngineConfig;
   readonly directory: Directory;
+  /** Unguessable values (focus URIs, conversation ids). */
+  readonly random: RandomSource;
   /** Queues events (per-session order kept); sessions whose log overflows are ended. */
   deliver(out: Delivery[]): Promise<void>;
   /** The live sessions of a user (by login). */

@@ -1,8 +1,8 @@
 // CWA-Ticket: an opaque bearer token (256 random bits, base64url) that expires and is
 // rotated. A ticket older than half its lifetime is replaced on its next use; the old
 // one stays valid for a short grace period so requests already in flight still pass.
-import { randomBytes } from 'node:crypto';
 import type { Clock } from './clock.js';
+import type { RandomSource } from './random.js';
 
 interface TicketRecord {
   login: string;
@@ -22,12 +22,13 @@ export class TicketService {
 
   constructor(
     private readonly clock: Clock,
+    private readonly random: RandomSource,
     private readonly ttlMs: number,
     private readonly graceMs = 60_000,
   ) {}
 
   issue(login: string): string {
-    const ticket = randomBytes(32).toString('base64url');
+    const ticket = this.random.bytes(32).toString('base64url');
     const now = this.clock.now();
     this.tickets.set(ticket, { login, issuedAt: now, expiresAt: now + this.ttlMs });
     return ticket;
@@ -35,6 +36,21 @@ export class TicketService {
 
   /** Validates a ticket; rotates it when it is old. Undefined for unknown or expired tickets. */
   check(ticket: string | undefined): TicketCheck | undefined {
+    const seen = this.inspect(ticket);
+    if (!seen || !seen.rotates) return seen && { login: seen.login, current: seen.current };
+    const now = this.clock.now();
+    const rec = this.tickets.get(seen.current)!;
+    const fresh = this.issue(rec.login);
+    rec.successor = fresh;
+    rec.expiresAt = Math.min(rec.expiresAt, now + this.graceMs);
+    return { login: rec.login, current: fresh };
+  }
+
+  /**
+   * What `check` answers, changing nothing: the newest ticket of the rotation chain, and
+   * whether `check` would rotate it now (a node that replays commands proposes that change).
+   */
+  inspect(ticket: string | undefined): (TicketCheck & { rotates: boolean }) | undefined {
     if (!ticket) return undefined;
     const now = this.clock.now();
     let rec = this.tickets.get(ticket);
@@ -47,13 +63,7 @@ export class TicketService {
       current = rec.successor;
       rec = next;
     }
-    if (!rec.successor && now - rec.issuedAt >= this.ttlMs / 2) {
-      const fresh = this.issue(rec.login);
-      rec.successor = fresh;
-      rec.expiresAt = Math.min(rec.expiresAt, now + this.graceMs);
-      current = fresh;
-    }
-    return { login: rec.login, current };
+    return { login: rec.login, current, rotates: !rec.successor && now - rec.issuedAt >= this.ttlMs / 2 };
   }
 
   revokeAll(login: string): void {

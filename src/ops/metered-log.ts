@@ -67,6 +67,12 @@ export class MeteredEventLog implements EventLog {
     if (last && last.eid > c.sent) c.sent = last.eid;
   }
 
+  /** The inner log's position of a session (logs that know it: the in-memory one). */
+  position(sid: number): { head: number; acked: number } | undefined {
+    const inner = this.inner as EventLog & { position?: (sid: number) => { head: number; acked: number } | undefined };
+    return inner.position?.(sid);
+  }
+
   /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
     const result = await this.inner.peek(sid, afterEid, max);

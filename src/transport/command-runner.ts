@@ -1,10 +1,11 @@
 // Runs one cwaRequests batch for an authenticated client, whatever carried it (an HTTP
-// POST or a WebSocket frame): decode, de-duplicate, execute in order, render.
+// POST or a WebSocket frame): decode here, then hand it to the coordinator, which
+// de-duplicates, executes in order and renders (cluster/state.ts).
 import { createHash } from 'node:crypto';
-import type { CommandContext } from '../engine/engine.js';
-import type { ResponseItem } from '../engine/types.js';
+import type { BatchCommand } from '../cluster/coordinator.js';
+import { portableBatch } from '../cluster/commands.js';
 import { decodeBatch, DocumentRejectedError, type DecodedBatch } from '../protocol/codec.js';
-import { renderErrorResponse, renderResponses } from '../protocol/responses.js';
+import { renderErrorResponse } from '../protocol/responses.js';
 import type { TransportContext } from './http/context.js';
 
 export interface Caller {
@@ -28,34 +29,15 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
     throw err;
   }
   const rids = batch.items.map((i) => (i.status === 'ok' ? (i.request.rid ?? '') : i.rid));
-  const run = async () => ({ status: 200, body: await execute(ctx, caller.login, batch) });
-  if (rids.every((r) => r === '')) return run();
-  // A retried batch: same session (or, before one exists, same ticket), same rids, same body.
-  const scope = batch.sid ? `s:${batch.sid}:${caller.login}` : `t:${caller.presented}`;
-  const key = rids.join('\u0000') + '\u0000' + createHash('sha1').update(text).digest('base64');
-  return (await ctx.ridCache.run(scope, key, run)).response;
+  const cmd: BatchCommand = { login: caller.login, batch: portableBatch(batch) };
+  if (rids.some((r) => r !== '')) {
+    // A retried batch: same session (or, before one exists, same ticket), same rids, same body.
+    cmd.scope = batch.sid ? `s:${batch.sid}:${caller.login}` : `t:${digest(caller.presented)}`;
+    cmd.key = rids.join('\u0000') + '\u0000' + digest(text);
+  }
+  return ctx.coordinator.runBatch(cmd);
 }
 
-async function execute(ctx: TransportContext, login: string, batch: DecodedBatch): Promise<string> {
-  const { engine } = ctx;
-  return engine.exclusive(async () => {
-    const command: CommandContext = {
-      login,
-      session: batch.sid ? engine.sessionFor(login, batch.sid) : engine.soleSessionOf(login),
-    };
-    const answers: ResponseItem[] = [];
-    let processed = 0;
-    let unexpected = 0;
-    for (const item of batch.items) {
-      if (item.status === 'ok') {
-        processed += 1;
-        answers.push(await engine.execute(command, item.request));
-      } else {
-        if (item.status === 'unknown') unexpected += 1;
-        answers.push({ type: 'requestInvalid', rid: item.rid, error: item.error });
-      }
-    }
-    await engine.endBatch();
-    return renderResponses(answers, processed, unexpected);
-  });
+function digest(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
 }

@@ -58,7 +58,7 @@ async function main(script: string, outFile: string): Promise<void> {
       gw.url,
       async (ms) => {
         gw.clock!.advance(ms);
-        await gw.gateway.engine.tick();
+        await gw.gateway.tick();
       },
       record,
     );

@@ -19,20 +19,24 @@ export const DATA_PATH = '/cwa/AsyncDataChannel.ashx';
 type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 
 /** Express 5 forwards rejected promises to the error handler; this keeps the types plain. */
-const wrap = (fn: (req: Request, res: Response) => Promise<unknown>): Handler => (req, res, next) => fn(req, res).catch(next);
+const wrap =
+  (fn: (req: Request, res: Response) => Promise<unknown>, thenNext = false): Handler =>
+  (req, res, next) =>
+    fn(req, res).then(() => {
+      if (thenNext && !res.headersSent) next();
+    }, next);
 
 /** Every request after logon needs a valid CWA-Ticket; nothing runs without one. */
 function requireTicket(ctx: TransportContext): Handler {
-  return (req, res, next) => {
+  return wrap(async (req, res) => {
     const presented = req.get('CWA-Ticket');
-    const check = ctx.engine.checkTicket(presented);
+    const check = await ctx.coordinator.checkTicket(presented);
     if (!check) {
       sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'A valid CWA-Ticket header is required: sign in first.'), reason: 'Not Authenticated' });
       return;
     }
     res.locals.auth = { login: check.login, current: check.current, presented };
-    next();
-  };
+  }, true);
 }
 
 export function createApp(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): express.Express {

@@ -1,7 +1,7 @@
 // What the HTTP transport needs from the rest of the gateway.
 import type { AttachmentRegistry } from '../../delivery/attachments.js';
 import type { EventLog } from '../../delivery/event-log.js';
-import type { RidCache } from '../../delivery/rid-cache.js';
+import type { Coordinator } from '../../cluster/coordinator.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
@@ -12,10 +12,13 @@ import type { RequestSchema } from '../../protocol/schema.js';
 import type { HeldPolls } from './held-polls.js';
 
 export interface TransportContext {
-  engine: Engine;
+  /** The engine, to read from (sessions, users); changes go through `coordinator`. */
+  readonly engine: Engine;
+  /** Applies changes: at once on a single gateway, through the shared command stream on a cluster. */
+  coordinator: Coordinator;
+  /** The event logs, to read, acknowledge and wait on. */
   log: EventLog;
   schema: RequestSchema;
-  ridCache: RidCache;
   limits: CodecLimits & { maxBodyBytes: number };
   /** Longest time a data-channel GET is held when nothing is queued. */
   holdMs: number;

@@ -8,6 +8,7 @@ import type { Request, Response } from 'express';
 import type { Attachment } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
+import { findSession } from '../sessions.js';
 import type { TransportContext } from './context.js';
 import { intParam, queryParams } from './query.js';
 import { sendError, sendXml } from './replies.js';
@@ -24,11 +25,11 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     const ua = params.get('ua')?.trim().toLowerCase();
     const { engine, log } = ctx;
-    const session = engine.sessionFor(auth.login, sid);
-    if (!session && !engine.ownsEndedLog(auth.login, sid)) {
+    const { session, endedLog } = await findSession(ctx, auth.login, sid);
+    if (!session && !endedLog) {
       return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
     }
-    if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
+    if (session) await ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
 
     // This poll supersedes the session's previous listener (an older poll or a WebSocket);
     // HeldPolls also knows it, to answer it at shutdown and count it while held.

@@ -38,13 +38,14 @@ export function logonHandler(ctx: TransportContext) {
       logger.warn(who, 'logon throttled: too many failures for this user');
       return sendThrottled(ctx, res, 'logonUser', allowed.retryAfterS);
     }
-    const result = await ctx.engine.logon(name, password);
-    if (!result) {
+    const signedIn = await ctx.engine.authenticate(name, password);
+    if (!signedIn) {
       rates.logonUser.take(userKey);
       metrics.logons.inc({ result: 'failure' });
       logger.info(who, 'logon failed');
       return sendError(res, 401, { ...cwaError(ErrorCode.InvalidRequest, 'The user name or password is incorrect.'), reason: 'Logon failed' });
     }
+    const result = { user: signedIn, ticket: await ctx.coordinator.issueTicket(signedIn.login) };
     metrics.logons.inc({ result: 'success' });
     logger.info({ ...who, login: result.user.login }, 'logon');
     const body = renderResponses([{ type: 'logonSucceeded', uri: result.user.uri, signInData: renderSignInData(result.user) }], 1, 0);

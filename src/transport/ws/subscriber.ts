@@ -93,7 +93,8 @@ export class Subscriber implements Attachment {
     }
     this.alive = false;
     this.socket.ping();
-    if (!this.followTicket()) this.end(CloseCode.NotAuthenticated);
+    // A store that cannot be reached now is not a reason to drop the client: the next beat looks again.
+    this.followTicket().then((ok) => ok || this.end(CloseCode.NotAuthenticated), () => undefined);
   }
 
   /** Closes the socket with a close frame (gateway shutdown). */
@@ -179,7 +180,7 @@ export class Subscriber implements Attachment {
           return;
         case 'command': {
           // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
-          if (!this.followTicket()) {
+          if (!(await this.inOrder(() => this.followTicket()))) {
             this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
             this.end(CloseCode.NotAuthenticated);
             return;
@@ -194,7 +195,7 @@ export class Subscriber implements Attachment {
           this.commandsRunning += 1;
           const stop = metrics.commandDuration.labels({ transport: 'websocket' }).startTimer();
           try {
-            const outcome = await runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text);
+            const outcome = await this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text));
             stop();
             if (outcome.status === 200) metrics.countRequestErrors(outcome.body);
             else {
@@ -226,12 +227,21 @@ export class Subscriber implements Attachment {
 
   private touch(ua?: boolean): void {
     const session = this.ctx.engine.sessionFor(this.login, this.sid);
-    if (session) this.ctx.engine.touch(session, ua);
+    if (session) this.ctx.coordinator.touch(session, ua).catch(() => undefined);
   }
 
+  /** Runs the steps of command frames one after another, in the order the frames came. */
+  private inOrder<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.frames.then(step, step);
+    this.frames = run.catch(() => undefined);
+    return run;
+  }
+
+  private frames: Promise<unknown> = Promise.resolve();
+
   /** Follows ticket rotations (telling the client); false when the ticket expired or was revoked. */
-  private followTicket(): boolean {
-    const check = this.ctx.engine.checkTicket(this.ticket);
+  private async followTicket(): Promise<boolean> {
+    const check = await this.ctx.coordinator.checkTicket(this.ticket);
     if (!check || check.login !== this.login) return false;
     if (check.current !== this.ticket) this.rotateTo(check.current);
     return true;

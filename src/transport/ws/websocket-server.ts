@@ -12,6 +12,7 @@ import type { CwaError } from '../../engine/types.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 import type { TransportContext } from '../http/context.js';
 import { intParam, queryParams } from '../http/query.js';
+import { findSession } from '../sessions.js';
 import { XML_CONTENT_TYPE } from '../http/replies.js';
 import { CloseCode } from './close-codes.js';
 import { Subscriber, type EndReason } from './subscriber.js';
@@ -106,7 +107,7 @@ export class WebSocketChannel {
     const header = req.headers['cwa-ticket'];
     const presented = (Array.isArray(header) ? header[0] : header) ?? params.get('cwa-ticket') ?? params.get('ticket');
     const { engine, log } = this.ctx;
-    const check = engine.checkTicket(presented);
+    const check = await this.ctx.coordinator.checkTicket(presented);
     if (!check || !presented) {
       return refuse(socket, {
         status: 401,
@@ -119,12 +120,12 @@ export class WebSocketChannel {
     if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
       return refuse(socket, { status: 400, error: cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), ticket });
     }
-    const session = engine.sessionFor(check.login, sid);
-    if (!session && !engine.ownsEndedLog(check.login, sid)) {
+    const { session, endedLog } = await findSession(this.ctx, check.login, sid);
+    if (!session && !endedLog) {
       return refuse(socket, { status: 404, error: cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), ticket });
     }
     const ua = params.get('ua')?.trim().toLowerCase();
-    if (session) engine.touch(session, ua === undefined ? undefined : ua === 'true');
+    if (session) await this.ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
     // Attaching acknowledges everything <= AckId, exactly as a poll does.
     const r = await log.read(sid, ackId, 0);
     if (r.status === 'missing' || (r.status === 'ok' && r.closed && ackId >= r.head)) {

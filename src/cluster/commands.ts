@@ -1,0 +1,38 @@
+// The changes a gateway's state goes through, as data. A single gateway applies each one
+// at once; gateways sharing Redis append them to one ordered stream and every node
+// applies the whole stream in order (see redis-coordinator.ts), so each node's state is
+// the same function of the same commands.
+import type { DecodedBatch } from '../protocol/codec.js';
+
+export type Command =
+  /** A user signed in (the proposing node checked the password): issue a ticket. */
+  | { t: 'logon'; login: string }
+  /** A ticket past half its lifetime was used: rotate it. */
+  | { t: 'rotate'; ticket: string }
+  /** A cwaRequests batch, decoded; `scope`/`key` identify a retried batch (rid cache). */
+  | { t: 'batch'; login: string; batch: DecodedBatch; scope?: string; key?: string }
+  /** A poll or WebSocket of the session shows activity (UA as reported, when given). */
+  | { t: 'touch'; login: string; sid: number; ua?: boolean }
+  /** The client acknowledged every event <= ackId of the session. */
+  | { t: 'ack'; sid: number; ackId: number }
+  /** Timers: idle sessions, unanswered invitations, composing, old tickets and logs. */
+  | { t: 'tick' };
+
+/** A command as it travels: who proposed it, when, and the seed of its random values. */
+export interface Envelope {
+  c: Command;
+  /** `<node id>:<n>`: the proposing node finds its own commands' results by it. */
+  o: string;
+  /** The proposer's clock: the time every node applies the command at. */
+  now: number;
+  /** 16 random bytes (hex) every node derives the command's unguessable values from. */
+  seed: string;
+}
+
+/** The batch without the parsed XML trees (they are not needed to execute it). */
+export function portableBatch(batch: DecodedBatch): DecodedBatch {
+  return {
+    ...(batch.sid !== undefined ? { sid: batch.sid } : {}),
+    items: batch.items.map((i) => (i.status === 'ok' ? ({ status: 'ok', request: i.request } as typeof i) : i)),
+  };
+}

@@ -1,0 +1,68 @@
+// How the transports change the gateway's state: through a Coordinator, never by calling
+// the engine's mutating methods themselves. A single gateway applies each change at once
+// (LocalCoordinator); gateways sharing Redis append it to the shared command stream and
+// answer once their own node has applied it (RedisCoordinator). Reads (is this session
+// mine? what is in its log?) go to the local state; a node that may be behind the others
+// first catches up (`sync`) when a read misses.
+import type { CachedResponse } from '../delivery/rid-cache.js';
+import type { TicketCheck } from '../engine/tickets.js';
+import type { Session } from '../engine/session.js';
+import type { DecodedBatch } from '../protocol/codec.js';
+import type { GatewayState } from './state.js';
+
+export interface BatchCommand {
+  login: string;
+  batch: DecodedBatch;
+  /** Duplicate detection: the session (or ticket) the batch belongs to, and its rids + body digest. */
+  scope?: string;
+  key?: string;
+}
+
+export interface Coordinator {
+  /** Issues a ticket for a user the caller has authenticated. */
+  issueTicket(login: string): Promise<string>;
+  /** Validates a presented ticket, rotating it when it is old. */
+  checkTicket(presented: string | undefined): Promise<TicketCheck | undefined>;
+  runBatch(cmd: BatchCommand): Promise<CachedResponse>;
+  /** A poll or WebSocket of the session arrived or reported UA. */
+  touch(session: Session, ua?: boolean): Promise<void>;
+  /** Resolves once this node has applied every change committed anywhere before the call. */
+  sync(): Promise<void>;
+  /** Runs the engine's timers once. */
+  tick(): Promise<void>;
+  /** False while the shared state cannot be reached (requests answer 503). */
+  available(): boolean;
+  /** The state this node serves from (it changes only when a cluster starts over, see RedisCoordinator). */
+  readonly state: GatewayState;
+}
+
+/** One gateway process: changes apply at once, in the engine's command order. */
+export class LocalCoordinator implements Coordinator {
+  constructor(readonly state: GatewayState) {}
+
+  async issueTicket(login: string): Promise<string> {
+    return this.state.engine.tickets.issue(login);
+  }
+
+  async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
+    return this.state.engine.checkTicket(presented);
+  }
+
+  runBatch(cmd: BatchCommand): Promise<CachedResponse> {
+    return this.state.apply({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+  }
+
+  async touch(session: Session, ua?: boolean): Promise<void> {
+    this.state.engine.touch(session, ua);
+  }
+
+  async sync(): Promise<void> {}
+
+  tick(): Promise<void> {
+    return this.state.engine.tick();
+  }
+
+  available(): boolean {
+    return true;
+  }
+}

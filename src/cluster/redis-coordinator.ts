@@ -1,0 +1,373 @@
+// Several gateway nodes, one state: every change is a command appended to one Redis
+// stream, and every node applies the whole stream, in order, to its own copy of the
+// state (sessions, tickets, conversations, presence, user data, event logs, rid cache).
+// The stream is the state's source of truth; a node's memory is a replica of it.
+//
+//   <prefix>cmd    stream; entry ids are 0-<seq>, seq = 1, 2, 3 … without gaps
+//   <prefix>seq    the last seq handed out (INCR in the append script)
+//   <prefix>epoch  random id of this stream's life; a Redis that lost its data has none
+//
+// Why it is correct: a command's effects are a function of the state before it and of
+// the command (its time and random seed travel in it), so nodes that apply the same
+// commands in the same order hold the same state. Conflicting requests on two nodes are
+// ordered by the stream like requests on one node are ordered by the engine's mutex: no
+// update is lost, and every participant of a conference sees its events in one order.
+// A node killed at any point loses nothing that was answered: the answer is sent after
+// the command was appended and applied, and every other node applies it too.
+//
+// Reads are local. A node may be a little behind the stream: when a read misses (an
+// unknown session or ticket) it catches up to the stream's end (`sync`) and looks again.
+import type { Redis } from 'ioredis';
+import type { CachedResponse } from '../delivery/rid-cache.js';
+import type { Session } from '../engine/session.js';
+import type { TicketCheck } from '../engine/tickets.js';
+import type { Clock } from '../engine/clock.js';
+import { newSeed, type SeededRandom } from '../engine/random.js';
+import type { Logger } from '../ops/logger.js';
+import { StoreUnavailableError } from '../store/unavailable.js';
+import type { Command, Envelope } from './commands.js';
+import type { BatchCommand, Coordinator } from './coordinator.js';
+import type { GatewayState } from './state.js';
+
+/** The clock of a replica: the time of the last command applied (every node the same). */
+export class ReplicaClock implements Clock {
+  private t = 0;
+  now(): number {
+    return this.t;
+  }
+  advanceTo(t: number): void {
+    if (t > this.t) this.t = t;
+  }
+}
+
+/** A node's replica: the state and the clock and random source its engine was built with. */
+export interface Replica {
+  state: GatewayState;
+  clock: ReplicaClock;
+  random: SeededRandom;
+}
+
+export interface RedisCoordinatorOptions {
+  /** Connection for appends and reads of the counters (fails fast while Redis is away). */
+  redis: Redis;
+  /** A second connection, used only for the blocking reads of the stream. */
+  reader: Redis;
+  prefix: string;
+  /** This node's id in command origins (unique per process). */
+  nodeId: string;
+  /** The proposing node's time source (the system clock; tests pass a manual one). */
+  clock: Clock;
+  /** Builds an empty replica (at start, and when the cluster starts over). */
+  makeReplica: () => Replica;
+  /** Called after the replica was replaced: transports drop what they held of the old one. */
+  onStartOver?: () => void;
+  logger: Logger;
+  /** A command not applied within this time fails with 503 (it may still apply later: retries are de-duplicated). */
+  proposeTimeoutMs?: number;
+  /** Polls and sockets refresh a session's activity at most this often (a command each time). */
+  touchEveryMs: number;
+  /** How often some node proposes a timer tick. */
+  tickEveryMs?: number;
+}
+
+/** KEYS stream seq epoch; ARGV envelope epoch. Appends with the next seq, unless the epoch changed. */
+const APPEND = `
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return redis.error_reply('EPOCH stream epoch changed') end
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], '0-' .. n, 'c', ARGV[1])
+return n
+`;
+
+/** KEYS stream seq epoch; ARGV fresh. The stream's epoch; a fresh one (and an empty stream) if there is none. */
+const EPOCH = `
+local e = redis.call('GET', KEYS[3])
+if e then return e end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1])
+return ARGV[1]
+`;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class RedisCoordinator implements Coordinator {
+  private replica: Replica;
+  private readonly keys: [string, string, string];
+  private epoch: string | undefined;
+  private applied = 0;
+  private counter = 0;
+  private readonly pending = new Map<string, Pending>();
+  private syncWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** Proposer time of the last tick applied (any node's). */
+  private lastTickAt = 0;
+  private tickInFlight = false;
+  private readerUp = false;
+  private caughtUp = false;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly proposeTimeoutMs: number;
+  private readonly tickEveryMs: number;
+
+  constructor(private readonly opts: RedisCoordinatorOptions) {
+    this.replica = opts.makeReplica();
+    this.keys = [`${opts.prefix}cmd`, `${opts.prefix}seq`, `${opts.prefix}epoch`];
+    this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 5000;
+    this.tickEveryMs = opts.tickEveryMs ?? 1000;
+  }
+
+  get state(): GatewayState {
+    return this.replica.state;
+  }
+
+  /** Last seq this node applied (tests, metrics). */
+  get position(): number {
+    return this.applied;
+  }
+
+  /** Starts following the stream; `ready` resolves once this node has caught up. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const [o, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new StoreUnavailableError('The gateway node is stopping'));
+      this.pending.delete(o);
+    }
+    this.opts.reader.disconnect();
+    await this.loopDone;
+  }
+
+  /** Resolves true once the node has applied the stream up to where it was when called (or false after `timeoutMs`). */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.caughtUp) {
+      if (Date.now() > deadline) return false;
+      await delay(20);
+    }
+    return true;
+  }
+
+  available(): boolean {
+    return this.running && this.caughtUp && this.readerUp && this.opts.redis.status === 'ready' && this.epoch !== undefined;
+  }
+
+  // ---- proposing ------------------------------------------------------------------
+
+  private async propose(c: Command): Promise<unknown> {
+    if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
+    const o = `${this.opts.nodeId}:${++this.counter}`;
+    const env: Envelope = { c, o, now: this.opts.clock.now(), seed: newSeed() };
+    const result = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(o);
+        reject(new StoreUnavailableError(`The command was not applied within ${this.proposeTimeoutMs} ms`));
+      }, this.proposeTimeoutMs);
+      this.pending.set(o, { resolve, reject, timer });
+    });
+    try {
+      await this.opts.redis.eval(APPEND, 3, ...this.keys, JSON.stringify(env), this.epoch!);
+    } catch (err) {
+      const p = this.pending.get(o);
+      if (p) {
+        clearTimeout(p.timer);
+        this.pending.delete(o);
+      }
+      result.catch(() => undefined);
+      if (err instanceof Error && err.message.includes('EPOCH')) this.epoch = undefined; // the follower starts over
+      throw new StoreUnavailableError(`Redis is unavailable: ${(err as Error).message}`, { cause: err });
+    }
+    return result;
+  }
+
+  issueTicket(login: string): Promise<string> {
+    return this.propose({ t: 'logon', login }) as Promise<string>;
+  }
+
+  async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
+    if (!presented) return undefined;
+    const tickets = () => this.state.engine.tickets;
+    let seen = tickets().inspect(presented);
+    if (!seen) {
+      // Issued on another node a moment ago, perhaps: catch up and look again.
+      await this.sync();
+      seen = tickets().inspect(presented);
+    }
+    if (!seen) return undefined;
+    if (!seen.rotates) return { login: seen.login, current: seen.current };
+    return (await this.propose({ t: 'rotate', ticket: presented })) as TicketCheck | undefined;
+  }
+
+  runBatch(cmd: BatchCommand): Promise<CachedResponse> {
+    return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+  }
+
+  async touch(session: Session, ua?: boolean): Promise<void> {
+    const now = this.opts.clock.now();
+    const every = this.opts.touchEveryMs;
+    const needed =
+      (ua !== undefined && ua !== session.userActive) ||
+      (ua === true && now - session.userActiveAt >= every) ||
+      now - session.lastActivity >= every;
+    if (needed) await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
+  }
+
+  async ack(sid: number, ackId: number): Promise<void> {
+    await this.propose({ t: 'ack', sid, ackId });
+  }
+
+  async tick(): Promise<void> {
+    await this.propose({ t: 'tick' });
+  }
+
+  /** Proposes a tick when no node has for a while (called often by every node; one usually wins). */
+  async maybeTick(): Promise<void> {
+    if (this.tickInFlight || !this.available()) return;
+    // A little jitter so the nodes do not all propose at the same moment.
+    if (this.opts.clock.now() - this.lastTickAt < this.tickEveryMs + Math.floor(Math.random() * 200)) return;
+    this.tickInFlight = true;
+    try {
+      await this.tick();
+    } finally {
+      this.tickInFlight = false;
+    }
+  }
+
+  async sync(): Promise<void> {
+    if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
+    let seq: number;
+    try {
+      seq = Number((await this.opts.redis.get(this.keys[1])) ?? 0);
+    } catch (err) {
+      throw new StoreUnavailableError(`Redis is unavailable: ${(err as Error).message}`, { cause: err });
+    }
+    if (this.applied >= seq) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreUnavailableError(`This node did not catch up within ${this.proposeTimeoutMs} ms`)), this.proposeTimeoutMs);
+      this.syncWaiters.push({
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  // ---- following the stream -------------------------------------------------------
+
+  private async follow(): Promise<void> {
+    const { reader, logger } = this.opts;
+    let target = -1; // the stream's end when this node started: caught up once applied
+    while (this.running) {
+      try {
+        if (this.epoch === undefined) await this.joinEpoch();
+        if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
+        if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
+        const res = (await reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', this.keys[0], `0-${this.applied}`)) as
+          | [string, [string, string[]][]][]
+          | null;
+        if (!this.readerUp) {
+          this.readerUp = true;
+          logger.info({ applied: this.applied }, 'cluster: following the command stream');
+        }
+        if (!res) {
+          // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
+          const epoch = await reader.get(this.keys[2]);
+          if (epoch !== this.epoch) await this.startOver(epoch === null ? 'the command stream is gone (Redis lost its data)' : 'the command stream was started again');
+          continue;
+        }
+        for (const [id, fields] of res[0]![1]) {
+          const seq = Number(id.slice(id.indexOf('-') + 1));
+          if (seq !== this.applied + 1) {
+            await this.startOver(`the command stream skips from ${this.applied} to ${seq}`);
+            break;
+          }
+          const raw = fields[fields.indexOf('c') + 1]!;
+          await this.applyEnvelope(JSON.parse(raw) as Envelope);
+          this.applied = seq;
+          if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
+        }
+        this.wakeSyncs();
+      } catch (err) {
+        if (!this.running) break;
+        if (this.readerUp) logger.error({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying');
+        this.readerUp = false;
+        await delay(200);
+      }
+    }
+  }
+
+  private async joinEpoch(): Promise<void> {
+    const epoch = (await this.opts.reader.eval(EPOCH, 3, ...this.keys, newSeed())) as string;
+    if (this.replicaEpoch !== undefined && epoch !== this.replicaEpoch) return this.startOver('the command stream was started again');
+    this.epoch = epoch;
+    this.replicaEpoch = epoch;
+  }
+
+  /** The epoch the current replica was built from. */
+  private replicaEpoch: string | undefined;
+
+  /**
+   * The stream this node followed is gone (Redis came back empty) or was replaced: the
+   * state it described is gone with it. Start from an empty replica and follow the new
+   * stream; sessions end for their clients (they sign in again).
+   */
+  private async startOver(why: string): Promise<void> {
+    this.opts.logger.warn({ applied: this.applied, why }, 'cluster: starting over from an empty state');
+    this.replica = this.opts.makeReplica();
+    this.applied = 0;
+    this.lastTickAt = 0;
+    this.epoch = undefined;
+    this.replicaEpoch = undefined;
+    for (const [o, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new StoreUnavailableError(`The cluster state was lost: ${why}`));
+      this.pending.delete(o);
+    }
+    this.opts.onStartOver?.();
+    const epoch = (await this.opts.reader.eval(EPOCH, 3, ...this.keys, newSeed())) as string;
+    this.epoch = epoch;
+    this.replicaEpoch = epoch;
+  }
+
+  private async applyEnvelope(env: Envelope): Promise<void> {
+    const { state, clock, random } = this.replica;
+    clock.advanceTo(env.now);
+    random.reseed(env.seed);
+    let result: unknown;
+    let error: unknown;
+    try {
+      result = await state.apply(env.c);
+      // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
+      await state.engine.exclusive(async () => undefined);
+    } catch (err) {
+      error = err;
+      this.opts.logger.error({ err, command: env.c.t }, 'cluster: a command failed');
+    }
+    if (env.c.t === 'tick') this.lastTickAt = Math.max(this.lastTickAt, env.now);
+    const p = this.pending.get(env.o);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending.delete(env.o);
+      if (error) p.reject(error);
+      else p.resolve(result);
+    }
+  }
+
+  private wakeSyncs(): void {
+    if (this.syncWaiters.length === 0) return;
+    const still: typeof this.syncWaiters = [];
+    for (const w of this.syncWaiters) (this.applied >= w.seq ? w.resolve() : still.push(w));
+    this.syncWaiters = still;
+  }
+}

@@ -1,0 +1,56 @@
+// The event logs as a cluster node's transports see them. The logs themselves are part
+// of the replicated state (every node appends the same events when it applies the same
+// commands); what a reader does to them, acknowledging, is a change like any other and
+// goes through the command stream, so every node drops the same events and bounds the
+// same logs. Reading and waiting are local.
+import type { AppendOutcome, EventLog, EventRecord, ReadOutcome } from '../delivery/event-log.js';
+
+export interface PositionedLog extends EventLog {
+  position(sid: number): { head: number; acked: number } | undefined;
+}
+
+export class ReplicatedEventLog implements EventLog {
+  constructor(
+    /** The node's current logs (they are replaced when the cluster starts over). */
+    private readonly local: () => PositionedLog,
+    /** Proposes an acknowledgement and resolves once this node has applied it. */
+    private readonly ack: (sid: number, ackId: number) => Promise<void>,
+  ) {}
+
+  async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
+    const pos = this.local().position(sid);
+    if (pos && Math.min(ackId, pos.head) > pos.acked) await this.ack(sid, ackId);
+    // Acknowledged (by the command) as far as it goes: what remains is a read.
+    return this.local().peek(sid, ackId, max);
+  }
+
+  peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
+    return this.local().peek(sid, afterEid, max);
+  }
+
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.local().wait(sid, afterEid, timeoutMs, signal);
+  }
+
+  size(): number {
+    return this.local().size();
+  }
+
+  // Appending, closing and removing happen only when commands are applied (the engine
+  // writes to the local logs itself); a transport calling them would fork this node.
+  open(_sid: number): Promise<void> {
+    return Promise.reject(new Error('ReplicatedEventLog: logs are opened by applied commands only'));
+  }
+
+  append(_sid: number, _records: EventRecord[]): Promise<AppendOutcome> {
+    return Promise.reject(new Error('ReplicatedEventLog: events are appended by applied commands only'));
+  }
+
+  close(_sid: number, _terminal?: EventRecord): Promise<void> {
+    return Promise.reject(new Error('ReplicatedEventLog: logs are closed by applied commands only'));
+  }
+
+  remove(_sid: number): Promise<void> {
+    return Promise.reject(new Error('ReplicatedEventLog: logs are removed by applied commands only'));
+  }
+}
