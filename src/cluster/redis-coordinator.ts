@@ -194,6 +194,8 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
+    // A node cut off from the stream cannot know whether a ticket is still valid.
+    if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
     if (!presented) return undefined;
     const tickets = () => this.state.engine.tickets;
     let seen = tickets().inspect(presented);
@@ -273,13 +275,13 @@ export class RedisCoordinator implements Coordinator {
         if (this.epoch === undefined) await this.joinEpoch();
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
-        const res = (await reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', this.keys[0], `0-${this.applied}`)) as
-          | [string, [string, string[]][]][]
-          | null;
         if (!this.readerUp) {
           this.readerUp = true;
           logger.info({ applied: this.applied }, 'cluster: following the command stream');
         }
+        const res = (await reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', this.keys[0], `0-${this.applied}`)) as
+          | [string, [string, string[]][]][]
+          | null;
         if (!res) {
           // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
           const epoch = await reader.get(this.keys[2]);

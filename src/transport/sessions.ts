@@ -1,6 +1,7 @@
-// Finding the session a poll or WebSocket names. On a cluster node that is a little
-// behind the others (the session began on another node a moment ago), a miss makes the
-// node catch up before it answers 404.
+// Finding the session a poll or WebSocket names. A cluster node first catches up with
+// the command stream (`sync`): the session may have begun, and the events the client
+// acknowledges may have been queued, on another node a moment ago. Without that, a node
+// a little behind would answer 404, or take a cursor for one ahead of the log's head.
 import type { Session } from '../engine/session.js';
 import type { TransportContext } from './http/context.js';
 
@@ -16,8 +17,6 @@ export async function findSession(ctx: TransportContext, login: string, sid: num
     const session = ctx.engine.sessionFor(login, sid);
     return session ? { session, endedLog: false } : { endedLog: ctx.engine.ownsEndedLog(login, sid) };
   };
-  const first = look();
-  if (first.session || first.endedLog) return first;
   await ctx.coordinator.sync();
   return look();
 }

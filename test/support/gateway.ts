@@ -21,7 +21,7 @@ let gateways = 0;
 
 export async function startTestGateway(
   overrides: Partial<GatewayConfig> = {},
-  opts: { manualClock?: boolean; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis'; logger?: Logger } = {},
+  opts: { manualClock?: boolean | ManualClock; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis'; logger?: Logger } = {},
 ): Promise<TestGateway> {
   // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
   const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
@@ -32,7 +32,8 @@ export async function startTestGateway(
     opts = { ...opts, store: 'redis' };
   }
   const config: GatewayConfig = { ...defaultConfig(), port: 0, host: '127.0.0.1', holdMs: 2000, ...unthrottled, ...overrides };
-  const clock = opts.manualClock ? new ManualClock() : undefined;
+  // Nodes of one test cluster share their manual clock.
+  const clock = opts.manualClock instanceof ManualClock ? opts.manualClock : opts.manualClock ? new ManualClock() : undefined;
   // In memory unless the test asks for the embedded SQLite store (then under overrides.dataDir)
   // or for Redis (then overrides.store is the redis:// URL).
   const store = opts.store === 'sqlite' || opts.store === 'redis' ? undefined : (opts.store ?? new MemoryUserDataStore());

@@ -1,0 +1,172 @@
+// Gateway nodes sharing one Redis (--store redis://…), in this process, behind a
+// round-robin balancer: every request of every client goes to the next node. The
+// conversation fixtures pass there exactly as on one gateway; two nodes acting on one
+// conference at the same moment lose nothing; tickets and idle sessions expire on every
+// node alike. (cluster-failure.test.ts kills node processes.)
+import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LegacyClient } from './support/client.js';
+import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { describeRedis } from './support/redis.js';
+import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
+import type { XNode } from '../src/protocol/xml-tree.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function fixtureFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? fixtureFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
+}
+
+const textOf = (n: XNode | undefined): string => (n ? n.text + n.children.map(textOf).join('') : '');
+
+describeRedis('cluster: three nodes on one Redis behind a round-robin balancer', () => {
+  describe('the conversation fixtures, every request on the next node', () => {
+    for (const file of fixtureFiles(join(ROOT, 'fixtures'))) {
+      const name = relative(ROOT, file).split(sep).join('/');
+      it(name, async () => {
+        const fixture = loadFixtureFile(file, name);
+        const manual = usesManualClock(fixture);
+        const cluster = await startTestCluster(3, { holdMs: 0, ...fixture.gateway }, { manualClock: manual });
+        try {
+          await replayFixture(fixture, cluster.url, manual ? async (ms) => {
+            cluster.clock!.advance(ms);
+            await cluster.nodes[0]!.gateway.tick();
+          } : undefined);
+          // Every node took requests.
+          expect(Math.min(...cluster.balancer.served)).to.be.greaterThan(0);
+        } finally {
+          await cluster.close();
+        }
+      });
+    }
+  });
+
+  describe('state shared by the nodes', () => {
+    let cluster: TestCluster;
+    beforeEach(async () => {
+      cluster = await startTestCluster(3, { holdMs: 300 });
+    });
+    afterEach(async () => {
+      await cluster.close();
+    });
+
+    /** Signs a user in through the balancer and drains its initial events. */
+    async function signedIn(login: string): Promise<LegacyClient> {
+      const c = await new LegacyClient(cluster.url, login).signIn();
+      while ((await c.poll(c.ackId)).events.length > 0);
+      return c;
+    }
+
+    it('serves a session begun on one node from the others, and its ticket on all', async () => {
+      const alice = await new LegacyClient(cluster.nodes[0]!.url, 'alice').signIn();
+      for (const node of cluster.nodes) {
+        const c = new LegacyClient(node.url, 'alice');
+        c.ticket = alice.ticket;
+        c.sid = alice.sid;
+        const { reply } = await c.poll(0);
+        expect(reply.status, reply.body).to.equal(200);
+      }
+    });
+
+    it('two nodes changing one conference at the same moment lose no update, and every member sees one order', async () => {
+      const [alice, bob, carol] = [await signedIn('alice'), await signedIn('bob'), await signedIn('carol')];
+      const r = await alice.command(
+        `<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri><uri>sip:carol@example.com</uri></uris><message><content>start</content></message></initiateImSession></conference>`,
+      );
+      expect(r.status, r.body).to.equal(200);
+      const confOf = async (c: LegacyClient): Promise<string> => {
+        const events = await c.pollUntil((e) => e.name === 'conference' && JSON.stringify(e).includes('imSessionReceived'));
+        const ev = events.find((e) => e.name === 'conference' && JSON.stringify(e).includes('imSessionReceived'))!;
+        return ev.attrs.confId!;
+      };
+      const bobConf = await confOf(bob);
+      const carolConf = await confOf(carol);
+      await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><acceptImSession/></conference>`);
+      await carol.command(`<conference rid="${carol.nextRid()}" confId="${carolConf}"><acceptImSession/></conference>`);
+      // Bob's and Carol's messages go to different nodes at the same moment, 20 rounds.
+      const bobOn = new LegacyClient(cluster.nodes[1]!.url, 'bob');
+      const carolOn = new LegacyClient(cluster.nodes[2]!.url, 'carol');
+      Object.assign(bobOn, { ticket: bob.ticket, sid: bob.sid });
+      Object.assign(carolOn, { ticket: carol.ticket, sid: carol.sid });
+      const send = (c: LegacyClient, conf: string, text: string) =>
+        c.command(`<conference rid="${c.nextRid()}" confId="${conf}"><sendMessage><content>${text}</content></sendMessage></conference>`);
+      for (let i = 0; i < 20; i++) {
+        const [a, b] = await Promise.all([send(bobOn, bobConf, `b${i}`), send(carolOn, carolConf, `c${i}`)]);
+        expect(a.status, a.body).to.equal(200);
+        expect(b.status, b.body).to.equal(200);
+      }
+      // Alice sees all 40, and the order she sees is the order Bob and Carol see the other's.
+      const received = async (c: LegacyClient): Promise<string[]> => {
+        const out: string[] = [];
+        for (let polls = 0; polls < 50; polls++) {
+          const { events } = await c.poll(c.ackId);
+          for (const e of events) {
+            const s = JSON.stringify(e);
+            if (!s.includes('messageReceived')) continue;
+            const m = /"text":"([bc]\d+)"/.exec(s) ?? /([bc]\d+)/.exec(textOf(e));
+            if (m) out.push(m[1]!);
+          }
+          if (events.length === 0) break;
+        }
+        return out;
+      };
+      const atAlice = await received(alice);
+      expect(atAlice).to.have.length(40);
+      expect(new Set(atAlice).size).to.equal(40);
+      const atBob = await received(bob);
+      const atCarol = await received(carol);
+      expect(atBob).to.deep.equal(atAlice.filter((m) => m.startsWith('c')));
+      expect(atCarol).to.deep.equal(atAlice.filter((m) => m.startsWith('b')));
+      for (const who of ['b', 'c']) {
+        expect(atAlice.filter((m) => m.startsWith(who))).to.deep.equal([...Array(20).keys()].map((i) => `${who}${i}`));
+      }
+    });
+  });
+
+  describe('expiry on every node', () => {
+    it('a ticket expires, and an idle session times out, on every node (the timers run in the shared state)', async () => {
+      const cluster = await startTestCluster(3, { holdMs: 0, ticketTtlS: 100, sessionTimeoutS: 60 }, { manualClock: true });
+      try {
+        const alice = await new LegacyClient(cluster.url, 'alice').signIn();
+        const bob = await new LegacyClient(cluster.url, 'bob').signIn();
+        cluster.clock!.advance(30_000);
+        // Bob stays active (on every node in turn); Alice does not.
+        for (let i = 0; i < 3; i++) expect((await bob.poll(bob.ackId)).reply.status).to.equal(200);
+        cluster.clock!.advance(31_000);
+        await cluster.nodes[1]!.gateway.tick();
+        for (const node of cluster.nodes) {
+          // Alice's session timed out everywhere: every node answers its log's terminal event.
+          const c = new LegacyClient(node.url, 'alice');
+          Object.assign(c, { ticket: alice.ticket, sid: alice.sid });
+          const { reply, events } = await c.poll(alice.ackId);
+          expect(reply.status, reply.body).to.equal(200);
+          expect(events.map((e) => e.name), reply.body).to.include('sessionTerminated');
+          expect(reply.body).to.contain('timeout');
+        }
+        // Bob's session, used 31 s ago, is alive on every node.
+        for (const node of cluster.nodes) {
+          const c = new LegacyClient(node.url, 'bob');
+          Object.assign(c, { ticket: bob.ticket, sid: bob.sid });
+          const { reply, events } = await c.poll(bob.ackId);
+          expect(reply.status, reply.body).to.equal(200);
+          expect(events.map((e) => e.name)).to.not.include('sessionTerminated');
+        }
+        cluster.clock!.advance(60_000);
+        await cluster.nodes[2]!.gateway.tick();
+        for (const node of cluster.nodes) {
+          const c = new LegacyClient(node.url, 'alice');
+          c.ticket = alice.ticket;
+          // The ticket, issued 121 s ago with a 100 s lifetime (and replaced at 61 s), is refused by every node.
+          const r = await c.command('<initiateSession rid="1"/>', 0);
+          expect(r.status, r.body).to.equal(401);
+        }
+      } finally {
+        await cluster.close();
+      }
+    });
+  });
+});
