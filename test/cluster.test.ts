@@ -72,6 +72,23 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
       }
     });
 
+    it('a batch re-sent to another node (its answer was lost) gets the first answer, and runs once', async () => {
+      const [alice, bob] = [await signedIn('alice'), await signedIn('bob')];
+      const batch = `<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>once</content></message></initiateImSession></conference>`;
+      const onA = new LegacyClient(cluster.nodes[0]!.url, 'alice');
+      const onB = new LegacyClient(cluster.nodes[1]!.url, 'alice');
+      for (const c of [onA, onB]) Object.assign(c, { ticket: alice.ticket, sid: alice.sid });
+      const first = await onA.command(batch);
+      const again = await onB.command(batch);
+      expect(first.status, first.body).to.equal(200);
+      expect(again.body).to.equal(first.body);
+      const events = await bob.pollUntil((e) => JSON.stringify(e).includes('once'));
+      await new Promise((r) => setTimeout(r, 100));
+      const more = (await bob.poll(bob.ackId)).events;
+      const invitations = [...events, ...more].filter((e) => JSON.stringify(e).includes('imSessionReceived'));
+      expect(invitations).to.have.length(1);
+    });
+
     it('two nodes changing one conference at the same moment lose no update, and every member sees one order', async () => {
       const [alice, bob, carol] = [await signedIn('alice'), await signedIn('bob'), await signedIn('carol')];
       const r = await alice.command(
