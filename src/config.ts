@@ -20,6 +20,7 @@ export interface GatewayConfig {
   store: string;
   /** Namespace of the gateway's Redis keys and channels. */
   redisPrefix: string;
+  snapshotEvery: number;
   dataDir: string;
   configFile?: string;
   ticketTtlS: number;
@@ -148,9 +149,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sessionTimeoutS', flag: '--session-timeout-s', env: 'CWA_SESSION_TIMEOUT_S', type: 'int', default: 600, min: 10, max: 86400, arg: 'N',
     description: 'idle time in seconds after which a session ends' },
   { key: 'store', flag: '--store', env: 'CWA_STORE', type: 'string', default: 'embedded', check: checkStore, arg: 'URL',
-    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (event logs and durable data on Redis)' },
+    description: '"embedded" (in-process state, durable data in SQLite) or redis://host:port/db (several gateway nodes sharing one state on Redis)' },
   { key: 'redisPrefix', flag: '--redis-prefix', env: 'CWA_REDIS_PREFIX', type: 'string', default: 'cwa:', arg: 'PREFIX',
     description: 'prefix of every Redis key and channel the gateway uses (with --store redis://…)' },
+  { key: 'snapshotEvery', flag: '--snapshot-every', env: 'CWA_SNAPSHOT_EVERY', type: 'int', default: 20000, min: 100, max: 10000000, arg: 'N',
+    description: 'with --store redis://…: a node writes a snapshot of the shared state every N commands, and the command stream is trimmed to it' },
   { key: 'dataDir', flag: '--data-dir', env: 'CWA_DATA_DIR', type: 'string', default: './data', path: true, arg: 'DIR',
     description: 'where the embedded store keeps durable data' },
   { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',

@@ -166,9 +166,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const makeReplica = (): Replica => {
       const replicaClock = new ReplicaClock();
       const random = new SeededRandom();
-      const local = new MeteredEventLog(new MemoryEventLog(limits, OVERFLOW_RECORD), metrics, onOverflow);
-      const engine = new Engine(deps.users, new LogEventSink(local), replicaClock, engineConfig, new MemoryUserDataStore(), random);
-      return { state: new GatewayState(engine, local, ridCacheOf()), clock: replicaClock, random };
+      const logs = new MemoryEventLog(limits, OVERFLOW_RECORD);
+      const local = new MeteredEventLog(logs, metrics, onOverflow);
+      const store = new MemoryUserDataStore();
+      const engine = new Engine(deps.users, new LogEventSink(local), replicaClock, engineConfig, store, random);
+      return { state: new GatewayState(engine, local, ridCacheOf()), clock: replicaClock, random, logs, store };
     };
     cluster = new RedisCoordinator({
       redis,
@@ -180,6 +182,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       onStartOver: () => dropAttachments(),
       logger,
       touchEveryMs: Math.min(5000, (config.sessionTimeoutS * 1000) / 20),
+      snapshotEvery: config.snapshotEvery,
     });
     const node = cluster;
     coordinator = node;

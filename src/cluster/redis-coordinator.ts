@@ -3,9 +3,13 @@
 // state (sessions, tickets, conversations, presence, user data, event logs, rid cache).
 // The stream is the state's source of truth; a node's memory is a replica of it.
 //
-//   <prefix>cmd    stream; entry ids are 0-<seq>, seq = 1, 2, 3 … without gaps
-//   <prefix>seq    the last seq handed out (INCR in the append script)
-//   <prefix>epoch  random id of this stream's life; a Redis that lost its data has none
+//   <prefix>cmd       stream; entry ids are 0-<seq>, seq = 1, 2, 3 … without gaps
+//   <prefix>seq       the last seq handed out (INCR in the append script)
+//   <prefix>epoch     random id of this stream's life; a Redis that lost its data has none
+//   <prefix>snap      the state after command <seq> (snapshot.ts), written every
+//                     --snapshot-every commands by one node; the stream is trimmed to it
+//   <prefix>snapmeta  "<epoch>:<seq>" of that snapshot
+//   <prefix>snaplock  taken (SET NX PX) by the node writing a snapshot
 //
 // Why it is correct: a command's effects are a function of the state before it and of
 // the command (its time and random seed travel in it), so nodes that apply the same
@@ -27,6 +31,7 @@ import type { Logger } from '../ops/logger.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
 import type { Command, Envelope } from './commands.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
+import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
 import type { GatewayState } from './state.js';
 
 /** The clock of a replica: the time of the last command applied (every node the same). */
@@ -38,10 +43,14 @@ export class ReplicaClock implements Clock {
   advanceTo(t: number): void {
     if (t > this.t) this.t = t;
   }
+  /** A snapshot's time (loading one). */
+  set(t: number): void {
+    this.t = t;
+  }
 }
 
-/** A node's replica: the state and the clock and random source its engine was built with. */
-export interface Replica {
+/** A node's replica: the state, the clock and random source its engine was built with, and the parts a snapshot holds. */
+export interface Replica extends SnapshotParts {
   state: GatewayState;
   clock: ReplicaClock;
   random: SeededRandom;
@@ -68,6 +77,8 @@ export interface RedisCoordinatorOptions {
   touchEveryMs: number;
   /** How often some node proposes a timer tick. */
   tickEveryMs?: number;
+  /** A snapshot every this many commands (0: never; the stream then grows until Redis loses it). */
+  snapshotEvery: number;
 }
 
 /** KEYS stream seq epoch; ARGV envelope epoch. Appends with the next seq, unless the epoch changed. */
@@ -78,13 +89,39 @@ redis.call('XADD', KEYS[1], '0-' .. n, 'c', ARGV[1])
 return n
 `;
 
-/** KEYS stream seq epoch; ARGV fresh. The stream's epoch; a fresh one (and an empty stream) if there is none. */
+/** KEYS stream seq epoch snap snapmeta; ARGV fresh. The stream's epoch; a fresh one (and an empty stream) if there is none. */
 const EPOCH = `
 local e = redis.call('GET', KEYS[3])
 if e then return e end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
 redis.call('SET', KEYS[3], ARGV[1])
 return ARGV[1]
+`;
+
+/**
+ * KEYS stream seq epoch snap snapmeta; ARGV fresh seq snapshot. Redis lost the stream: a node
+ * that still holds the state offers it as the base of a new one (unless another node did first).
+ */
+const RESEED = `
+local e = redis.call('GET', KEYS[3])
+if e then return e end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[3])
+redis.call('SET', KEYS[5], ARGV[1] .. ':' .. ARGV[2])
+redis.call('SET', KEYS[3], ARGV[1])
+return ARGV[1]
+`;
+
+/** KEYS stream epoch snap snapmeta; ARGV epoch seq snapshot. Saves a newer snapshot and trims the stream to it. */
+const SAVE = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local m = redis.call('GET', KEYS[4])
+if m and string.sub(m, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ':' and tonumber(string.sub(m, string.len(ARGV[1]) + 2)) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[4], ARGV[1] .. ':' .. ARGV[2])
+redis.call('XTRIM', KEYS[1], 'MINID', '0-' .. (tonumber(ARGV[2]) + 1))
+return 1
 `;
 
 interface Pending {
@@ -98,6 +135,8 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class RedisCoordinator implements Coordinator {
   private replica: Replica;
   private readonly keys: [string, string, string];
+  private readonly snapKeys: [string, string, string];
+  private lastSnapshotSeq = 0;
   private epoch: string | undefined;
   private applied = 0;
   private counter = 0;
@@ -106,6 +145,8 @@ export class RedisCoordinator implements Coordinator {
   /** Proposer time of the last tick applied (any node's). */
   private lastTickAt = 0;
   private tickInFlight = false;
+  /** The stream the current replica's state comes from. */
+  private replicaEpoch: string | undefined;
   private readerUp = false;
   private caughtUp = false;
   private running = false;
@@ -116,6 +157,7 @@ export class RedisCoordinator implements Coordinator {
   constructor(private readonly opts: RedisCoordinatorOptions) {
     this.replica = opts.makeReplica();
     this.keys = [`${opts.prefix}cmd`, `${opts.prefix}seq`, `${opts.prefix}epoch`];
+    this.snapKeys = [`${opts.prefix}snap`, `${opts.prefix}snapmeta`, `${opts.prefix}snaplock`];
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 5000;
     this.tickEveryMs = opts.tickEveryMs ?? 1000;
   }
@@ -197,12 +239,14 @@ export class RedisCoordinator implements Coordinator {
     // A node cut off from the stream cannot know whether a ticket is still valid.
     if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
     if (!presented) return undefined;
+    // The engine's clock stands at the last command applied; a ticket is judged at this moment.
     const tickets = () => this.state.engine.tickets;
-    let seen = tickets().inspect(presented);
+    const now = () => Math.max(this.opts.clock.now(), this.replica.clock.now());
+    let seen = tickets().inspect(presented, now());
     if (!seen) {
       // Issued on another node a moment ago, perhaps: catch up and look again.
       await this.sync();
-      seen = tickets().inspect(presented);
+      seen = tickets().inspect(presented, now());
     }
     if (!seen) return undefined;
     if (!seen.rotates) return { login: seen.login, current: seen.current };
@@ -272,7 +316,7 @@ export class RedisCoordinator implements Coordinator {
     let target = -1; // the stream's end when this node started: caught up once applied
     while (this.running) {
       try {
-        if (this.epoch === undefined) await this.joinEpoch();
+        if (this.epoch === undefined) await this.join();
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
         if (!this.readerUp) {
@@ -284,14 +328,15 @@ export class RedisCoordinator implements Coordinator {
           | null;
         if (!res) {
           // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
-          const epoch = await reader.get(this.keys[2]);
-          if (epoch !== this.epoch) await this.startOver(epoch === null ? 'the command stream is gone (Redis lost its data)' : 'the command stream was started again');
+          if ((await reader.get(this.keys[2])) !== this.epoch) this.epoch = undefined;
           continue;
         }
         for (const [id, fields] of res[0]![1]) {
           const seq = Number(id.slice(id.indexOf('-') + 1));
           if (seq !== this.applied + 1) {
-            await this.startOver(`the command stream skips from ${this.applied} to ${seq}`);
+            // Trimmed past this node (it was slow or away): continue from the snapshot.
+            logger.warn({ applied: this.applied, next: seq }, 'cluster: the stream was trimmed past this node; loading the snapshot');
+            await this.loadSnapshotOf(this.epoch!, true);
             break;
           }
           const raw = fields[fields.indexOf('c') + 1]!;
@@ -300,6 +345,7 @@ export class RedisCoordinator implements Coordinator {
           if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
         }
         this.wakeSyncs();
+        if (this.opts.snapshotEvery > 0 && this.applied - this.lastSnapshotSeq >= this.opts.snapshotEvery) await this.snapshot();
       } catch (err) {
         if (!this.running) break;
         if (this.readerUp) logger.error({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying');
@@ -309,37 +355,97 @@ export class RedisCoordinator implements Coordinator {
     }
   }
 
-  private async joinEpoch(): Promise<void> {
-    const epoch = (await this.opts.reader.eval(EPOCH, 3, ...this.keys, newSeed())) as string;
-    if (this.replicaEpoch !== undefined && epoch !== this.replicaEpoch) return this.startOver('the command stream was started again');
-    this.epoch = epoch;
-    this.replicaEpoch = epoch;
+  /** Finds the stream to follow (at start, and whenever the one followed changed or vanished). */
+  private async join(): Promise<void> {
+    const { reader } = this.opts;
+    let current = await reader.get(this.keys[2]);
+    if (current === null) {
+      const fresh = newSeed();
+      if (this.replicaEpoch !== undefined) {
+        // Redis lost the stream this node followed, and this node still holds the state it
+        // described: offer that as the new base, so sessions and conversations go on.
+        const bytes = writeSnapshot(this.replica, this.metaNow(fresh));
+        current = (await reader.eval(RESEED, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh, this.applied, bytes)) as string;
+        if (current === fresh) {
+          this.opts.logger.warn({ applied: this.applied }, 'cluster: Redis lost the command stream; it starts again from this node\'s state');
+          this.epoch = this.replicaEpoch = fresh;
+          this.lastSnapshotSeq = this.applied;
+          return;
+        }
+      } else {
+        current = (await reader.eval(EPOCH, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh)) as string;
+      }
+    }
+    if (current === this.replicaEpoch) {
+      this.epoch = current;
+      return;
+    }
+    // A stream this replica does not come from: start from its snapshot, or from nothing.
+    await this.loadSnapshotOf(current, false);
   }
 
-  /** The epoch the current replica was built from. */
-  private replicaEpoch: string | undefined;
-
   /**
-   * The stream this node followed is gone (Redis came back empty) or was replaced: the
-   * state it described is gone with it. Start from an empty replica and follow the new
-   * stream; sessions end for their clients (they sign in again).
+   * Makes the replica the state of stream `epoch` as its latest snapshot holds it (or empty
+   * when it has none). `sameHistory`: the replica already follows that stream (it fell
+   * behind a trim); otherwise what clients held on this node is gone and they are told.
    */
-  private async startOver(why: string): Promise<void> {
-    this.opts.logger.warn({ applied: this.applied, why }, 'cluster: starting over from an empty state');
-    this.replica = this.opts.makeReplica();
-    this.applied = 0;
-    this.lastTickAt = 0;
-    this.epoch = undefined;
-    this.replicaEpoch = undefined;
-    for (const [o, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new StoreUnavailableError(`The cluster state was lost: ${why}`));
-      this.pending.delete(o);
+  private async loadSnapshotOf(epoch: string, sameHistory: boolean): Promise<void> {
+    const { reader, logger } = this.opts;
+    const bytes = await reader.getBuffer(this.snapKeys[0]);
+    const meta = bytes ? readSnapshotMeta(bytes) : undefined;
+    const usable = meta && meta.epoch === epoch && meta.v === SNAPSHOT_VERSION;
+    if (sameHistory) {
+      if (!usable || meta.seq <= this.applied) throw new Error(`the stream was trimmed past seq ${this.applied} and no newer snapshot exists`);
+      this.install(this.replica, bytes!);
+    } else {
+      const replica = this.opts.makeReplica();
+      if (usable) this.install(replica, bytes!);
+      else {
+        this.applied = 0;
+        this.lastTickAt = 0;
+      }
+      const hadState = this.replicaEpoch !== undefined;
+      this.replica = replica;
+      if (hadState) {
+        logger.warn({ epoch }, 'cluster: the command stream was replaced; this node now serves its state');
+        for (const [o, p] of this.pending) {
+          clearTimeout(p.timer);
+          p.reject(new StoreUnavailableError('The cluster state was replaced'));
+          this.pending.delete(o);
+        }
+        this.opts.onStartOver?.();
+      }
     }
-    this.opts.onStartOver?.();
-    const epoch = (await this.opts.reader.eval(EPOCH, 3, ...this.keys, newSeed())) as string;
-    this.epoch = epoch;
-    this.replicaEpoch = epoch;
+    this.epoch = this.replicaEpoch = epoch;
+  }
+
+  private install(replica: Replica, bytes: Buffer): void {
+    const meta = loadSnapshot(bytes, replica);
+    replica.clock.set(meta.clock);
+    this.applied = meta.seq;
+    this.lastTickAt = meta.lastTickAt;
+    this.lastSnapshotSeq = meta.seq;
+    this.opts.logger.info({ seq: meta.seq, bytes: bytes.length }, 'cluster: snapshot loaded');
+  }
+
+  private metaNow(epoch: string) {
+    return { v: SNAPSHOT_VERSION, epoch, seq: this.applied, clock: this.replica.clock.now(), lastTickAt: this.lastTickAt };
+  }
+
+  /** Writes a snapshot (one node at a time) and trims the stream to it. */
+  private async snapshot(): Promise<void> {
+    const { redis, logger, nodeId } = this.opts;
+    this.lastSnapshotSeq = this.applied;
+    const locked = await redis.set(this.snapKeys[2], nodeId, 'PX', 30_000, 'NX');
+    if (locked !== 'OK') return; // another node is writing one
+    try {
+      const started = Date.now();
+      const bytes = writeSnapshot(this.replica, this.metaNow(this.epoch!));
+      const saved = await redis.eval(SAVE, 4, this.keys[0], this.keys[2], this.snapKeys[0], this.snapKeys[1], this.epoch!, this.applied, bytes);
+      if (saved === 1) logger.info({ seq: this.applied, bytes: bytes.length, ms: Date.now() - started }, 'cluster: snapshot written, stream trimmed');
+    } finally {
+      await redis.del(this.snapKeys[2]).catch(() => undefined);
+    }
   }
 
   private async applyEnvelope(env: Envelope): Promise<void> {

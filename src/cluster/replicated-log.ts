@@ -36,6 +36,12 @@ export class ReplicatedEventLog implements EventLog {
     return this.local().size();
   }
 
+  /** The innermost log of the current replica (metrics and tests look at it). */
+  get underlying(): EventLog {
+    const local = this.local() as PositionedLog & { underlying?: EventLog };
+    return local.underlying ?? local;
+  }
+
   // Appending, closing and removing happen only when commands are applied (the engine
   // writes to the local logs itself); a transport calling them would fork this node.
   open(_sid: number): Promise<void> {

@@ -122,6 +122,19 @@ export class MemoryEventLog implements EventLog {
     return { status: 'ok', events: log.events.slice(0, max), head: log.head, closed: log.closed };
   }
 
+  /** The logs without their waiters (a cluster node's snapshot). */
+  exportState(): Map<number, Omit<MemoryLog, 'waiters'>> {
+    const out = new Map<number, Omit<MemoryLog, 'waiters'>>();
+    for (const [sid, { waiters: _w, ...log }] of this.logs) out.set(sid, log);
+    return out;
+  }
+
+  importState(logs: Map<number, Omit<MemoryLog, 'waiters'>>): void {
+    for (const log of this.logs.values()) this.wake(log);
+    this.logs.clear();
+    for (const [sid, log] of logs) this.logs.set(sid, { ...log, waiters: new Set() });
+  }
+
   /** The session's last eid and last acknowledged eid, undefined for an unknown log. */
   position(sid: number): { head: number; acked: number } | undefined {
     const log = this.logs.get(sid);

@@ -7,8 +7,14 @@ export interface CachedResponse {
   body: string;
 }
 
+interface Entry {
+  pending: Promise<CachedResponse>;
+  /** Set once `pending` resolved (what a snapshot of the cache keeps). */
+  value?: CachedResponse;
+}
+
 export class RidCache {
-  private readonly scopes = new Map<string, Map<string, Promise<CachedResponse>>>();
+  private readonly scopes = new Map<string, Map<string, Entry>>();
 
   constructor(
     /** Responses kept per scope (session, or ticket before a session exists). */
@@ -28,20 +34,39 @@ export class RidCache {
       this.scopes.delete(scope);
       this.scopes.set(scope, entries);
       const hit = entries.get(key);
-      if (hit) return { response: await hit, replayed: true };
+      if (hit) return { response: hit.value ?? (await hit.pending), replayed: true };
     } else {
       entries = new Map();
       this.scopes.set(scope, entries);
       if (this.scopes.size > this.maxScopes) this.scopes.delete(this.scopes.keys().next().value!);
     }
-    const pending = produce();
-    entries.set(key, pending);
+    const entry: Entry = { pending: produce() };
+    entries.set(key, entry);
     if (entries.size > this.perScope) entries.delete(entries.keys().next().value!);
     try {
-      return { response: await pending, replayed: false };
+      entry.value = await entry.pending;
+      return { response: entry.value, replayed: false };
     } catch (err) {
       entries.delete(key);
       throw err;
+    }
+  }
+
+  /** The answered entries, oldest scope first (a cluster node's snapshot). */
+  exportState(): [string, [string, CachedResponse][]][] {
+    const out: [string, [string, CachedResponse][]][] = [];
+    for (const [scope, entries] of this.scopes) {
+      const done: [string, CachedResponse][] = [];
+      for (const [key, e] of entries) if (e.value) done.push([key, e.value]);
+      out.push([scope, done]);
+    }
+    return out;
+  }
+
+  importState(state: [string, [string, CachedResponse][]][]): void {
+    this.scopes.clear();
+    for (const [scope, entries] of state) {
+      this.scopes.set(scope, new Map(entries.map(([key, value]) => [key, { pending: Promise.resolve(value), value }])));
     }
   }
 

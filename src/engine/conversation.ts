@@ -50,9 +50,9 @@ export class Conversation {
     readonly subject: string | undefined,
     mode: EscalationMode,
     now: number,
-    private readonly random: RandomSource,
+    conversationId: string,
   ) {
-    this.conversationId = random.uuid();
+    this.conversationId = conversationId;
     this.mode = mode;
     this.lastActivity = now;
   }
@@ -97,8 +97,8 @@ export class Conversation {
     return this.invitations.has(u) || this.connected().some((l) => l.session.user.uri.toLowerCase() === u);
   }
 
-  makeFocusUri(organizer: string): string {
-    const id = this.random.bytes(5).toString('hex').toUpperCase();
+  makeFocusUri(organizer: string, random: RandomSource): string {
+    const id = random.bytes(5).toString('hex').toUpperCase();
     this.focusUri = `${organizer};gruu;opaque=app:conf:focus:id:${id}`;
     return this.focusUri;
   }

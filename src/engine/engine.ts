@@ -4,6 +4,7 @@
 // Commands run one at a time (a mutex), so every participant of a conversation sees
 // its events in one order.
 import type { UserDataStore } from '../store/types.js';
+import { refill } from './state-io.js';
 import { MemoryUserDataStore } from '../store/memory.js';
 import type { Clock } from './clock.js';
 import { cryptoRandom, type RandomSource } from './random.js';
@@ -77,6 +78,16 @@ export interface CommandContext {
   session?: Session;
 }
 
+export interface EngineState {
+  sessions: Map<number, Session>;
+  byLogin: Map<string, Set<Session>>;
+  endedLogs: Map<number, number>;
+  nextSid: number;
+  tickets: ReturnType<TicketService['exportState']>;
+  im: ReturnType<ImService['exportState']>;
+  presence: ReturnType<PresenceService['exportState']>;
+}
+
 export class Engine implements EngineCore {
   readonly tickets: TicketService;
   readonly im: ImService;
@@ -114,6 +125,29 @@ export class Engine implements EngineCore {
     this.acl.listener = this.presence;
     this.search = new SearchService(this, { maxResults: limits.searchMaxResults, defaultFunction: config.configuration.searchDefaultFunction });
     this.modules = [this.im, this.presence];
+  }
+
+  /** The engine's state (a cluster node's snapshot); `importState` takes it back. */
+  exportState(): EngineState {
+    return {
+      sessions: this.sessions,
+      byLogin: this.byLogin,
+      endedLogs: this.endedLogs,
+      nextSid: this.nextSid,
+      tickets: this.tickets.exportState(),
+      im: this.im.exportState(),
+      presence: this.presence.exportState(),
+    };
+  }
+
+  importState(state: EngineState): void {
+    refill(this.sessions, state.sessions);
+    refill(this.byLogin, state.byLogin);
+    refill(this.endedLogs, state.endedLogs);
+    this.nextSid = state.nextSid;
+    this.tickets.importState(state.tickets);
+    this.im.importState(state.im);
+    this.presence.importState(state.presence);
   }
 
   sessionsOf(login: string): Session[] {

@@ -3,6 +3,7 @@
 // the other when a participant invites more people, and is managed by its presenters
 // (promote, eject, lock). Invitations ring at every endpoint of the invitee (MPOP).
 import { Conversation, type Invitation, type Leg } from './conversation.js';
+import { refill } from './state-io.js';
 import { cwaError, ErrorCode, SIP, sipFailure } from './errors.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
@@ -17,12 +18,28 @@ const SIP_URI = /^sip:[^@\s;]+@[^@\s;]+$/i;
 const failed = (rid: string, error: CwaError): ResponseItem => ({ type: 'requestFailed', rid, error });
 const invalidOperation = (rid: string, detail: string) => failed(rid, cwaError(ErrorCode.InvalidOperation, detail));
 
+export interface ImState {
+  conversations: Set<Conversation>;
+  byFocus: Map<string, Conversation>;
+  nextConversation: number;
+}
+
 export class ImService implements EngineModule {
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
 
   constructor(private readonly core: EngineCore) {}
+
+  exportState(): ImState {
+    return { conversations: this.conversations, byFocus: this.byFocus, nextConversation: this.nextConversation };
+  }
+
+  importState(state: ImState): void {
+    refill(this.conversations, state.conversations);
+    refill(this.byFocus, state.byFocus);
+    this.nextConversation = state.nextConversation;
+  }
 
   private get now(): number {
     return this.core.clock.now();
@@ -148,7 +165,7 @@ export class ImService implements EngineModule {
 
     const confId = session.allocateConfId(requestedConfId);
     const focus = uris.length > 1;
-    const conv = new Conversation(this.nextConversation++, action.subject, focus ? 'escalated' : 'invitingPeer', this.now, this.core.random);
+    const conv = new Conversation(this.nextConversation++, action.subject, focus ? 'escalated' : 'invitingPeer', this.now, this.core.random.uuid());
     this.conversations.add(conv);
     const mine = conv.addLeg(session, confId, focus ? 'connected' : 'connecting', focus ? 'presenter' : 'attendee');
     out.push(conf(mine, { type: 'initiateImSessionAccepted', rid, confId }));
@@ -201,7 +218,7 @@ export class ImService implements EngineModule {
   }
 
   private registerFocus(conv: Conversation, organizer: string): void {
-    this.byFocus.set(conv.makeFocusUri(organizer).toLowerCase(), conv);
+    this.byFocus.set(conv.makeFocusUri(organizer, this.core.random).toLowerCase(), conv);
   }
 
   // ---- invitations -------------------------------------------------------------

@@ -4,6 +4,7 @@
 // watchers (queries, session subscriptions, subscribed contacts), filtered by the container
 // each watcher falls in. Also the order of the initial burst of a new session.
 import type { UserDataStore } from '../store/types.js';
+import { refill } from './state-io.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
 import { cwaError, ErrorCode } from './errors.js';
@@ -74,6 +75,13 @@ function signature(categories: CategoryView[]): string {
 
 const CATEGORY_ORDER = ['state', 'note', 'calendarData', 'contactCard', 'services'];
 
+export interface PresenceState {
+  endpoints: Map<number, Endpoint>;
+  presentities: Map<string, Presentity>;
+  watchedBy: Map<string, Set<Endpoint>>;
+  raw: ReturnType<RawCategories['exportState']>;
+}
+
 export class PresenceService implements EngineModule, ContactsListener, AccessControlListener {
   private readonly endpoints = new Map<number, Endpoint>();
   private readonly presentities = new Map<string, Presentity>();
@@ -82,6 +90,19 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
   /** user key -> level -> view; dropped whenever that user's presence changes. */
   private readonly viewCache = new Map<string, Map<number, Promise<PresenceUserView>>>();
   readonly raw: RawCategories;
+
+  exportState(): PresenceState {
+    return { endpoints: this.endpoints, presentities: this.presentities, watchedBy: this.watchedBy, raw: this.raw.exportState() };
+  }
+
+  importState(state: PresenceState): void {
+    refill(this.endpoints, state.endpoints);
+    refill(this.presentities, state.presentities);
+    refill(this.watchedBy, state.watchedBy);
+    this.raw.importState(state.raw);
+    // Views are recomputed on demand.
+    this.viewCache.clear();
+  }
 
   constructor(
     private readonly core: EngineCore,

@@ -4,6 +4,7 @@
 // `static` ones are kept in the store; `user`, `endpoint` and `time` ones live in memory
 // until the user signs out, the publishing session ends, or `expires` passes.
 import type { UserDataStore } from '../store/types.js';
+import { refill } from './state-io.js';
 import type { Standing } from './containers.js';
 import { cwaError, ErrorCode } from './errors.js';
 import { isoTime, keyOf, type Networks } from './identity.js';
@@ -25,6 +26,14 @@ const rawKey = (r: { name: string; instance: number; container: string }) => `${
 export class RawCategories {
   /** user key -> raw key -> non-static raw category. */
   private readonly held = new Map<string, Map<string, Held>>();
+
+  exportState(): Map<string, Map<string, Held>> {
+    return this.held;
+  }
+
+  importState(held: Map<string, Map<string, Held>>): void {
+    refill(this.held, held);
+  }
 
   constructor(
     private readonly core: EngineCore,

@@ -3,6 +3,7 @@
 // one stays valid for a short grace period so requests already in flight still pass.
 import type { Clock } from './clock.js';
 import type { RandomSource } from './random.js';
+import { refill } from './state-io.js';
 
 interface TicketRecord {
   login: string;
@@ -49,10 +50,10 @@ export class TicketService {
   /**
    * What `check` answers, changing nothing: the newest ticket of the rotation chain, and
    * whether `check` would rotate it now (a node that replays commands proposes that change).
+   * A cluster node passes its own time: its engine's clock is that of the last command applied.
    */
-  inspect(ticket: string | undefined): (TicketCheck & { rotates: boolean }) | undefined {
+  inspect(ticket: string | undefined, now = this.clock.now()): (TicketCheck & { rotates: boolean }) | undefined {
     if (!ticket) return undefined;
-    const now = this.clock.now();
     let rec = this.tickets.get(ticket);
     if (!rec || now >= rec.expiresAt) return undefined;
     let current = ticket;
@@ -74,6 +75,14 @@ export class TicketService {
   sweep(): void {
     const now = this.clock.now();
     for (const [t, rec] of this.tickets) if (now >= rec.expiresAt) this.tickets.delete(t);
+  }
+
+  exportState(): Map<string, TicketRecord> {
+    return this.tickets;
+  }
+
+  importState(tickets: Map<string, TicketRecord>): void {
+    refill(this.tickets, tickets);
   }
 
   size(): number {

@@ -1,5 +1,6 @@
 // The in-memory store: the same contract as the SQLite one (copies in, copies out, so a
 // caller can never change stored data by keeping a reference), without durability.
+import { refill } from '../engine/state-io.js';
 import type {
   CategoryRecord,
   ContactList,
@@ -28,6 +29,15 @@ export class MemoryUserDataStore implements UserDataStore {
   /** Owners that initOwner created (others may exist through writes, e.g. a subscriber). */
   private readonly initialised = new Set<string>();
   private closed = false;
+
+  exportState(): { owners: Map<string, OwnerData>; initialised: Set<string> } {
+    return { owners: this.owners, initialised: this.initialised };
+  }
+
+  importState(state: { owners: Map<string, OwnerData>; initialised: Set<string> }): void {
+    refill(this.owners, state.owners);
+    refill(this.initialised, state.initialised);
+  }
 
   private static empty(): OwnerData {
     return { list: { deltaNum: 0, groups: [], contacts: [] }, nextGroupId: 1, containers: new Map(), subscribers: new Map(), categories: new Map(), raw: new Map() };
