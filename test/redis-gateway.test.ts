@@ -118,7 +118,7 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
         expect(error?.attrs.code, r.body).to.equal('18400');
       }
       redisUp();
-      // The gateway reconnects without help; this Redis came back empty, so a client signs in again.
+      // The gateway reconnects without help (this Redis came back empty: the node gives it its state again).
       const deadline = Date.now() + 10_000;
       for (;;) {
         const bob = new LegacyClient(gw.url, 'bob');

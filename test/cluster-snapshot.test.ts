@@ -1,0 +1,156 @@
+// Snapshots of the replicated state: a snapshot loaded into an empty replica is the same
+// state, byte for byte; a node started after the stream was trimmed serves the sessions
+// and conversations that began before it; a Redis that comes back empty is given the
+// state again by the nodes, and sessions go on.
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { LegacyClient } from './support/client.js';
+import { startTestCluster } from './support/cluster.js';
+import { startTestGateway } from './support/gateway.js';
+import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
+import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
+import type { Replica } from '../src/cluster/redis-coordinator.js';
+import type { Gateway } from '../src/server.js';
+
+const replicaOf = (gw: Gateway): Replica => (gw.cluster as unknown as { replica: Replica }).replica;
+
+/**
+ * A canonical text of an object graph: objects numbered in the order first met (so shared
+ * references and cycles show), Maps and Sets as their entries, class instances by class.
+ */
+function canonical(root: unknown): string {
+  const ids = new Map<object, number>();
+  const out = (v: unknown): unknown => {
+    if (v === null || typeof v !== 'object') return v === undefined ? '<undefined>' : v;
+    const seen = ids.get(v);
+    if (seen !== undefined) return `<ref ${seen}>`;
+    ids.set(v, ids.size);
+    const kind = v.constructor?.name ?? 'null-proto';
+    if (v instanceof Map) return { kind, id: ids.get(v), entries: [...v].map(([k, x]) => [out(k), out(x)]) };
+    if (v instanceof Set) return { kind, id: ids.get(v), values: [...v].map(out) };
+    if (Array.isArray(v)) return { kind, id: ids.get(v), items: v.map(out) };
+    return { kind, id: ids.get(v), fields: Object.entries(v).map(([k, x]) => [k, out(x)]) };
+  };
+  return JSON.stringify(out(root));
+}
+
+function stateOf(r: Replica, part?: 'engine' | 'store' | 'logs' | 'rid'): string {
+  const all = { engine: r.state.engine.exportState(), store: r.store.exportState(), logs: r.logs.exportState(), rid: r.state.ridCache.exportState() };
+  return canonical(part ? all[part] : all);
+}
+
+const conversation = async (url: string) => {
+  const [alice, bob] = [await new LegacyClient(url, 'alice').signIn(), await new LegacyClient(url, 'bob').signIn()];
+  await alice.command(`<addContact rid="${alice.nextRid()}"><contact uri="sip:bob@example.com" name="Bob" subscribed="true" tag="false"/></addContact>`);
+  await alice.command(
+    `<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri><uri>sip:carol@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`,
+  );
+  const got = await bob.pollUntil((e) => JSON.stringify(e).includes('imSessionReceived'));
+  const confId = got.find((e) => JSON.stringify(e).includes('imSessionReceived'))!.attrs.confId!;
+  await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><acceptImSession/></conference>`);
+  return { alice, bob, confId };
+};
+
+describeRedis('cluster snapshots', () => {
+  it('a snapshot loaded into an empty replica holds the same state, shared references and classes included (sessions, conversations, presence, user data, logs, rid cache)', async () => {
+    const gw = await startTestGateway({ store: REDIS_TEST_URL, redisPrefix: uniquePrefix('snap'), holdMs: 0 }, { store: 'redis' });
+    try {
+      const { alice, bob, confId } = await conversation(gw.url);
+      await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>kept</content></sendMessage></conference>`);
+      await alice.command(`<subscribePresence rid="${alice.nextRid()}"><uris><uri>sip:bob@example.com</uri></uris></subscribePresence>`);
+      const from = replicaOf(gw.gateway);
+      const meta = { v: 1, epoch: 'e', seq: 42, clock: from.clock.now(), lastTickAt: 0 };
+      const bytes = writeSnapshot(from, meta);
+      const empty = (gw.gateway.cluster as unknown as { opts: { makeReplica: () => Replica } }).opts.makeReplica();
+      expect(stateOf(empty)).to.not.equal(stateOf(from));
+      expect(loadSnapshot(bytes, empty)).to.deep.equal(meta);
+      for (const part of ['engine', 'store', 'logs', 'rid'] as const) expect(stateOf(empty, part), part).to.equal(stateOf(from, part));
+      expect(stateOf(from)).to.contain('"kind":"Conversation"').and.to.contain('"kind":"Session"');
+      // The classes came back: a loaded session still allocates conference ids, a conversation still numbers messages.
+      const session = empty.state.engine.sessionFor('alice', alice.sid)!;
+      expect(session.allocateConfId()).to.be.greaterThan(0);
+      expect([...session.legs.values()][0]!.conversation.nextMessageId()).to.match(/-mcu$/);
+      // Tagging left nothing behind in the live state.
+      expect(JSON.stringify([...from.state.engine.exportState().sessions.keys()])).to.not.contain('__cwaClass');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a node started after the stream was trimmed loads the snapshot and serves the sessions that began before it', async () => {
+    const cluster = await startTestCluster(2, { holdMs: 0, snapshotEvery: 100 });
+    let late: Awaited<ReturnType<typeof startTestGateway>> | undefined;
+    try {
+      const { alice, bob, confId } = await conversation(cluster.url);
+      for (let i = 0; i < 70; i++) {
+        const r = await alice.command(`<conference rid="${alice.nextRid()}" confId="1"><sendMessage><content>m${i}</content></sendMessage></conference>`);
+        expect(r.body).to.not.contain('requestFailed');
+        await bob.poll(bob.ackId);
+      }
+      const redis = new Redis(REDIS_TEST_URL);
+      try {
+        const prefix = cluster.nodes[0]!.config.redisPrefix;
+        const first = (await redis.xrange(`${prefix}cmd`, '-', '+', 'COUNT', 1))[0]![0];
+        const snapmeta = (await redis.get(`${prefix}snapmeta`))!;
+        expect(Number(first.split('-')[1]), 'the stream was trimmed').to.be.greaterThan(100);
+        expect(Number(snapmeta.split(':')[1])).to.be.at.least(100);
+      } finally {
+        redis.disconnect();
+      }
+      late = await startTestGateway(cluster.nodes[0]!.config, { store: 'redis' });
+      const onLate = new LegacyClient(late.url, 'bob');
+      Object.assign(onLate, { ticket: bob.ticket, sid: bob.sid, ackId: bob.ackId });
+      await alice.command(`<conference rid="${alice.nextRid()}" confId="1"><sendMessage><content>after</content></sendMessage></conference>`);
+      const got = await onLate.pollUntil((e) => JSON.stringify(e).includes('after'));
+      expect(JSON.stringify(got)).to.contain('after');
+      expect(JSON.stringify(got)).to.not.contain('m69'); // acknowledged before: not again
+      const r = await onLate.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>from the late node</content></sendMessage></conference>`);
+      expect(r.body).to.not.contain('requestFailed');
+      expect(JSON.stringify(await alice.pollUntil((e) => JSON.stringify(e).includes('from the late node')))).to.contain('from the late node');
+    } finally {
+      await late?.close();
+      await cluster.close();
+    }
+  });
+
+  describe('Redis coming back empty', function () {
+    const PORT = 6391;
+    const up = () => execFileSync('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
+    const down = () => spawnSync('redis-cli', ['-p', String(PORT), 'shutdown', 'nosave']);
+    before(() => {
+      down();
+      up();
+    });
+    after(() => {
+      down();
+    });
+
+    it('the nodes give it the state again: sessions and conversations go on', async function () {
+      this.timeout(30_000);
+      const cluster = await startTestCluster(2, { store: `redis://127.0.0.1:${PORT}/0`, holdMs: 0 });
+      try {
+        const { alice, bob, confId } = await conversation(cluster.url);
+        while ((await bob.poll(bob.ackId)).events.length > 0);
+        down();
+        await new Promise((r) => setTimeout(r, 300));
+        up();
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const r = await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>still here</content></sendMessage></conference>`);
+          if (r.status === 200) {
+            expect(r.body).to.not.contain('requestFailed');
+            break;
+          }
+          expect(r.status, r.body).to.equal(503);
+          if (Date.now() > deadline) throw new Error('the cluster did not recover within 15 s');
+          await new Promise((res) => setTimeout(res, 200));
+        }
+        const got = await alice.pollUntil((e) => JSON.stringify(e).includes('still here'));
+        expect(JSON.stringify(got)).to.contain('still here');
+      } finally {
+        await cluster.close();
+      }
+    });
+  });
+});
