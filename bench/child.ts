@@ -48,6 +48,10 @@ export class ServerChild {
     });
   }
 
+  get ports(): number[] {
+    return [this.port];
+  }
+
   /** Memory after full garbage collections. */
   memory(): Promise<{ heapUsed: number; rss: number }> {
     return this.ask('mem');
@@ -71,5 +75,36 @@ export class ServerChild {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+/** Several gateway nodes (one cluster on Redis), seen as one server by the workloads. */
+export class ServerGroup {
+  private constructor(readonly members: ServerChild[]) {}
+
+  static async start(nodes: number, opts: ServerOptions): Promise<ServerGroup> {
+    const members: ServerChild[] = [];
+    // One after the other: each node replays what the others already wrote.
+    for (let i = 0; i < nodes; i++) members.push(await ServerChild.start(opts));
+    return new ServerGroup(members);
+  }
+
+  get port(): number {
+    return this.members[0]!.port;
+  }
+
+  get ports(): number[] {
+    return this.members.map((m) => m.port);
+  }
+
+  /** CPU time of every node together, in microseconds. */
+  async cpuMicros(): Promise<number> {
+    let total = 0;
+    for (const m of this.members) total += await m.cpuMicros();
+    return total;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.stop()));
   }
 }

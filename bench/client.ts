@@ -16,14 +16,17 @@ export interface Reply {
 
 /** One server address plus the agent whose sockets the requests share. */
 export class HttpTarget {
+  private next = 0;
+
   constructor(
-    readonly port: number,
+    /** Gateway nodes: each request goes to the next one (a balancer without affinity). */
+    readonly ports: number[],
     readonly agent: http.Agent,
     readonly host = '127.0.0.1',
   ) {}
 
-  static keepAlive(port: number, maxSockets: number): HttpTarget {
-    return new HttpTarget(port, new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }));
+  static keepAlive(port: number | number[], maxSockets: number): HttpTarget {
+    return new HttpTarget(Array.isArray(port) ? port : [port], new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }));
   }
 
   /**
@@ -32,7 +35,7 @@ export class HttpTarget {
    * opened in the middle of a load wait seconds to be accepted; the bench opens them first.
    */
   async preconnect(count: number): Promise<void> {
-    await Promise.all(Array.from({ length: count }, () => this.request('GET', '/healthz')));
+    await Promise.all(Array.from({ length: count * this.ports.length }, () => this.request('GET', '/healthz')));
   }
 
   request(method: 'GET' | 'POST', path: string, body?: string, ticket?: string): Promise<Reply> {
@@ -43,7 +46,8 @@ export class HttpTarget {
         headers['content-length'] = Buffer.byteLength(body);
       }
       if (ticket) headers['cwa-ticket'] = ticket;
-      const req = http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent }, (res) => {
+      const port = this.ports[this.next++ % this.ports.length];
+      const req = http.request({ host: this.host, port, method, path, headers, agent: this.agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));

@@ -74,6 +74,27 @@ export function renderReport(r: BenchResults): string {
     out.push('', `Target <= 12 kB per idle session: with a held long-poll (RSS) ${check(m.gatewayHeld.rss <= 12_000)}; ` +
       `session + idle connection (RSS) ${check(m.gatewayIdle.rss <= 12_000)}. Prosody BOSH: 33 kB.`, '');
   }
+  if (r.cluster) {
+    out.push(`## 4. Several nodes on one Redis: end to end over long-poll, one message in flight per pair, ${settings.endToEndS} s per size`, '');
+    out.push('With --store redis://…, every change is a command on one Redis stream that every node applies; polls first catch up with it. ' +
+      'With three nodes each request (POSTs and polls alike) goes to the next node. All nodes, Redis and the load share this machine\'s cores, ' +
+      'so the figures show the cost of the shared state, not the gain of more machines. CPU: all gateway nodes together.', '');
+    const rows: string[][] = [];
+    for (const c of r.cluster) {
+      for (const e of c.rows) {
+        rows.push([c.setup, String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, e.runs.map(int).join(' / ')]);
+      }
+    }
+    out.push(table(['setup', 'pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'msgs/s per run'], rows));
+    const base = r.cluster[0];
+    if (base) {
+      const ratios = r.cluster.slice(1).flatMap((c) => c.rows.map((e) => {
+        const b = base.rows.find((x) => x.pairs === e.pairs);
+        return b ? `${c.setup}, ${e.pairs} pairs: ${(e.msgsPerSec / b.msgsPerSec).toFixed(2)}` : '';
+      })).filter(Boolean);
+      out.push('', `Throughput beside one embedded gateway: ${ratios.join('; ')}.`, '');
+    }
+  }
   out.push(`Total bench time ${(r.elapsedS).toFixed(0)} s.`);
   return out.join('\n');
 }

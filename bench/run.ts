@@ -1,9 +1,10 @@
-// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory] [--store URL]
-//                  [--command-seconds S] [--e2e-seconds S]
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster] [--store URL]
+//                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
 // Runs each workload `reps` times on fresh server processes, prints medians as Markdown
 // tables and, last, one JSON line with everything (also written to --json FILE).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { Redis } from 'ioredis';
 import { renderReport } from './report.js';
 import { medianOf } from './stats.js';
 import { commandChannel, type CommandChannelRun } from './workloads/command-channel.js';
@@ -27,8 +28,11 @@ interface Settings {
   sessions: number;
   only: Set<string>;
   json?: string;
-  /** The gateway's --store (embedded, or redis://… for the Redis event log and store). */
+  /** The gateway's --store (embedded, or redis://… for a cluster node) in workloads 1-3. */
   store: string;
+  /** Redis of the cluster workload (a fresh key prefix per run). */
+  clusterRedis: string;
+  clusterPairs: number[];
 }
 
 interface LoadFigure { reqPerSec: number; p50: number; p99: number; runs: number[] }
@@ -41,6 +45,8 @@ export interface BenchResults {
   endToEnd?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
   endToEndWs?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
   memory?: IdleMemoryRun;
+  /** End to end over long-poll: one embedded gateway, one node on Redis, three nodes on Redis (requests rotating over them). */
+  cluster?: { setup: string; nodes: number; rows: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[] }[];
   elapsedS: number;
 }
 
@@ -50,7 +56,7 @@ function parseArgs(argv: string[]): Settings {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store']);
+  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store', '--cluster-redis', '--cluster-pairs']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
     if (argv[i] !== '--quick') i++;
@@ -70,17 +76,22 @@ function parseArgs(argv: string[]): Settings {
     sizeWarmupS: 0.5,
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
-    only: new Set((value('--only') ?? 'command,e2e,ws,memory').split(',')),
+    only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster').split(',')),
     json: value('--json'),
     store: value('--store') ?? 'embedded',
+    clusterRedis: value('--cluster-redis') ?? 'redis://127.0.0.1:6379/14',
+    clusterPairs: (value('--cluster-pairs') ?? '10,50').split(',').map(Number),
   };
   positive('--reps', settings.reps);
   positive('--command-seconds', settings.commandS);
   positive('--e2e-seconds', settings.endToEndS);
   for (const p of settings.pairs) if (!Number.isInteger(positive('--pairs', p))) throw new Error(`--pairs: ${p} is not an integer`);
-  for (const w of settings.only) if (!['command', 'e2e', 'ws', 'memory'].includes(w)) throw new Error(`--only: unknown workload ${w} (command, e2e, ws, memory)`);
+  for (const p of settings.clusterPairs) if (!Number.isInteger(positive('--cluster-pairs', p))) throw new Error(`--cluster-pairs: ${p} is not an integer`);
+  for (const w of settings.only) if (!WORKLOADS.includes(w)) throw new Error(`--only: unknown workload ${w} (${WORKLOADS.join(', ')})`);
   return settings;
 }
+
+const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster'];
 
 function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): LoadFigure {
   return {
@@ -89,6 +100,21 @@ function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): Lo
     p99: medianOf(runs, (r) => r.p99),
     runs: runs.map((r) => r.reqPerSec),
   };
+}
+
+/** Deletes the cluster workload's keys (every key under `prefix`). */
+async function dropBenchKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
@@ -113,13 +139,13 @@ async function main(): Promise<void> {
     results.command = { gateway, bare, ratio: gateway.reqPerSec / bare.reqPerSec, runRatios: runs.map((r) => r.gateway.reqPerSec / r.bare.reqPerSec) };
   }
 
-  const endToEndFigures = async (label: string, run: typeof endToEnd) => {
+  const endToEndFigures = async (label: string, run: typeof endToEnd, flags = () => ['--store', s.store], nodes = 1, sizes = s.pairs) => {
     const reps: EndToEndRun[][] = [];
     for (let i = 0; i < s.reps; i++) {
-      progress(`${label}, ${s.pairs.join('/')} pairs, run ${i + 1}/${s.reps}`);
-      reps.push(await run({ flags: ['--store', s.store], sizes: s.pairs, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
+      progress(`${label}, ${sizes.join('/')} pairs, run ${i + 1}/${s.reps}`);
+      reps.push(await run({ flags: flags(), nodes, sizes, durationS: s.endToEndS, warmupS: s.sizeWarmupS, serverWarmupS: s.gatewayWarmupS }));
     }
-    return s.pairs.map((pairs, k) => {
+    return sizes.map((pairs, k) => {
       const runs = reps.map((rep) => rep[k]!);
       return {
         pairs,
@@ -154,6 +180,22 @@ async function main(): Promise<void> {
       bareIdle: med((r) => r.bareIdle),
       bareHeld: med((r) => r.bareHeld),
     };
+  }
+
+  if (s.only.has('cluster')) {
+    // The same long-poll conversations on one embedded gateway, one node on Redis, and three
+    // nodes on Redis with every request going to the next node (no affinity).
+    let n = 0;
+    const onRedis = () => ['--store', s.clusterRedis, '--redis-prefix', `bench:${process.pid}:${++n}:`];
+    results.cluster = [];
+    for (const [setup, flags, nodes] of [
+      ['one gateway, embedded state', () => ['--store', 'embedded'], 1],
+      ['one node on Redis', onRedis, 1],
+      ['three nodes on Redis, requests rotating', onRedis, 3],
+    ] as const) {
+      results.cluster.push({ setup, nodes, rows: await endToEndFigures(`cluster: ${setup}`, endToEnd, flags, nodes, s.clusterPairs) });
+    }
+    await dropBenchKeys(s.clusterRedis, `bench:${process.pid}:`);
   }
 
   results.elapsedS = (performance.now() - started) / 1000;

@@ -7,7 +7,7 @@
 // arrived) - (the sender sent its command frame).
 import WebSocket from 'ws';
 import { CwaClient, HttpTarget, connectPair } from '../client.js';
-import { ServerChild } from '../child.js';
+import type { ServerGroup } from '../child.js';
 import { mapLimit, percentile, sleep } from '../stats.js';
 import { BENCH_PASSWORD, benchLogin } from '../users.js';
 import { eachSize, type EndToEndOptions, type EndToEndRun } from './end-to-end.js';
@@ -94,7 +94,7 @@ export async function endToEndWebSocket(opts: EndToEndOptions): Promise<EndToEnd
   return eachSize(opts, undefined, conversations);
 }
 
-async function conversations(server: ServerChild, size: number, firstUser: number, durationS: number, warmupS: number): Promise<EndToEndRun> {
+async function conversations(server: ServerGroup, size: number, firstUser: number, durationS: number, warmupS: number): Promise<EndToEndRun> {
   const target = HttpTarget.keepAlive(server.port, 20);
   let running = true;
   let measuring = false;

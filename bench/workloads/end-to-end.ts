@@ -8,7 +8,7 @@
 // size), after a warm-up that lets the JIT and the libxml2 WebAssembly tier up: a cold
 // gateway runs at well under half its steady rate for its first few seconds.
 import { CwaClient, HttpTarget, connectPair } from '../client.js';
-import { ServerChild } from '../child.js';
+import { ServerGroup } from '../child.js';
 import { mapLimit, percentile, sleep } from '../stats.js';
 import { BENCH_PASSWORD, benchLogin } from '../users.js';
 
@@ -34,6 +34,8 @@ export interface EndToEndOptions {
   serverWarmupS: number;
   /** Extra gateway flags (e.g. --store redis://…). */
   flags?: string[];
+  /** Gateway nodes (with --store redis://…); requests go to each in turn. */
+  nodes?: number;
 }
 
 const CONTENT = /<content>m(\d+)<\/content>/g;
@@ -58,12 +60,12 @@ export async function endToEnd(opts: EndToEndOptions): Promise<EndToEndRun[]> {
   return eachSize(opts, opts.flags, conversations);
 }
 
-export type SizeRun = (server: ServerChild, pairs: number, firstUser: number, durationS: number, warmupS: number) => Promise<EndToEndRun>;
+export type SizeRun = (server: ServerGroup, pairs: number, firstUser: number, durationS: number, warmupS: number) => Promise<EndToEndRun>;
 
 /** A fresh gateway (started with `flags`), then `run` for each size in turn, each on its own users. */
 export async function eachSize(opts: EndToEndOptions, flags: EndToEndOptions['flags'], run: SizeRun): Promise<EndToEndRun[]> {
   const users = 2 * opts.sizes.reduce((a, b) => a + b, 0);
-  const server = await ServerChild.start({ kind: 'gateway', users, flags });
+  const server = await ServerGroup.start(opts.nodes ?? 1, { kind: 'gateway', users, flags });
   try {
     const out: EndToEndRun[] = [];
     let firstUser = 0;
@@ -78,11 +80,11 @@ export async function eachSize(opts: EndToEndOptions, flags: EndToEndOptions['fl
   }
 }
 
-async function conversations(server: ServerChild, size: number, firstUser: number, durationS: number, warmupS: number): Promise<EndToEndRun> {
+async function conversations(server: ServerGroup, size: number, firstUser: number, durationS: number, warmupS: number): Promise<EndToEndRun> {
   // Per pair: the sender's POST, the sender's poll and the receiver's poll; all opened
   // before the load starts, and no more (see HttpTarget.preconnect).
   const sockets = 3 * size;
-  const target = HttpTarget.keepAlive(server.port, sockets);
+  const target = HttpTarget.keepAlive(server.ports, sockets);
   let running = true;
   let measuring = false;
   let delivered = 0;

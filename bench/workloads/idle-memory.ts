@@ -53,7 +53,7 @@ async function quiet(server: ServerChild): Promise<void> {
 }
 
 /** One agent (one socket) per simulated client, so each holds its own connection. */
-const ownConnection = (port: number) => new HttpTarget(port, new http.Agent({ keepAlive: true, maxSockets: 1 }));
+const ownConnection = (port: number) => new HttpTarget([port], new http.Agent({ keepAlive: true, maxSockets: 1 }));
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 
