@@ -187,7 +187,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const node = cluster;
     coordinator = node;
     store = node.state.engine.store;
-    log = new ReplicatedEventLog(() => node.state.log as MeteredEventLog, (sid, ackId) => node.ack(sid, ackId));
+    log = new ReplicatedEventLog(() => node.state.log as MeteredEventLog, (acks) => node.ack(acks));
     node.start();
   }
   const engineOf = () => coordinator.state.engine;

@@ -13,8 +13,8 @@ export type Command =
   | { t: 'batch'; login: string; batch: DecodedBatch; scope?: string; key?: string }
   /** A poll or WebSocket of the session shows activity (UA as reported, when given). */
   | { t: 'touch'; login: string; sid: number; ua?: boolean }
-  /** The client acknowledged every event <= ackId of the session. */
-  | { t: 'ack'; sid: number; ackId: number }
+  /** Clients acknowledged every event <= ackId of these sessions ([sid, ackId] pairs). */
+  | { t: 'ack'; acks: [number, number][] }
   /** Timers: idle sessions, unanswered invitations, composing, old tickets and logs. */
   | { t: 'tick' };
 

@@ -267,8 +267,9 @@ export class RedisCoordinator implements Coordinator {
     if (needed) await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
   }
 
-  async ack(sid: number, ackId: number): Promise<void> {
-    await this.propose({ t: 'ack', sid, ackId });
+  /** Acknowledgements of many sessions in one command. */
+  async ack(acks: [number, number][]): Promise<void> {
+    await this.propose({ t: 'ack', acks });
   }
 
   async tick(): Promise<void> {

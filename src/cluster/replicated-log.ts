@@ -13,15 +13,45 @@ export class ReplicatedEventLog implements EventLog {
   constructor(
     /** The node's current logs (they are replaced when the cluster starts over). */
     private readonly local: () => PositionedLog,
-    /** Proposes an acknowledgement and resolves once this node has applied it. */
-    private readonly ack: (sid: number, ackId: number) => Promise<void>,
+    /** Proposes acknowledgements ([sid, ackId] pairs) and resolves once this node has applied them. */
+    private readonly ack: (acks: [number, number][]) => Promise<void>,
   ) {}
+
+  /** Acknowledgements waiting to be proposed, and proposed but not yet applied: sid -> highest ackId. */
+  private readonly waiting = new Map<number, number>();
+  private readonly inFlight = new Map<number, number>();
+  private flushing = false;
 
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
     const pos = this.local().position(sid);
-    if (pos && Math.min(ackId, pos.head) > pos.acked) await this.ack(sid, ackId);
-    // Acknowledged (by the command) as far as it goes: what remains is a read.
+    const known = Math.max(this.waiting.get(sid) ?? 0, this.inFlight.get(sid) ?? 0);
+    if (pos && Math.min(ackId, pos.head) > pos.acked && ackId > known) {
+      // Dropping acknowledged events changes nothing the reader sees (it reads after ackId),
+      // so the read does not wait for it. The acknowledgements of one turn of the event loop
+      // travel in one command.
+      this.waiting.set(sid, ackId);
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
+    }
     return this.local().peek(sid, ackId, max);
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const acks = [...this.waiting];
+    this.waiting.clear();
+    for (const [sid, ackId] of acks) this.inFlight.set(sid, ackId);
+    this.ack(acks)
+      .catch(() => undefined) // Redis away: the client's next read acknowledges again
+      .finally(() => {
+        for (const [sid, ackId] of acks) if (this.inFlight.get(sid) === ackId) this.inFlight.delete(sid);
+      });
+  }
+
+  position(sid: number): { head: number; acked: number } | undefined {
+    return this.local().position(sid);
   }
 
   peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {

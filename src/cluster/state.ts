@@ -40,7 +40,7 @@ export class GatewayState {
         });
         return undefined;
       case 'ack':
-        await this.log.read(cmd.sid, cmd.ackId, 0);
+        for (const [sid, ackId] of cmd.acks) await this.log.read(sid, ackId, 0);
         return undefined;
       case 'tick':
         await engine.tick();

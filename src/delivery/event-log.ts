@@ -56,6 +56,8 @@ export interface EventLog {
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Number of open logs (for metrics and tests). */
   size(): number;
+  /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
+  position?(sid: number): { head: number; acked: number } | undefined;
 }
 
 interface MemoryLog {

@@ -1,7 +1,9 @@
-// Finding the session a poll or WebSocket names. A cluster node first catches up with
-// the command stream (`sync`): the session may have begun, and the events the client
-// acknowledges may have been queued, on another node a moment ago. Without that, a node
-// a little behind would answer 404, or take a cursor for one ahead of the log's head.
+// Finding the session a poll or WebSocket names. A cluster node may be a moment behind
+// the command stream: the session may have begun, or the events the client acknowledges
+// been queued, on another node just now. When the session is unknown here, or the cursor
+// is ahead of what this node holds, or the caller wants an answer that reflects every
+// change made before it (a poll that is not held), the node first catches up (`sync`).
+// Otherwise a held poll simply waits: the events arrive as the node applies them.
 import type { Session } from '../engine/session.js';
 import type { TransportContext } from './http/context.js';
 
@@ -12,11 +14,14 @@ export interface SessionLookup {
   endedLog: boolean;
 }
 
-export async function findSession(ctx: TransportContext, login: string, sid: number): Promise<SessionLookup> {
+export async function findSession(ctx: TransportContext, login: string, sid: number, cursor: { ackId: number; fresh: boolean }): Promise<SessionLookup> {
   const look = (): SessionLookup => {
     const session = ctx.engine.sessionFor(login, sid);
     return session ? { session, endedLog: false } : { endedLog: ctx.engine.ownsEndedLog(login, sid) };
   };
+  const here = look();
+  const head = ctx.log.position?.(sid)?.head ?? 0;
+  if ((here.session || here.endedLog) && !cursor.fresh && cursor.ackId <= head) return here;
   await ctx.coordinator.sync();
   return look();
 }

@@ -25,7 +25,7 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     const ua = params.get('ua')?.trim().toLowerCase();
     const { engine, log } = ctx;
-    const { session, endedLog } = await findSession(ctx, auth.login, sid);
+    const { session, endedLog } = await findSession(ctx, auth.login, sid, { ackId, fresh: ctx.holdMs === 0 });
     if (!session && !endedLog) {
       return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
     }

@@ -120,7 +120,7 @@ export class WebSocketChannel {
     if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
       return refuse(socket, { status: 400, error: cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), ticket });
     }
-    const { session, endedLog } = await findSession(this.ctx, check.login, sid);
+    const { session, endedLog } = await findSession(this.ctx, check.login, sid, { ackId, fresh: false });
     if (!session && !endedLog) {
       return refuse(socket, { status: 404, error: cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), ticket });
     }
