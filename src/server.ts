@@ -134,6 +134,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   let store: UserDataStore;
   let log: EventLog;
   let coordinator: Coordinator;
+  const attachments = new AttachmentRegistry();
   let cluster: RedisCoordinator | undefined;
   let redis: Redis | undefined;
   // Set once the transports exist: a cluster that starts over drops their attachments.
@@ -150,6 +151,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     // applies the whole stream to its own replica (cluster/redis-coordinator.ts).
     redis = connectRedis(config.store);
     const reader = connectRedis(config.store, 'cwa-gateway-stream');
+    const subscriber = connectRedis(config.store, 'cwa-gateway-attach');
     const target = redisTarget(config.store).safe;
     let down = false;
     const onError = (err: Error) => {
@@ -159,6 +161,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     };
     redis.on('error', onError);
     reader.on('error', onError);
+    subscriber.on('error', onError);
     redis.on('ready', () => {
       if (down) logger.info({ redis: target }, 'Redis reachable again');
       down = false;
@@ -175,6 +178,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     cluster = new RedisCoordinator({
       redis,
       reader,
+      subscriber,
+      onAttachedElsewhere: (sid, kind) => attachments.supersededElsewhere(sid, kind),
       prefix: config.redisPrefix,
       nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
       clock,
@@ -186,6 +191,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
     const node = cluster;
     coordinator = node;
+    attachments.onAttach = (sid, kind) => node.announceAttach(sid, kind);
     store = node.state.engine.store;
     log = new ReplicatedEventLog(() => node.state.log as MeteredEventLog, (acks) => node.ack(acks));
     node.start();
@@ -229,7 +235,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     holdMs: config.holdMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
-    attachments: new AttachmentRegistry(),
+    attachments,
     ops,
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often

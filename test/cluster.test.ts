@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
+import { WsTestClient } from './support/ws-client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { describeRedis } from './support/redis.js';
 import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
@@ -140,6 +141,35 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
       expect(atCarol).to.deep.equal(atAlice.filter((m) => m.startsWith('b')));
       for (const who of ['b', 'c']) {
         expect(atAlice.filter((m) => m.startsWith(who))).to.deep.equal([...Array(20).keys()].map((i) => `${who}${i}`));
+      }
+    });
+  });
+
+  describe('listeners', () => {
+    it('one listener per session across nodes: a poll on one node releases a poll held on another, and closes a WebSocket there (4001)', async () => {
+      const cluster = await startTestCluster(3, { holdMs: 1500 });
+      try {
+        const alice = await new LegacyClient(cluster.url, 'alice').signIn();
+        while ((await alice.poll(alice.ackId)).events.length > 0);
+        const on = (i: number) => Object.assign(new LegacyClient(cluster.nodes[i]!.url, 'alice'), { ticket: alice.ticket, sid: alice.sid, ackId: alice.ackId });
+        // A poll held on node 0 (the hold is 1.5 s in this cluster).
+        const held = on(0).poll(alice.ackId);
+        await new Promise((r) => setTimeout(r, 50));
+        const started = Date.now();
+        const other = on(1).poll(alice.ackId);
+        const first = await held;
+        expect(first.reply.status).to.equal(200);
+        expect(first.events).to.have.length(0);
+        expect(Date.now() - started, 'released before its hold ended').to.be.below(1000);
+        await other;
+        // A WebSocket on node 2, then a poll on node 0: the socket closes with 4001.
+        const ws = await WsTestClient.attach(cluster.nodes[2]!.url, { sid: alice.sid, ackId: alice.ackId, ticket: alice.ticket });
+        await new Promise((r) => setTimeout(r, 50));
+        await on(0).poll(alice.ackId);
+        const closed = await Promise.race([ws.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+        expect(closed?.code).to.equal(4001);
+      } finally {
+        await cluster.close();
       }
     });
   });

@@ -61,6 +61,10 @@ export interface RedisCoordinatorOptions {
   redis: Redis;
   /** A second connection, used only for the blocking reads of the stream. */
   reader: Redis;
+  /** A third one, subscribed to the channel where nodes announce new listeners of a session. */
+  subscriber: Redis;
+  /** A session's listener attached on another node (this node's listener of it gives way). */
+  onAttachedElsewhere?: (sid: number, kind: 'poll' | 'websocket') => void;
   prefix: string;
   /** This node's id in command origins (unique per process). */
   nodeId: string;
@@ -176,6 +180,43 @@ export class RedisCoordinator implements Coordinator {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.follow();
+    const { subscriber } = this.opts;
+    subscriber.on('message', (_channel: string, message: string) => this.onAttachNotice(message));
+    // Subscribed whenever the connection is (again) ready; commands fail fast before that.
+    const subscribe = () => void subscriber.subscribe(this.attachChannel).catch(() => undefined);
+    subscriber.on('ready', subscribe);
+    if (subscriber.status === 'ready') subscribe();
+  }
+
+  // ---- one listener per session, across nodes ------------------------------------------
+
+  private get attachChannel(): string {
+    return `${this.opts.prefix}attach`;
+  }
+
+  /** sid -> node that announced the session's latest listener. */
+  private readonly lastAttach = new Map<number, string>();
+
+  /**
+   * A poll or WebSocket of `sid` attached on this node: the other nodes' listeners of the
+   * session give way. Announced only when the latest listener known was on another node, so
+   * a client that keeps polling one node costs nothing. (Pub/sub: a notice lost while a
+   * node reconnects leaves an older listener until its hold ends, as before this rule.)
+   */
+  announceAttach(sid: number, kind: 'poll' | 'websocket'): void {
+    if (this.lastAttach.get(sid) === this.opts.nodeId) return;
+    this.lastAttach.set(sid, this.opts.nodeId);
+    if (this.lastAttach.size > 100_000) this.lastAttach.delete(this.lastAttach.keys().next().value!);
+    this.opts.redis.publish(this.attachChannel, `${this.opts.nodeId} ${sid} ${kind}`).catch(() => undefined);
+  }
+
+  private onAttachNotice(message: string): void {
+    const [node, sidText, kind] = message.split(' ');
+    const sid = Number(sidText);
+    if (!node || !Number.isInteger(sid) || node === this.opts.nodeId) return;
+    this.lastAttach.delete(sid);
+    this.lastAttach.set(sid, node);
+    this.opts.onAttachedElsewhere?.(sid, kind === 'websocket' ? 'websocket' : 'poll');
   }
 
   async stop(): Promise<void> {
@@ -186,6 +227,7 @@ export class RedisCoordinator implements Coordinator {
       this.pending.delete(o);
     }
     this.opts.reader.disconnect();
+    this.opts.subscriber.disconnect();
     await this.loopDone;
   }
 
