@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
 import { WsTestClient } from './support/ws-client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
-import { describeRedis } from './support/redis.js';
+import { Redis } from 'ioredis';
+import { describeRedis, REDIS_TEST_URL } from './support/redis.js';
+import { successorOf, ticketHash } from '../src/engine/tickets.js';
 import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
 import type { XNode } from '../src/protocol/xml-tree.js';
 
@@ -70,6 +72,20 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
         c.sid = alice.sid;
         const { reply } = await c.poll(0);
         expect(reply.status, reply.body).to.equal(200);
+      }
+    });
+
+    it('Redis never holds a usable ticket: the command stream carries its hash only', async () => {
+      const alice = await new LegacyClient(cluster.url, 'alice').signIn();
+      const redis = new Redis(REDIS_TEST_URL);
+      try {
+        const prefix = cluster.nodes[0]!.config.redisPrefix;
+        const stream = (await redis.xrange(`${prefix}cmd`, '-', '+')).map(([, fields]) => fields.join(' ')).join('\n');
+        expect(stream).to.contain('"t":"logon"');
+        expect(stream).to.not.contain(alice.ticket!);
+        expect(stream).to.contain(ticketHash(alice.ticket!));
+      } finally {
+        redis.disconnect();
       }
     });
 
@@ -207,9 +223,13 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
         for (const node of cluster.nodes) {
           const c = new LegacyClient(node.url, 'alice');
           c.ticket = alice.ticket;
-          // The ticket, issued 121 s ago with a 100 s lifetime (and replaced at 61 s), is refused by every node.
+          // The ticket, issued 121 s ago with a 100 s lifetime (and replaced at 61 s), is refused by every node;
+          // its replacement, which every node derived from it, is accepted by every node.
           const r = await c.command('<initiateSession rid="1"/>', 0);
           expect(r.status, r.body).to.equal(401);
+          const fresh = new LegacyClient(node.url, 'bob');
+          fresh.ticket = successorOf(bob.ticket!);
+          expect((await fresh.command('<queryPresence rid="1"><uris><uri>sip:alice@example.com</uri></uris></queryPresence>', bob.sid)).status).to.equal(200);
         }
       } finally {
         await cluster.close();

@@ -5,10 +5,10 @@
 import type { DecodedBatch } from '../protocol/codec.js';
 
 export type Command =
-  /** A user signed in (the proposing node checked the password): issue a ticket. */
-  | { t: 'logon'; login: string }
-  /** A ticket past half its lifetime was used: rotate it. */
-  | { t: 'rotate'; ticket: string }
+  /** A user signed in (the proposing node checked the password and drew the ticket): keep its hash. */
+  | { t: 'logon'; login: string; ticketHash: string }
+  /** A ticket past half its lifetime was used: replace it (both by hash). */
+  | { t: 'rotate'; from: string; to: string }
   /** A cwaRequests batch, decoded; `scope`/`key` identify a retried batch (rid cache). */
   | { t: 'batch'; login: string; batch: DecodedBatch; scope?: string; key?: string }
   /** A poll or WebSocket of the session shows activity (UA as reported, when given). */

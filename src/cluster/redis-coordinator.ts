@@ -24,7 +24,7 @@
 import type { Redis } from 'ioredis';
 import type { CachedResponse } from '../delivery/rid-cache.js';
 import type { Session } from '../engine/session.js';
-import type { TicketCheck } from '../engine/tickets.js';
+import { newTicket, successorOf, ticketHash, type TicketCheck } from '../engine/tickets.js';
 import type { Clock } from '../engine/clock.js';
 import { newSeed, type SeededRandom } from '../engine/random.js';
 import type { Logger } from '../ops/logger.js';
@@ -273,8 +273,11 @@ export class RedisCoordinator implements Coordinator {
     return result;
   }
 
-  issueTicket(login: string): Promise<string> {
-    return this.propose({ t: 'logon', login }) as Promise<string>;
+  async issueTicket(login: string): Promise<string> {
+    // Only the ticket's hash travels: Redis never holds a usable ticket.
+    const ticket = newTicket();
+    await this.propose({ t: 'logon', login, ticketHash: ticketHash(ticket) });
+    return ticket;
   }
 
   async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
@@ -292,7 +295,10 @@ export class RedisCoordinator implements Coordinator {
     }
     if (!seen) return undefined;
     if (!seen.rotates) return { login: seen.login, current: seen.current };
-    return (await this.propose({ t: 'rotate', ticket: presented })) as TicketCheck | undefined;
+    await this.propose({ t: 'rotate', from: ticketHash(seen.current), to: ticketHash(successorOf(seen.current)) });
+    // Replaced by this command or by another node's a moment before: the chain says which ticket is newest.
+    const after = tickets().inspect(presented, now());
+    return after && { login: after.login, current: after.current };
   }
 
   runBatch(cmd: BatchCommand): Promise<CachedResponse> {

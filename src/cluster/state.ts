@@ -8,10 +8,9 @@ import type { EventLog } from '../delivery/event-log.js';
 import type { CachedResponse, RidCache } from '../delivery/rid-cache.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import { renderResponses } from '../protocol/responses.js';
-import type { TicketCheck } from '../engine/tickets.js';
 import type { Command } from './commands.js';
 
-export type CommandResult = string | TicketCheck | CachedResponse | undefined;
+export type CommandResult = CachedResponse | undefined;
 
 export class GatewayState {
   constructor(
@@ -25,9 +24,11 @@ export class GatewayState {
     const { engine } = this;
     switch (cmd.t) {
       case 'logon':
-        return engine.tickets.issue(cmd.login);
+        engine.tickets.adopt(cmd.ticketHash, cmd.login);
+        return undefined;
       case 'rotate':
-        return engine.tickets.check(cmd.ticket);
+        engine.tickets.rotate(cmd.from, cmd.to);
+        return undefined;
       case 'batch': {
         const run = async (): Promise<CachedResponse> => ({ status: 200, body: await executeBatch(engine, cmd.login, cmd.batch) });
         if (cmd.scope === undefined || cmd.key === undefined) return run();

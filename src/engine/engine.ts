@@ -110,7 +110,7 @@ export class Engine implements EngineCore {
     readonly store: UserDataStore = new MemoryUserDataStore(),
     readonly random: RandomSource = cryptoRandom,
   ) {
-    this.tickets = new TicketService(clock, random, config.ticketTtlS * 1000);
+    this.tickets = new TicketService(clock, config.ticketTtlS * 1000);
     this.im = new ImService(this);
     const limits = { ...USER_DATA_DEFAULTS, ...config.userData };
     const networks = new Networks(directory);
