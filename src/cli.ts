@@ -7,6 +7,7 @@ import { ConfigError, describeOptions, loadConfig, type GatewayConfig } from './
 import { UserDirectory, UserDirectoryError } from './users/directory.js';
 import { hashPassword } from './users/password.js';
 import type { RunningGateway, startGateway as StartGateway } from './server.js';
+import { PACKAGE_VERSION } from './version.js';
 
 export interface CliIo {
   stdout: { write(chunk: string): unknown };
@@ -76,17 +77,9 @@ function help(io: CliIo): number {
 }
 
 async function version(io: CliIo): Promise<number> {
-  // Compiled to dist/src/cli.js; package.json sits two levels up (one when run from src/).
-  for (const rel of ['../../package.json', '../package.json']) {
-    try {
-      const pkg = JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cwa-gateway' && pkg.version) {
-        io.stdout.write(`${pkg.version}\n`);
-        return 0;
-      }
-    } catch {
-      // try the next candidate
-    }
+  if (PACKAGE_VERSION) {
+    io.stdout.write(`${PACKAGE_VERSION}\n`);
+    return 0;
   }
   io.stderr.write('cwa-gateway: cannot find package.json to read the version\n');
   return 1;

@@ -1,5 +1,5 @@
 // Composition root: configuration -> stores -> engine -> transports.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +7,7 @@ import { parseCorsOrigins, type GatewayConfig } from './config.js';
 import { LocalCoordinator, type Coordinator } from './cluster/coordinator.js';
 import { RedisCoordinator, ReplicaClock, type Replica } from './cluster/redis-coordinator.js';
 import { ReplicatedEventLog } from './cluster/replicated-log.js';
+import { SNAPSHOT_VERSION } from './cluster/snapshot.js';
 import { GatewayState } from './cluster/state.js';
 import { AttachmentRegistry } from './delivery/attachments.js';
 import { MemoryEventLog, type EventLog } from './delivery/event-log.js';
@@ -32,6 +33,8 @@ import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
 import type { UserDirectory } from './users/directory.js';
+import { PACKAGE_VERSION } from './version.js';
+import type { Directory } from './engine/ports.js';
 import type { Redis } from 'ioredis';
 
 export interface RunningGateway {
@@ -96,6 +99,22 @@ export function configurationOf(config: GatewayConfig): ConfigurationData {
 }
 
 export const MAX_EVENTS_PER_POLL = 200;
+
+/**
+ * What the nodes of one cluster must share: the gateway version, the options that shape
+ * the replicated state, and the user directory (without credentials).
+ */
+export function clusterFingerprint(config: GatewayConfig, users: Directory): string {
+  const shaping = {
+    version: PACKAGE_VERSION,
+    snapshot: SNAPSHOT_VERSION,
+    engine: engineConfigOf(config),
+    log: [config.logMaxEvents, config.logMaxBytes],
+    ridCacheSize: config.ridCacheSize,
+    users: users.all(),
+  };
+  return createHash('sha256').update(JSON.stringify(shaping)).digest('base64url');
+}
 
 /** The engine's settings, from the options. */
 export function engineConfigOf(config: GatewayConfig): EngineConfig {
@@ -188,6 +207,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       logger,
       touchEveryMs: Math.min(5000, (config.sessionTimeoutS * 1000) / 20),
       snapshotEvery: config.snapshotEvery,
+      metrics,
+      fingerprint: clusterFingerprint(config, deps.users),
     });
     const node = cluster;
     coordinator = node;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
 import { WsTestClient } from './support/ws-client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { startTestGateway } from './support/gateway.js';
 import { Redis } from 'ioredis';
 import { describeRedis, REDIS_TEST_URL } from './support/redis.js';
 import { successorOf, ticketHash } from '../src/engine/tickets.js';
@@ -87,6 +88,21 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
       } finally {
         redis.disconnect();
       }
+    });
+
+    it('refuses a node whose options would make it apply the same commands differently', async () => {
+      const config = { ...cluster.nodes[0]!.config, maxParticipantsPerConference: 5 };
+      let refused: Error | undefined;
+      try {
+        const odd = await startTestGateway(config, { store: 'redis' });
+        await odd.close();
+      } catch (err) {
+        refused = err as Error;
+      }
+      expect(refused?.message).to.match(/differ from those of the nodes already/);
+      // The same options join.
+      const twin = await startTestGateway(cluster.nodes[0]!.config, { store: 'redis' });
+      await twin.close();
     });
 
     it('a batch re-sent to another node (its answer was lost) gets the first answer, and runs once', async () => {

@@ -28,6 +28,7 @@ import { newTicket, successorOf, ticketHash, type TicketCheck } from '../engine/
 import type { Clock } from '../engine/clock.js';
 import { newSeed, type SeededRandom } from '../engine/random.js';
 import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
 import type { Command, Envelope } from './commands.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
@@ -83,6 +84,13 @@ export interface RedisCoordinatorOptions {
   tickEveryMs?: number;
   /** A snapshot every this many commands (0: never; the stream then grows until Redis loses it). */
   snapshotEvery: number;
+  metrics?: GatewayMetrics;
+  /**
+   * What every node of one stream must share (the gateway version, the options that shape
+   * the state, the user directory): nodes that differ would apply the same commands
+   * differently. A node whose fingerprint differs from the stream's refuses to serve.
+   */
+  fingerprint: string;
 }
 
 /** KEYS stream seq epoch; ARGV envelope epoch. Appends with the next seq, unless the epoch changed. */
@@ -231,10 +239,14 @@ export class RedisCoordinator implements Coordinator {
     await this.loopDone;
   }
 
+  /** Set when this node may not join the stream (see `fingerprint`). */
+  refusal: Error | undefined;
+
   /** Resolves true once the node has applied the stream up to where it was when called (or false after `timeoutMs`). */
   async ready(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (!this.caughtUp) {
+      if (this.refusal) throw this.refusal;
       if (Date.now() > deadline) return false;
       await delay(20);
     }
@@ -250,6 +262,7 @@ export class RedisCoordinator implements Coordinator {
   private async propose(c: Command): Promise<unknown> {
     if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
     const o = `${this.opts.nodeId}:${++this.counter}`;
+    this.opts.metrics?.clusterProposed.inc({ type: c.t });
     const env: Envelope = { c, o, now: this.opts.clock.now(), seed: newSeed() };
     const result = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -366,6 +379,7 @@ export class RedisCoordinator implements Coordinator {
     while (this.running) {
       try {
         if (this.epoch === undefined) await this.join();
+        if (this.refusal) break;
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
         if (!this.readerUp) {
@@ -391,6 +405,7 @@ export class RedisCoordinator implements Coordinator {
           const raw = fields[fields.indexOf('c') + 1]!;
           await this.applyEnvelope(JSON.parse(raw) as Envelope);
           this.applied = seq;
+          this.opts.metrics?.clusterApplied.inc();
           if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
         }
         this.wakeSyncs();
@@ -407,6 +422,18 @@ export class RedisCoordinator implements Coordinator {
   /** Finds the stream to follow (at start, and whenever the one followed changed or vanished). */
   private async join(): Promise<void> {
     const { reader } = this.opts;
+    const fingerprintKey = `${this.opts.prefix}fingerprint`;
+    await reader.set(fingerprintKey, this.opts.fingerprint, 'NX');
+    const theirs = await reader.get(fingerprintKey);
+    if (theirs !== this.opts.fingerprint) {
+      this.refusal = new Error(
+        `this node's version, options or users differ from those of the nodes already on ${this.opts.prefix}cmd ` +
+          '(every node of one cluster must run the same gateway version, the same state-shaping options and the same users file)',
+      );
+      this.opts.logger.error({ err: this.refusal.message }, 'cluster: this node cannot join');
+      this.running = false;
+      return;
+    }
     let current = await reader.get(this.keys[2]);
     if (current === null) {
       const fresh = newSeed();
@@ -474,6 +501,7 @@ export class RedisCoordinator implements Coordinator {
     this.applied = meta.seq;
     this.lastTickAt = meta.lastTickAt;
     this.lastSnapshotSeq = meta.seq;
+    this.opts.metrics?.clusterSnapshotBytes.set(bytes.length);
     this.opts.logger.info({ seq: meta.seq, bytes: bytes.length }, 'cluster: snapshot loaded');
   }
 
@@ -491,7 +519,11 @@ export class RedisCoordinator implements Coordinator {
       const started = Date.now();
       const bytes = writeSnapshot(this.replica, this.metaNow(this.epoch!));
       const saved = await redis.eval(SAVE, 4, this.keys[0], this.keys[2], this.snapKeys[0], this.snapKeys[1], this.epoch!, this.applied, bytes);
-      if (saved === 1) logger.info({ seq: this.applied, bytes: bytes.length, ms: Date.now() - started }, 'cluster: snapshot written, stream trimmed');
+      if (saved === 1) {
+        this.opts.metrics?.clusterSnapshots.inc();
+        this.opts.metrics?.clusterSnapshotBytes.set(bytes.length);
+        logger.info({ seq: this.applied, bytes: bytes.length, ms: Date.now() - started }, 'cluster: snapshot written, stream trimmed');
+      }
     } finally {
       await redis.del(this.snapKeys[2]).catch(() => undefined);
     }

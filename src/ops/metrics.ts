@@ -31,6 +31,13 @@ export class GatewayMetrics {
   readonly throttled: Counter<'limit'>;
   readonly logons: Counter<'result'>;
   readonly httpRequests: Counter<'route' | 'status'>;
+  /** With --store redis://…: commands this node appended to the shared stream, by type. */
+  readonly clusterProposed: Counter<'type'>;
+  /** Commands this node applied (its own and the other nodes'). */
+  readonly clusterApplied: Counter;
+  /** Snapshots this node wrote, and the size of the last one. */
+  readonly clusterSnapshots: Counter;
+  readonly clusterSnapshotBytes: Gauge;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -103,6 +110,15 @@ export class GatewayMetrics {
       labelNames: ['route', 'status'],
       registers,
     });
+    this.clusterProposed = new Counter({
+      name: 'cwa_cluster_commands_proposed_total',
+      help: 'Commands this node appended to the shared command stream (with --store redis://…), by type',
+      labelNames: ['type'],
+      registers,
+    });
+    this.clusterApplied = new Counter({ name: 'cwa_cluster_commands_applied_total', help: 'Commands of the shared stream this node applied', registers });
+    this.clusterSnapshots = new Counter({ name: 'cwa_cluster_snapshots_written_total', help: 'Snapshots of the shared state this node wrote', registers });
+    this.clusterSnapshotBytes = new Gauge({ name: 'cwa_cluster_snapshot_bytes', help: 'Size of the last snapshot this node wrote or loaded', registers });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cwa_' });
   }
 

@@ -38,7 +38,11 @@ export async function startTestGateway(
   // or for Redis (then overrides.store is the redis:// URL).
   const store = opts.store === 'sqlite' || opts.store === 'redis' ? undefined : (opts.store ?? new MemoryUserDataStore());
   const gateway = createGateway(config, { users: opts.users ?? UserDirectory.demo(), clock, store, logger: opts.logger });
-  if (!(await gateway.ready(3000))) {
+  const ready = await gateway.ready(3000).catch((err: unknown) => {
+    gateway.dispose();
+    throw err;
+  });
+  if (!ready) {
     gateway.dispose();
     throw new Error(`Redis at ${config.store} did not answer within 3 s`);
   }

@@ -151,7 +151,7 @@ export function corsSupport(app: Express, ctx: TransportContext): void {
   });
 }
 
-/** /healthz (the process answers), /readyz (listening and not shutting down), /metrics. */
+/** /healthz (the process answers), /readyz (listening, not shutting down, shared state reachable), /metrics. */
 export function operatorRoutes(app: Express, ctx: TransportContext, isListening: () => boolean): void {
   const plain = (res: Response, status: number, text: string) => {
     res.status(status).type('text/plain').setHeader('Cache-Control', 'no-store');
@@ -161,6 +161,8 @@ export function operatorRoutes(app: Express, ctx: TransportContext, isListening:
   app.get('/readyz', (_req, res) => {
     if (ctx.ops.shutdown.shuttingDown) return plain(res, 503, 'shutting down');
     if (!isListening()) return plain(res, 503, 'not listening');
+    // A cluster node cut off from Redis, or still catching up with the command stream, answers 503s.
+    if (!ctx.coordinator.available()) return plain(res, 503, 'shared state unavailable');
     plain(res, 200, 'ready');
   });
   app.get('/metrics', async (_req, res, next) => {
