@@ -206,6 +206,32 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
     });
   });
 
+  describe('wake-ups', () => {
+    it('a poll held on one node is answered as soon as another node queues its event', async () => {
+      const cluster = await startTestCluster(2, { holdMs: 5000 });
+      try {
+        const onNode = async (i: number, login: string) => {
+          const c = await new LegacyClient(cluster.nodes[i]!.url, login).signIn();
+          await c.poll(c.ackId); // the initial events, queued already: answered at once
+          return c;
+        };
+        const alice = await onNode(0, 'alice');
+        const bob = await onNode(1, 'bob');
+        const held = bob.poll(bob.ackId);
+        await new Promise((r) => setTimeout(r, 100));
+        const started = Date.now();
+        await alice.command(
+          `<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>across</content></message></initiateImSession></conference>`,
+        );
+        const { events } = await held;
+        expect(Date.now() - started, 'long before the 5 s hold ends').to.be.below(1000);
+        expect(JSON.stringify(events)).to.contain('imSessionReceived');
+      } finally {
+        await cluster.close();
+      }
+    });
+  });
+
   describe('expiry on every node', () => {
     it('a ticket expires, and an idle session times out, on every node (the timers run in the shared state)', async () => {
       const cluster = await startTestCluster(3, { holdMs: 0, ticketTtlS: 100, sessionTimeoutS: 60 }, { manualClock: true });
