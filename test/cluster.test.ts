@@ -207,7 +207,7 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
   });
 
   describe('wake-ups', () => {
-    it('a poll held on one node is answered as soon as another node queues its event', async () => {
+    it('a poll held on one node, and a WebSocket attached there, get at once what another node queues', async () => {
       const cluster = await startTestCluster(2, { holdMs: 5000 });
       try {
         const onNode = async (i: number, login: string) => {
@@ -226,6 +226,20 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
         const { events } = await held;
         expect(Date.now() - started, 'long before the 5 s hold ends').to.be.below(1000);
         expect(JSON.stringify(events)).to.contain('imSessionReceived');
+        // The same over a WebSocket: Bob's socket on node 1 gets what Alice's command on node 0 queued.
+        const invitation = events.find((e) => JSON.stringify(e).includes('imSessionReceived'))!;
+        const accepted = await bob.command(`<conference rid="${bob.nextRid()}" confId="${invitation.attrs.confId}"><acceptImSession/></conference>`);
+        expect(accepted.body).to.not.contain('requestFailed');
+        const ws = await WsTestClient.attach(cluster.nodes[1]!.url, { sid: bob.sid, ackId: bob.ackId, ticket: bob.ticket });
+        try {
+          const sent = await alice.command(`<conference rid="${alice.nextRid()}" confId="1"><sendMessage><content>pushed across</content></sendMessage></conference>`);
+          expect(sent.body).to.not.contain('requestFailed');
+          const deadline = Date.now() + 2000;
+          while (!JSON.stringify(ws.events).includes('pushed across') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+          expect(JSON.stringify(ws.events), ws.frames.join('\n')).to.contain('pushed across');
+        } finally {
+          ws.socket.close();
+        }
       } finally {
         await cluster.close();
       }

@@ -123,8 +123,10 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
       for (;;) {
         const bob = new LegacyClient(gw.url, 'bob');
         const logon = await bob.logon();
-        const session = await bob.command(`<initiateSession rid="1"/>`, 0);
-        if (logon.status === 200 && session.status === 200) break;
+        // Until the node is back every answer is 503 (a ticket-less command after a failed
+        // logon would be 401 once it is back: it is not sent).
+        const session = logon.status === 200 ? await bob.command(`<initiateSession rid="1"/>`, 0) : logon;
+        if (session.status === 200) break;
         expect(session.status, session.body).to.equal(503);
         if (Date.now() > deadline) throw new Error('the gateway did not recover within 10 s of Redis coming back');
         await new Promise((r) => setTimeout(r, 100));
