@@ -1,8 +1,8 @@
 // Three gateway processes on one Redis behind a round-robin balancer. Three people hold a
 // conference; every request each of them sends (commands and polls) goes to the next
 // node. Mid-way one node is killed with SIGKILL, with polls held and commands in flight on
-// it. Clients do what a legacy client does when a request fails: send it again (the same
-// batch with the same rids; the same AckId). Every participant must still see every
+// it; later a new node takes its place. Clients do what a legacy client does when a request
+// fails: send it again (the same batch with the same rids; the same AckId). Every participant must still see every
 // message of the others exactly once, in each sender's order, and all in one order.
 import { expect } from 'chai';
 import { LegacyClient, type Reply } from './support/client.js';
@@ -40,7 +40,7 @@ describeRedis('cluster: a node killed mid-conversation', () => {
     nodes = [];
   });
 
-  it('three nodes, participants hopping on every request, one killed: every message exactly once, in one order', async function () {
+  it('three nodes, participants hopping on every request, one killed and a new one started: every message exactly once, in one order', async function () {
     this.timeout(60_000);
     const prefix = uniquePrefix('kill');
     const args = ['--store', REDIS_TEST_URL, '--redis-prefix', prefix, '--hold-ms', '1000', '--rate-address', '0', '--rate-ticket', '0', '--rate-logon-address', '0', '--log-level', 'warn'];
@@ -92,6 +92,8 @@ describeRedis('cluster: a node killed mid-conversation', () => {
 
     const ROUNDS = 30;
     const KILL_AT = 12;
+    const REJOIN_AT = 21;
+    let servedBeforeRejoin = 0;
     const sender = async (p: (typeof people)[number]) => {
       const c = clients[p];
       for (let i = 0; i < ROUNDS; i++) {
@@ -99,6 +101,12 @@ describeRedis('cluster: a node killed mid-conversation', () => {
           // Node 1 dies now, with polls held and commands in flight on it; the balancer notices.
           await nodes[1]!.kill('SIGKILL');
           balancer!.remove(1);
+        }
+        if (p === 'alice' && i === REJOIN_AT) {
+          // A new node 1 starts mid-conversation, catches up with the stream and takes requests again.
+          nodes[1] = await startNodeProcess(args);
+          balancer!.restore(1, nodes[1].url);
+          servedBeforeRejoin = balancer!.served[1]!;
         }
         const r = await c.command(`<conference rid="${c.nextRid()}" confId="${confIds[p]}"><sendMessage><content>${p}:${i}</content></sendMessage></conference>`);
         expect(r.status, r.body).to.equal(200);
@@ -131,5 +139,6 @@ describeRedis('cluster: a node killed mid-conversation', () => {
     expect(Object.values(clients).reduce((n, c) => n + c.retries, 0) + balancer.served[1]!).to.be.greaterThan(0);
     expect(balancer.served[0]).to.be.greaterThan(30);
     expect(balancer.served[2]).to.be.greaterThan(30);
+    expect(balancer.served[1]! - servedBeforeRejoin, 'the new node 1 served requests').to.be.greaterThan(5);
   });
 });

@@ -11,34 +11,9 @@ import { startTestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
 import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
 import type { Replica } from '../src/cluster/redis-coordinator.js';
-import type { Gateway } from '../src/server.js';
+import { replicaOf, stateOf } from './support/state-dump.js';
 
-const replicaOf = (gw: Gateway): Replica => (gw.cluster as unknown as { replica: Replica }).replica;
 
-/**
- * A canonical text of an object graph: objects numbered in the order first met (so shared
- * references and cycles show), Maps and Sets as their entries, class instances by class.
- */
-function canonical(root: unknown): string {
-  const ids = new Map<object, number>();
-  const out = (v: unknown): unknown => {
-    if (v === null || typeof v !== 'object') return v === undefined ? '<undefined>' : v;
-    const seen = ids.get(v);
-    if (seen !== undefined) return `<ref ${seen}>`;
-    ids.set(v, ids.size);
-    const kind = v.constructor?.name ?? 'null-proto';
-    if (v instanceof Map) return { kind, id: ids.get(v), entries: [...v].map(([k, x]) => [out(k), out(x)]) };
-    if (v instanceof Set) return { kind, id: ids.get(v), values: [...v].map(out) };
-    if (Array.isArray(v)) return { kind, id: ids.get(v), items: v.map(out) };
-    return { kind, id: ids.get(v), fields: Object.entries(v).map(([k, x]) => [k, out(x)]) };
-  };
-  return JSON.stringify(out(root));
-}
-
-function stateOf(r: Replica, part?: 'engine' | 'store' | 'logs' | 'rid'): string {
-  const all = { engine: r.state.engine.exportState(), store: r.store.exportState(), logs: r.logs.exportState(), rid: r.state.ridCache.exportState() };
-  return canonical(part ? all[part] : all);
-}
 
 const conversation = async (url: string) => {
   const [alice, bob] = [await new LegacyClient(url, 'alice').signIn(), await new LegacyClient(url, 'bob').signIn()];

@@ -30,6 +30,12 @@ export class Balancer {
     this.out.add(index);
   }
 
+  /** Puts a node (a new process at `url`) back in the rotation at `index`. */
+  restore(index: number, url: string): void {
+    this.targets[index] = url;
+    this.out.delete(index);
+  }
+
   async start(): Promise<string> {
     const server = http.createServer((req, res) => {
       const n = this.pick();
