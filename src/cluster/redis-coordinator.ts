@@ -560,3 +560,8 @@ export class RedisCoordinator implements Coordinator {
     this.syncWaiters = still;
   }
 }
+
+/** The replica a node serves from (benchmarks and tests look inside). */
+export function replicaPartsOf(node: RedisCoordinator): Replica {
+  return (node as unknown as { replica: Replica }).replica;
+}

@@ -4,8 +4,8 @@
 //
 // The state is an object graph (sessions, conversations and their legs, endpoints …)
 // with shared references and cycles. v8's structured serializer keeps those, Maps and
-// Sets included, but not classes: instances of the engine's classes are tagged with
-// their class before serializing and get their prototype back after.
+// Sets included, but not classes: instances of the engine's classes carry their class's
+// name (`snapshotClass`) and get their prototype back when a snapshot is loaded.
 import { deserialize, serialize } from 'node:v8';
 import type { MemoryEventLog } from '../delivery/event-log.js';
 import { Conversation } from '../engine/conversation.js';
@@ -28,8 +28,8 @@ export interface SnapshotMeta {
   lastTickAt: number;
 }
 
+/** The bytes: a 4-byte length, the meta as JSON (read alone, cheaply), then the v8-serialized body. */
 interface SnapshotBody {
-  meta: SnapshotMeta;
   engine: EngineState;
   store: ReturnType<MemoryUserDataStore['exportState']>;
   logs: ReturnType<MemoryEventLog['exportState']>;
@@ -44,7 +44,7 @@ export interface SnapshotParts {
 }
 
 const CLASSES: Record<string, { prototype: object }> = { Session, Conversation };
-const TAG = '__cwaClass';
+const TAG = 'snapshotClass';
 
 /** Visits every object reachable from `root` once (arrays, plain objects, instances, Maps, Sets). */
 function walk(root: unknown, visit: (o: object) => void): void {
@@ -64,47 +64,35 @@ function walk(root: unknown, visit: (o: object) => void): void {
 
 export function writeSnapshot(parts: SnapshotParts, meta: SnapshotMeta): Buffer {
   const body: SnapshotBody = {
-    meta,
     engine: parts.state.engine.exportState(),
     store: parts.store.exportState(),
     logs: parts.logs.exportState(),
     rid: parts.state.ridCache.exportState(),
   };
-  const tagged: Record<string, unknown>[] = [];
-  walk(body, (o) => {
-    for (const [name, cls] of Object.entries(CLASSES)) {
-      if (Object.getPrototypeOf(o) === cls.prototype) {
-        (o as Record<string, unknown>)[TAG] = name;
-        tagged.push(o as Record<string, unknown>);
-      }
-    }
-  });
-  try {
-    return serialize(body);
-  } finally {
-    for (const o of tagged) delete o[TAG];
-  }
+  const head = Buffer.from(JSON.stringify(meta));
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(head.length);
+  return Buffer.concat([len, head, serialize(body)]);
 }
 
 /** The snapshot's position, without loading it. */
 export function readSnapshotMeta(bytes: Buffer): SnapshotMeta {
-  return (deserialize(bytes) as SnapshotBody).meta;
+  const len = bytes.readUInt32BE(0);
+  return JSON.parse(bytes.subarray(4, 4 + len).toString('utf8')) as SnapshotMeta;
 }
 
 /** Loads a snapshot into an empty replica; returns where it stands. */
 export function loadSnapshot(bytes: Buffer, parts: SnapshotParts): SnapshotMeta {
-  const body = deserialize(bytes) as SnapshotBody;
-  if (body.meta?.v !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(body.meta?.v)} is not ${SNAPSHOT_VERSION}`);
+  const meta = readSnapshotMeta(bytes);
+  if (meta.v !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(meta.v)} is not ${SNAPSHOT_VERSION}`);
+  const body = deserialize(bytes.subarray(4 + bytes.readUInt32BE(0))) as SnapshotBody;
   walk(body, (o) => {
     const name = (o as Record<string, unknown>)[TAG];
-    if (typeof name === 'string' && CLASSES[name]) {
-      Object.setPrototypeOf(o, CLASSES[name].prototype);
-      delete (o as Record<string, unknown>)[TAG];
-    }
+    if (typeof name === 'string' && CLASSES[name] && !(o instanceof Map) && !(o instanceof Set)) Object.setPrototypeOf(o, CLASSES[name].prototype);
   });
   parts.state.engine.importState(body.engine);
   parts.store.importState(body.store);
   parts.logs.importState(body.logs);
   parts.state.ridCache.importState(body.rid);
-  return body.meta;
+  return meta;
 }

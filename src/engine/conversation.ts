@@ -30,6 +30,8 @@ export interface Invitation {
 }
 
 export class Conversation {
+  /** Names the class in a cluster snapshot, which keeps data only (cluster/snapshot.ts). */
+  readonly snapshotClass = 'Conversation';
   readonly legs: Leg[] = [];
   readonly invitations = new Map<string, Invitation>();
   /** Participants currently typing, with the time of their last `composing`. */

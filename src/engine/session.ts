@@ -5,6 +5,8 @@ import type { Conversation, Leg } from './conversation.js';
 import type { SessionOptions } from './types.js';
 
 export class Session {
+  /** Names the class in a cluster snapshot, which keeps data only (cluster/snapshot.ts). */
+  readonly snapshotClass = 'Session';
   readonly legs = new Map<number, Leg>();
   /** Highest confId used in this session; never reused. */
   private maxConfId = 0;
