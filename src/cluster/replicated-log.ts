@@ -25,11 +25,15 @@ export class ReplicatedEventLog implements EventLog {
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
     const pos = this.local().position(sid);
     const known = Math.max(this.waiting.get(sid) ?? 0, this.inFlight.get(sid) ?? 0);
-    if (pos && Math.min(ackId, pos.head) > pos.acked && ackId > known) {
+    // A cursor ahead of the head acknowledges the head, as on one gateway: the head this
+    // node holds now (the caller caught up first), not whatever it is when the command
+    // applies — events queued meanwhile were never seen by this client.
+    const upTo = pos ? Math.min(ackId, pos.head) : 0;
+    if (pos && upTo > pos.acked && upTo > known) {
       // Dropping acknowledged events changes nothing the reader sees (it reads after ackId),
       // so the read does not wait for it. The acknowledgements of one turn of the event loop
       // travel in one command.
-      this.waiting.set(sid, ackId);
+      this.waiting.set(sid, upTo);
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => this.flush());

@@ -204,6 +204,21 @@ export class DeliveryDriver {
     this.clientAcked = Math.max(this.clientAcked, Math.min(ackId, this.head));
   }
 
+  /**
+   * Waits until the log has applied an acknowledgement up to `upTo` (at once on one gateway;
+   * a cluster node applies it through the shared stream, after answering), so the next step
+   * sees a settled log.
+   */
+  async ackSettled(upTo: number): Promise<void> {
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const acked = this.recorder.acked(this.sid);
+      if (acked === undefined || acked >= upTo) return;
+      if (Date.now() > deadline) throw new Error(`the acknowledgement up to ${upTo} was not applied (acked ${acked})`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
   /** The gateway never drops what the client did not acknowledge. */
   checkAcked(): void {
     const acked = this.recorder.acked(this.sid);
