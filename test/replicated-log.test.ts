@@ -61,6 +61,15 @@ describe('ReplicatedEventLog', () => {
     expect(proposed).to.have.length(1);
   });
 
+  it('answers a cursor behind an acknowledgement still being applied as stale, as it will be once applied', async () => {
+    await local.append(1, [rec(1), rec(2), rec(3)]);
+    await log.read(1, 3, 10);
+    const behind = await log.read(1, 2, 10);
+    expect(behind).to.deep.include({ status: 'stale', acked: 3 });
+    await turn();
+    expect(await log.read(1, 2, 10)).to.deep.include({ status: 'stale', acked: 3 });
+  });
+
   it('refuses to append, close or remove: only applied commands change the logs', async () => {
     for (const call of [() => log.append(1, [rec(1)]), () => log.close(1), () => log.remove(1), () => log.open(3)]) {
       let failed = false;

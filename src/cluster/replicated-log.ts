@@ -25,6 +25,8 @@ export class ReplicatedEventLog implements EventLog {
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
     const pos = this.local().position(sid);
     const known = Math.max(this.waiting.get(sid) ?? 0, this.inFlight.get(sid) ?? 0);
+    // Behind an acknowledgement this node is still applying: stale, as it will be in a moment.
+    if (pos && ackId < known) return { status: 'stale', acked: known, head: pos.head };
     // A cursor ahead of the head acknowledges the head, as on one gateway: the head this
     // node holds now (the caller caught up first), not whatever it is when the command
     // applies — events queued meanwhile were never seen by this client.
