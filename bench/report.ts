@@ -95,6 +95,7 @@ export function renderReport(r: BenchResults): string {
       out.push('', `Throughput beside one embedded gateway: ${ratios.join('; ')}.`, '');
     }
   }
+  if (r.clusterSkipped) out.push(`## 4. Several nodes on one Redis: not run (${r.clusterSkipped})`, '');
   out.push(`Total bench time ${(r.elapsedS).toFixed(0)} s.`);
   return out.join('\n');
 }

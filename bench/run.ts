@@ -47,6 +47,8 @@ export interface BenchResults {
   memory?: IdleMemoryRun;
   /** End to end over long-poll: one embedded gateway, one node on Redis, three nodes on Redis (requests rotating over them). */
   cluster?: { setup: string; nodes: number; rows: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[] }[];
+  /** Why the cluster workload did not run. */
+  clusterSkipped?: string;
   elapsedS: number;
 }
 
@@ -100,6 +102,19 @@ function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): Lo
     p99: medianOf(runs, (r) => r.p99),
     runs: runs.map((r) => r.reqPerSec),
   };
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Deletes the cluster workload's keys (every key under `prefix`). */
@@ -182,7 +197,10 @@ async function main(): Promise<void> {
     };
   }
 
-  if (s.only.has('cluster')) {
+  if (s.only.has('cluster') && !(await redisAnswers(s.clusterRedis))) {
+    results.clusterSkipped = `no Redis answers at ${s.clusterRedis.replace(/\/\/[^@/]*@/, '//***@')} (--cluster-redis)`;
+    progress(`cluster workload skipped: ${results.clusterSkipped}`);
+  } else if (s.only.has('cluster')) {
     // The same long-poll conversations on one embedded gateway, one node on Redis, and three
     // nodes on Redis with every request going to the next node (no affinity).
     let n = 0;
