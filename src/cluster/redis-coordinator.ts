@@ -402,8 +402,15 @@ export class RedisCoordinator implements Coordinator {
             await this.loadSnapshotOf(this.epoch!, true);
             break;
           }
-          const raw = fields[fields.indexOf('c') + 1]!;
-          await this.applyEnvelope(JSON.parse(raw) as Envelope);
+          const raw = fields[fields.indexOf('c') + 1];
+          let env: Envelope | undefined;
+          try {
+            env = JSON.parse(raw ?? '') as Envelope;
+          } catch {
+            // Every node fails on it alike, so passing over it keeps them equal; stopping would wedge them.
+            logger.error({ seq }, 'cluster: an unreadable command in the stream was passed over');
+          }
+          if (env) await this.applyEnvelope(env);
           this.applied = seq;
           this.opts.metrics?.clusterApplied.inc();
           if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
