@@ -2,7 +2,7 @@
 // Redis does not answer; otherwise they show as pending with the reason. They use their
 // own database (15 unless CWA_TEST_REDIS_URL says otherwise) and empty it first.
 import { Redis } from 'ioredis';
-import { connectRedis, whenReady } from '../../src/store/redis-connection.js';
+import { whenReady } from '../../src/store/redis-connection.js';
 
 export const REDIS_TEST_URL = process.env.CWA_TEST_REDIS_URL || 'redis://127.0.0.1:6379/15';
 
@@ -19,15 +19,6 @@ export function uniquePrefix(what = 't'): string {
 /** A plain connection (offline queue on: tests wait for Redis rather than fail at once). */
 export function testConnection(url = REDIS_TEST_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (n) => (n > 3 ? null : 100) });
-}
-
-/** A gateway-style connection (connectRedis) to the test database, kept in `opened` for closing; throws when Redis does not answer. */
-export async function openGatewayConnection(opened: Redis[]): Promise<Redis> {
-  const r = connectRedis(REDIS_TEST_URL, 'cwa-test');
-  r.on('error', () => undefined);
-  opened.push(r);
-  if (!(await whenReady(r, 3000))) throw new Error(`Redis at ${REDIS_TEST_URL} does not answer`);
-  return r;
 }
 
 /** Connects and empties the test database; throws with a clear message when Redis is missing. */
