@@ -277,9 +277,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   websocket.listen(server);
   dropAttachments = () => {
-    // The state these listened to is gone: polls are answered, sockets told the session ended.
+    // The node now serves another copy of the state: polls are answered, sockets closed with
+    // 1001 so their clients attach again (to their session, or learn with a 404 that it is gone).
     ops.polls.releaseAll();
-    for (const sub of websocket.list()) sub.close(CloseCode.SessionEnded);
+    for (const sub of websocket.list()) sub.close(CloseCode.GoingAway);
   };
   // Timers: a single gateway ticks its engine every second; cluster nodes look four times a
   // second whether some node has proposed a tick lately, and propose one when none has.

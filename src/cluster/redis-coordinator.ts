@@ -93,11 +93,12 @@ export interface RedisCoordinatorOptions {
   fingerprint: string;
 }
 
-/** KEYS stream seq epoch; ARGV envelope epoch. Appends with the next seq, unless the epoch changed. */
+/** KEYS stream seq epoch; ARGV envelope epoch. Appends with the next seq, unless the epoch changed (the XADD first: if it fails, nothing changed). */
 const APPEND = `
 if redis.call('GET', KEYS[3]) ~= ARGV[2] then return redis.error_reply('EPOCH stream epoch changed') end
-local n = redis.call('INCR', KEYS[2])
+local n = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 redis.call('XADD', KEYS[1], '0-' .. n, 'c', ARGV[1])
+redis.call('SET', KEYS[2], n)
 return n
 `;
 
@@ -111,12 +112,14 @@ return ARGV[1]
 `;
 
 /**
- * KEYS stream seq epoch snap snapmeta; ARGV fresh seq snapshot. Redis lost the stream: a node
- * that still holds the state offers it as the base of a new one (unless another node did first).
+ * KEYS stream seq epoch snap snapmeta; ARGV fresh seq snapshot expected. Redis lost the stream
+ * (no epoch, expected '') or entries of it (a failover to a replica that missed them; expected
+ * = that epoch): a node that still holds the state offers it as the base of a new stream,
+ * unless another node did first (the epoch is no longer the expected one).
  */
 const RESEED = `
 local e = redis.call('GET', KEYS[3])
-if e then return e end
+if (e or '') ~= ARGV[4] then return e end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[3])
@@ -159,6 +162,8 @@ export class RedisCoordinator implements Coordinator {
   private tickInFlight = false;
   /** The stream the current replica's state comes from. */
   private replicaEpoch: string | undefined;
+  /** Set when the stream's end was seen below what this node applied. */
+  private wentBack: number | undefined;
   private readerUp = false;
   private caughtUp = false;
   private running = false;
@@ -272,7 +277,11 @@ export class RedisCoordinator implements Coordinator {
       this.pending.set(o, { resolve, reject, timer });
     });
     try {
-      await this.opts.redis.eval(APPEND, 3, ...this.keys, JSON.stringify(env), this.epoch!);
+      const before = this.applied;
+      const seq = Number(await this.opts.redis.eval(APPEND, 3, ...this.keys, JSON.stringify(env), this.epoch!));
+      // A new entry numbered no higher than one this node had applied before appending it:
+      // the stream went back (see `follow`). (Its own follower may apply it before this reply.)
+      if (seq <= before) this.wentBack = seq;
     } catch (err) {
       const p = this.pending.get(o);
       if (p) {
@@ -380,6 +389,17 @@ export class RedisCoordinator implements Coordinator {
       try {
         if (this.epoch === undefined) await this.join();
         if (this.refusal) break;
+        if (this.wentBack !== undefined) {
+          // The stream went back: Redis lost entries this node applied (a failover to a replica
+          // that missed them, a restore from an older copy). New commands would reuse their
+          // numbers, and no node may apply them over a different history: this node's state,
+          // the most complete it knows, becomes the base of a new stream.
+          const why = `the stream's end went back from ${this.applied} to ${this.wentBack}`;
+          this.wentBack = undefined;
+          const current = await this.reseed(this.epoch!, why);
+          if (current !== this.replicaEpoch) this.epoch = undefined; // another node did it first: join its stream
+          continue;
+        }
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
         if (!this.readerUp) {
@@ -391,7 +411,9 @@ export class RedisCoordinator implements Coordinator {
           | null;
         if (!res) {
           // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
-          if ((await reader.get(this.keys[2])) !== this.epoch) this.epoch = undefined;
+          const [epoch, seq] = await reader.mget(this.keys[2], this.keys[1]);
+          if (epoch !== this.epoch) this.epoch = undefined;
+          else if (Number(seq ?? 0) < this.applied) this.wentBack = Number(seq ?? 0);
           continue;
         }
         for (const [id, fields] of res[0]![1]) {
@@ -447,12 +469,9 @@ export class RedisCoordinator implements Coordinator {
       if (this.replicaEpoch !== undefined) {
         // Redis lost the stream this node followed, and this node still holds the state it
         // described: offer that as the new base, so sessions and conversations go on.
-        const bytes = writeSnapshot(this.replica, this.metaNow(fresh));
-        current = (await reader.eval(RESEED, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh, this.applied, bytes)) as string;
-        if (current === fresh) {
-          this.opts.logger.warn({ applied: this.applied }, 'cluster: Redis lost the command stream; it starts again from this node\'s state');
-          this.epoch = this.replicaEpoch = fresh;
-          this.lastSnapshotSeq = this.applied;
+        current = await this.reseed('', 'Redis lost the command stream');
+        if (current === this.replicaEpoch) {
+          this.epoch = current;
           return;
         }
       } else {
@@ -465,6 +484,23 @@ export class RedisCoordinator implements Coordinator {
     }
     // A stream this replica does not come from: start from its snapshot, or from nothing.
     await this.loadSnapshotOf(current, false);
+  }
+
+  /**
+   * Writes this node's state as the base of a new stream, if the stream's epoch is still
+   * `expected` ('' for none); returns the epoch in force afterwards (this node's new one, or
+   * the one another node set first).
+   */
+  private async reseed(expected: string, why: string): Promise<string> {
+    const fresh = newSeed();
+    const bytes = writeSnapshot(this.replica, this.metaNow(fresh));
+    const current = (await this.opts.reader.eval(RESEED, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh, this.applied, bytes, expected)) as string;
+    if (current === fresh) {
+      this.opts.logger.warn({ applied: this.applied, why }, 'cluster: the command stream starts again from this node\'s state');
+      this.replicaEpoch = fresh;
+      this.lastSnapshotSeq = this.applied;
+    }
+    return current;
   }
 
   /**
