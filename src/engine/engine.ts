@@ -5,6 +5,7 @@
 // its events in one order.
 import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
+import { Serial } from './serial.js';
 import { MemoryUserDataStore } from '../store/memory.js';
 import type { Clock } from './clock.js';
 import { cryptoRandom, type RandomSource } from './random.js';
@@ -100,7 +101,7 @@ export class Engine implements EngineCore {
   private readonly byLogin = new Map<string, Set<Session>>();
   private readonly endedLogs = new Map<number, number>(); // sid -> when to remove its log
   private nextSid = 1;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new Serial();
 
   constructor(
     readonly directory: Directory,
@@ -160,9 +161,7 @@ export class Engine implements EngineCore {
 
   /** Runs `fn` after every command queued before it. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(fn);
   }
 
   // ---- sign-in --------------------------------------------------------------
@@ -171,11 +170,6 @@ export class Engine implements EngineCore {
   async authenticate(user: string | undefined, password: string | undefined): Promise<DirectoryUser | undefined> {
     if (!user || password === undefined) return undefined;
     return (await this.directory.authenticate(user, password)) ?? undefined;
-  }
-
-  async logon(user: string | undefined, password: string | undefined): Promise<{ ticket: string; user: DirectoryUser } | undefined> {
-    const found = await this.authenticate(user, password);
-    return found && { ticket: this.tickets.issue(found.login), user: found };
   }
 
   checkTicket(ticket: string | undefined): TicketCheck | undefined {

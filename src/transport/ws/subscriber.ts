@@ -16,6 +16,8 @@ import { runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
+import { Serial } from '../../engine/serial.js';
+import { StoreUnavailableError } from '../../store/unavailable.js';
 
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
@@ -211,6 +213,11 @@ export class Subscriber implements Attachment {
         }
       }
     } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        // As a POST would get a 503: say so; the client sends the frame again later.
+        this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.')));
+        return;
+      }
       this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');
       this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'internal error')));
     }
@@ -232,12 +239,10 @@ export class Subscriber implements Attachment {
 
   /** Runs the steps of command frames one after another, in the order the frames came. */
   private inOrder<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.frames.then(step, step);
-    this.frames = run.catch(() => undefined);
-    return run;
+    return this.frames.run(step);
   }
 
-  private frames: Promise<unknown> = Promise.resolve();
+  private readonly frames = new Serial();
 
   /** Follows ticket rotations (telling the client); false when the ticket expired or was revoked. */
   private async followTicket(): Promise<boolean> {
