@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { LegacyClient, type Reply } from './support/client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { describeRedis } from './support/redis.js';
-import { replicaOf, stateOf } from './support/state-dump.js';
+import { sameStateOnEveryNode } from './support/state-dump.js';
 import type { XNode } from '../src/protocol/xml-tree.js';
 
 const RUNS = Number(process.env.CWA_PROPERTY_RUNS ?? 20);
@@ -143,11 +143,7 @@ describeRedis('cluster: requests on random nodes (property, fast-check)', () => 
             const both = (m: string) => a.got.includes(m) && b.got.includes(m);
             expect(a.got.filter(both), `${a.name} and ${b.name} disagree on the order`).to.deep.equal(b.got.filter(both));
           }
-          for (const n of cluster.nodes) await n.gateway.coordinator.sync();
-          const states = cluster.nodes.map((n) => ({ at: n.gateway.cluster!.position, state: stateOf(replicaOf(n.gateway)) }));
-          if (states.every((s) => s.at === states[0]!.at)) {
-            for (const s of states.slice(1)) expect(s.state === states[0]!.state, 'every node holds the same state').to.equal(true);
-          }
+          await sameStateOnEveryNode(cluster.nodes);
         } finally {
           for (const p of people) await p.on(2).command(`<terminateSession rid="end${run}"/>`).catch(() => undefined);
         }

@@ -11,7 +11,7 @@ import { startTestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
 import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
 import type { Replica } from '../src/cluster/redis-coordinator.js';
-import { replicaOf, stateOf } from './support/state-dump.js';
+import { replicaOf, sameStateOnEveryNode, stateOf } from './support/state-dump.js';
 
 
 
@@ -26,6 +26,21 @@ const conversation = async (url: string) => {
   await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><acceptImSession/></conference>`);
   return { alice, bob, confId };
 };
+
+/** Sends a message until the cluster serves it (503s meanwhile, nothing else), within 15 s. */
+async function sendUntilServed(c: LegacyClient, confId: string, text: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await c.command(`<conference rid="${c.nextRid()}" confId="${confId}"><sendMessage><content>${text}</content></sendMessage></conference>`);
+    if (r.status === 200) {
+      expect(r.body).to.not.contain('requestFailed');
+      return;
+    }
+    expect(r.status, r.body).to.equal(503);
+    if (Date.now() > deadline) throw new Error('the cluster did not serve again within 15 s');
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
 
 describeRedis('cluster snapshots', () => {
   it('a snapshot loaded into an empty replica holds the same state, shared references and classes included (sessions, conversations, presence, user data, logs, rid cache)', async () => {
@@ -104,23 +119,11 @@ describeRedis('cluster snapshots', () => {
       await older.set(`${prefix}seq`, kept.at(-1)![0].split('-')[1]!).exec();
       const epoch = await redis.get(`${prefix}epoch`);
       // Service goes on (503s while the nodes notice), and what they had applied is still there.
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const r = await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>after</content></sendMessage></conference>`);
-        if (r.status === 200) {
-          expect(r.body).to.not.contain('requestFailed');
-          break;
-        }
-        expect(r.status, r.body).to.equal(503);
-        if (Date.now() > deadline) throw new Error('the cluster did not go on within 15 s');
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      await sendUntilServed(bob, confId, 'after');
       const got = await alice.pollUntil((e) => JSON.stringify(e).includes('after'));
       expect(JSON.stringify(got)).to.contain('after');
       expect(await redis.get(`${prefix}epoch`), 'a new stream').to.not.equal(epoch);
-      for (const n of cluster.nodes) await n.gateway.coordinator.sync();
-      const [a, b] = cluster.nodes.map((n) => n.gateway.cluster!.position);
-      if (a === b) expect(stateOf(replicaOf(cluster.nodes[0]!.gateway)) === stateOf(replicaOf(cluster.nodes[1]!.gateway))).to.equal(true);
+      await sameStateOnEveryNode(cluster.nodes);
     } finally {
       redis.disconnect();
       await cluster.close();
@@ -148,17 +151,7 @@ describeRedis('cluster snapshots', () => {
         down();
         await new Promise((r) => setTimeout(r, 300));
         up();
-        const deadline = Date.now() + 15_000;
-        for (;;) {
-          const r = await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>still here</content></sendMessage></conference>`);
-          if (r.status === 200) {
-            expect(r.body).to.not.contain('requestFailed');
-            break;
-          }
-          expect(r.status, r.body).to.equal(503);
-          if (Date.now() > deadline) throw new Error('the cluster did not recover within 15 s');
-          await new Promise((res) => setTimeout(res, 200));
-        }
+        await sendUntilServed(bob, confId, 'still here');
         const got = await alice.pollUntil((e) => JSON.stringify(e).includes('still here'));
         expect(JSON.stringify(got)).to.contain('still here');
       } finally {

@@ -11,7 +11,7 @@ import { LegacyClient } from './support/client.js';
 import { WsTestClient } from './support/ws-client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { startTestGateway } from './support/gateway.js';
-import { replicaOf, stateOf } from './support/state-dump.js';
+import { sameStateOnEveryNode } from './support/state-dump.js';
 import { Redis } from 'ioredis';
 import { describeRedis, REDIS_TEST_URL } from './support/redis.js';
 import { successorOf, ticketHash } from '../src/engine/tickets.js';
@@ -24,22 +24,6 @@ function fixtureFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => a.name.localeCompare(b.name))
     .flatMap((e) => (e.isDirectory() ? fixtureFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
-}
-
-/** Waits until every node has applied the whole stream, then compares their replicas. */
-async function sameStateOnEveryNode(cluster: TestCluster): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    for (const n of cluster.nodes) await n.gateway.coordinator.sync();
-    const positions = cluster.nodes.map((n) => n.gateway.cluster!.position);
-    // The nodes share this process: nothing is applied between these synchronous dumps.
-    if (positions.every((p) => p === positions[0])) {
-      const [first, ...others] = cluster.nodes.map((n) => stateOf(replicaOf(n.gateway)));
-      for (const [i, other] of others.entries()) expect(other === first, `node ${i + 1}'s state differs from node 0's at ${positions[0]}`).to.equal(true);
-      return;
-    }
-    if (attempt > 50) throw new Error(`the nodes did not settle on one position: ${positions.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const textOf = (n: XNode | undefined): string => (n ? n.text + n.children.map(textOf).join('') : '');
@@ -60,7 +44,7 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
           // Every node took requests.
           expect(Math.min(...cluster.balancer.served)).to.be.greaterThan(0);
           // And every node, having applied the same commands, holds the same state.
-          await sameStateOnEveryNode(cluster);
+          await sameStateOnEveryNode(cluster.nodes);
         } finally {
           await cluster.close();
         }
@@ -193,7 +177,7 @@ describeRedis('cluster: three nodes on one Redis behind a round-robin balancer',
       for (const who of ['b', 'c']) {
         expect(atAlice.filter((m) => m.startsWith(who))).to.deep.equal([...Array(20).keys()].map((i) => `${who}${i}`));
       }
-      await sameStateOnEveryNode(cluster);
+      await sameStateOnEveryNode(cluster.nodes);
     });
   });
 
