@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
+import { WsTestClient } from './support/ws-client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
 import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
@@ -117,6 +118,12 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
         const error = r.root.name === 'error' ? r.root : r.root.children.find((c: { name: string }) => c.name === 'error');
         expect(error?.attrs.code, r.body).to.equal('18400');
       }
+      // A WebSocket attach is refused the same way.
+      const started = Date.now();
+      const refused = await WsTestClient.refusal(gw.url, { sid: alice.sid, ticket: alice.ticket });
+      expect(Date.now() - started, 'fails fast').to.be.below(500);
+      expect(refused.status, refused.body).to.equal(503);
+      expect(refused.body).to.match(/code="18400"/);
       redisUp();
       // The gateway reconnects without help (this Redis came back empty: the node gives it its state again).
       const deadline = Date.now() + 10_000;

@@ -522,6 +522,7 @@ export class RedisCoordinator implements Coordinator {
       else {
         this.applied = 0;
         this.lastTickAt = 0;
+        this.lastSnapshotSeq = 0;
       }
       const hadState = this.replicaEpoch !== undefined;
       this.replica = replica;

@@ -13,6 +13,7 @@ import { renderErrorResponse } from '../../protocol/responses.js';
 import type { TransportContext } from '../http/context.js';
 import { intParam, queryParams } from '../http/query.js';
 import { findSession } from '../sessions.js';
+import { StoreUnavailableError } from '../../store/unavailable.js';
 import { XML_CONTENT_TYPE } from '../http/replies.js';
 import { CloseCode } from './close-codes.js';
 import { Subscriber, type EndReason } from './subscriber.js';
@@ -73,6 +74,10 @@ export class WebSocketChannel {
   listen(server: http.Server): void {
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head).catch((err) => {
+        if (err instanceof StoreUnavailableError) {
+          // As a poll would be answered: 503, and the client attaches again later.
+          return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), retryAfterS: 1 });
+        }
         this.ctx.ops.logger.error({ err }, 'WebSocket upgrade failed');
         refuse(socket, { status: 500, error: cwaError(ErrorCode.InternalFailure, 'internal error') });
       });
