@@ -4,9 +4,6 @@
 // conference at the same moment lose nothing; tickets and idle sessions expire on every
 // node alike. (cluster-failure.test.ts kills node processes.)
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
 import { WsTestClient } from './support/ws-client.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
@@ -15,23 +12,15 @@ import { sameStateOnEveryNode } from './support/state-dump.js';
 import { Redis } from 'ioredis';
 import { describeRedis, REDIS_TEST_URL } from './support/redis.js';
 import { successorOf, ticketHash } from '../src/engine/tickets.js';
-import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
+import { fixtureFiles, loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
 import type { XNode } from '../src/protocol/xml-tree.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function fixtureFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => (e.isDirectory() ? fixtureFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
-}
 
 const textOf = (n: XNode | undefined): string => (n ? n.text + n.children.map(textOf).join('') : '');
 
 describeRedis('cluster: three nodes on one Redis behind a round-robin balancer', () => {
   describe('the conversation fixtures, every request on the next node', () => {
-    for (const file of fixtureFiles(join(ROOT, 'fixtures'))) {
-      const name = relative(ROOT, file).split(sep).join('/');
+    for (const { file, name } of fixtureFiles()) {
       it(name, async () => {
         const fixture = loadFixtureFile(file, name);
         const manual = usesManualClock(fixture);

@@ -1,9 +1,6 @@
 // Replays every transcript in fixtures/ against a fresh gateway, and checks the matcher
 // that compares them. Run only these: npx mocha dist/test/fixtures.test.js [--grep im/]
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from './support/client.js';
 import { startTestGateway } from './support/gateway.js';
 import {
@@ -11,6 +8,8 @@ import {
   compareEvents,
   compareNode,
   FixtureError,
+  fixtureFiles,
+  FIXTURES_DIR,
   loadFixtureFile,
   matchTemplate,
   Mismatch,
@@ -20,29 +19,13 @@ import {
   type Fixture,
 } from './support/transcript.js';
 
-// dist/test/ -> the repository root
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FIXTURES = join(ROOT, 'fixtures');
-
-function findJson(dir: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => (e.isDirectory() ? findJson(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
-}
 
 describe('fixtures: transcript replay', () => {
-  const files = findJson(FIXTURES);
+  const files = fixtureFiles();
   it('finds transcripts under fixtures/', () => {
-    expect(files, `no *.json under ${FIXTURES}`).to.not.be.empty;
+    expect(files, `no *.json under ${FIXTURES_DIR}`).to.not.be.empty;
   });
-  for (const file of files) {
-    const name = relative(ROOT, file).split(sep).join('/');
+  for (const { file, name } of files) {
     // Loaded up front for the test title; a malformed fixture still gets its own failing test.
     let fixture: Fixture | undefined;
     let loadError: unknown;

@@ -3,29 +3,18 @@
 // Redis going away and coming back (503 meanwhile, then service again without a restart).
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LegacyClient } from './support/client.js';
 import { WsTestClient } from './support/ws-client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
-import { loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
+import { fixtureFiles, loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function fixtureFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => (e.isDirectory() ? fixtureFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
-}
 
 const onRedis = (extra: Record<string, unknown> = {}) => ({ store: REDIS_TEST_URL, redisPrefix: uniquePrefix('gw'), ...extra });
 
 describeRedis('gateway on Redis (--store redis://…)', () => {
   describe('fixtures replayed on a Redis-backed gateway', () => {
-    for (const file of fixtureFiles(join(ROOT, 'fixtures'))) {
-      const name = relative(ROOT, file).split(sep).join('/');
+    for (const { file, name } of fixtureFiles()) {
       it(name, async () => {
         const fixture = loadFixtureFile(file, name);
         const manual = usesManualClock(fixture);

@@ -2,7 +2,9 @@
 // conversation: the requests each client sends and the answers it expects. Expected XML
 // is compared with the real answer as a tree, with placeholders for what differs from run
 // to run (tickets, sids, confIds). The format is documented in fixtures/README.md.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defaultConfig, type GatewayConfig } from '../../src/config.js';
 import type { XNode } from '../../src/protocol/xml-tree.js';
 import { parse } from './client.js';
@@ -511,3 +513,22 @@ export async function replayFixture(
   }
 }
 
+/** The repository's fixtures/ folder (dist/test/support/ -> the repository root). */
+export const FIXTURES_DIR = fileURLToPath(new URL('../../../fixtures', import.meta.url));
+
+/** Every transcript under fixtures/, in a stable order, with its name relative to the repository (none when the folder is missing). */
+export function fixtureFiles(dir = FIXTURES_DIR): { file: string; name: string }[] {
+  const root = join(FIXTURES_DIR, '..');
+  const walk = (d: string): string[] => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
+  };
+  return walk(dir).map((file) => ({ file, name: relative(root, file).split(sep).join('/') }));
+}
