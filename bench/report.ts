@@ -12,6 +12,48 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+const PEER_OF: Record<string, { peer: string; label: string; minRatio: number }> = {
+  cwa: { peer: 'bosh', label: 'long-poll (CWA data channel / BOSH)', minRatio: 3 },
+  'cwa-ws': { peer: 'ws', label: 'WebSocket (CWA data channel / RFC 7395)', minRatio: 1.5 },
+};
+
+/** The peer workload: ratios first, then each server's figures, all from this run. */
+function peerSection(r: BenchResults): string[] {
+  const p = r.peer!;
+  const out: string[] = [];
+  const runsOf = (t: string) => p.runs.find((x) => x.transport === t);
+  out.push(`## 0. Beside Prosody 0.12: one load driver (shared/peer-bench), ${p.pairs} pairs, one message in flight per pair, same sitting`, '');
+  if (p.prosodySkipped) out.push(`Prosody's runs were skipped: ${p.prosodySkipped}.`, '');
+  const rows: string[][] = [];
+  for (const [ours, spec] of Object.entries(PEER_OF)) {
+    const g = runsOf(ours);
+    const q = runsOf(spec.peer);
+    if (!g) continue;
+    const ratio = q ? g.msgsPerSec / q.msgsPerSec : Number.NaN;
+    const met = q ? check(ratio >= spec.minRatio && g.p99 <= q.p99) : 'n/a';
+    rows.push([spec.label, q ? `**${ratio.toFixed(2)}×**` : 'n/a', int(g.msgsPerSec), `${ms(g.p50)} / ${ms(g.p99)}`, q ? int(q.msgsPerSec) : 'n/a',
+      q ? `${ms(q.p50)} / ${ms(q.p99)}` : 'n/a', `≥ ${spec.minRatio}× and p99 ≤ Prosody's: ${met}`,
+      `${g.allOk ? '' : 'gateway run NOT ok; '}${q && !q.allOk ? 'Prosody run NOT ok; ' : ''}${g.runs.map(int).join(' / ')}${q ? ` vs ${q.runs.map(int).join(' / ')}` : ''}`]);
+  }
+  out.push(table(['transport', 'msgs/s gateway ÷ Prosody', 'gateway msgs/s', 'gateway p50 / p99 ms', 'Prosody msgs/s', 'Prosody p50 / p99 ms', 'target', 'msgs/s per run'], rows));
+  if (p.idle.length > 0) {
+    out.push('');
+    const idleRows: string[][] = [];
+    for (const [ours, spec] of Object.entries(PEER_OF)) {
+      const g = p.idle.find((x) => x.transport === ours);
+      const q = p.idle.find((x) => x.transport === spec.peer);
+      if (!g) continue;
+      idleRows.push([`${spec.label.split(' (')[0]}, ${int(g.sessions)} idle sessions`, q ? `**${(g.kBPerSession / q.kBPerSession).toFixed(2)}×**` : 'n/a',
+        `${g.kBPerSession.toFixed(1)} kB`, q ? `${q.kBPerSession.toFixed(1)} kB` : 'n/a', `${g.allOk ? '' : 'gateway NOT ok '}${q && !q.allOk ? 'Prosody NOT ok' : ''}`]);
+    }
+    out.push(table(['idle sessions (RSS growth ÷ sessions)', 'gateway ÷ Prosody', 'gateway', 'Prosody', ''], idleRows));
+  }
+  out.push('', 'Each run on a freshly started server (the gateway as `cwa-gateway serve`, no rate limits, as Prosody runs none); ' +
+    'server and driver share the machine\'s cores. Driver CPU: ' +
+    p.runs.map((x) => `${x.transport} ${x.driverCpu.toFixed(0)} %`).join(', ') + '; server CPU: ' + p.runs.map((x) => `${x.transport} ${x.serverCpu.toFixed(0)} %`).join(', ') + ' (of one core).');
+  return out;
+}
+
 export function renderReport(r: BenchResults): string {
   const out: string[] = [];
   const { env, settings } = r;
@@ -21,6 +63,8 @@ export function renderReport(r: BenchResults): string {
   out.push(`Load average at start ${load(env.loadAvgStart)}, at end ${load(env.loadAvgEnd)} (other work on the machine makes runs noisy).`);
   out.push(`${settings.reps} run(s) per figure, medians shown${settings.quick ? ' (--quick: short smoke run, not for comparison)' : ''}.`, '');
   if (settings.store !== 'embedded') out.push(`Gateway store: ${settings.store.replace(/\/\/[^@/]*@/, '//***@')} (event logs and durable data on Redis).`, '');
+  if (r.peer) out.push(...peerSection(r), '');
+  if (r.peerSkipped) out.push(`## 0. Beside Prosody: not run (${r.peerSkipped})`, '');
 
   if (r.command) {
     const c = r.command;
@@ -43,7 +87,7 @@ export function renderReport(r: BenchResults): string {
       String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
     ])));
     const at50 = r.endToEnd.find((e) => e.pairs === 50);
-    out.push('', 'Prosody 0.12 BOSH on this kind of machine: 10 pairs 780 msgs/s (p50/p99 12/26 ms), 50 pairs 734 (68/105), 100 pairs 636 (162/251).');
+    if (!r.peer) out.push('', 'Prosody beside it, same driver and sitting: `npm run bench -- --peer` (section 0).');
     if (at50) out.push(`Target at 50 pairs: >= 3,700 msgs/s with p99 <= 40 ms: ${check(at50.msgsPerSec >= 3700 && at50.p99 <= 40)}.`);
     out.push('');
   }
@@ -56,7 +100,7 @@ export function renderReport(r: BenchResults): string {
       String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
     ])));
     const at50 = r.endToEndWs.find((e) => e.pairs === 50);
-    out.push('', 'Prosody 0.12 WebSocket on this kind of machine: 50 pairs 2,477 msgs/s (p50/p99 20.5/25.7 ms).');
+    if (!r.peer) out.push('', 'Prosody beside it, same driver and sitting: `npm run bench -- --peer` (section 0).');
     if (at50) out.push(`Target at 50 pairs: >= 5,000 msgs/s with p99 <= 13 ms: ${check(at50.msgsPerSec >= 5000 && at50.p99 <= 13)}.`);
     out.push('Fan-out to many subscribers and memory per idle WebSocket: `npm run bench:ws` (beside a bare `ws` server).', '');
   }

@@ -1,5 +1,8 @@
-// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster] [--store URL]
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,peer] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
+//                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 500]
+// --peer adds the peer workload: Prosody and the gateway under one load driver, back to back
+// (bench/workloads/peer.ts); `--only peer` runs it alone.
 // Runs each workload `reps` times on fresh server processes, prints medians as Markdown
 // tables and, last, one JSON line with everything (also written to --json FILE).
 import { writeFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { commandChannel, type CommandChannelRun } from './workloads/command-chan
 import { endToEnd, type EndToEndRun } from './workloads/end-to-end.js';
 import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
+import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
 
 interface Settings {
   quick: boolean;
@@ -33,6 +37,9 @@ interface Settings {
   /** Redis of the cluster workload (a fresh key prefix per run). */
   clusterRedis: string;
   clusterPairs: number[];
+  peerDir: string;
+  peerPairs: number;
+  peerIdle: number;
 }
 
 interface LoadFigure { reqPerSec: number; p50: number; p99: number; runs: number[] }
@@ -49,6 +56,15 @@ export interface BenchResults {
   cluster?: { setup: string; nodes: number; rows: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[] }[];
   /** Why the cluster workload did not run. */
   clusterSkipped?: string;
+  /** Prosody and the gateway under the peer-bench driver, same sitting: medians per transport. */
+  peer?: {
+    pairs: number;
+    runs: (Omit<PeerRun, 'ok'> & { runs: number[]; allOk: boolean })[];
+    idle: (Omit<PeerIdleRun, 'ok'> & { allOk: boolean })[];
+    prosodySkipped?: string;
+  };
+  /** Why the peer workload did not run. */
+  peerSkipped?: string;
   elapsedS: number;
 }
 
@@ -58,10 +74,12 @@ function parseArgs(argv: string[]): Settings {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store', '--cluster-redis', '--cluster-pairs']);
+  const flags = new Set(['--quick', '--peer']);
+  const known = new Set([...flags, '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store', '--cluster-redis', '--cluster-pairs',
+    '--peer-dir', '--peer-pairs', '--peer-idle']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
-    if (argv[i] !== '--quick') i++;
+    if (!flags.has(argv[i]!)) i++;
   }
   const positive = (name: string, n: number) => {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number, got ${n}`);
@@ -79,12 +97,18 @@ function parseArgs(argv: string[]): Settings {
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
     only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster').split(',')),
+    peerDir: value('--peer-dir') ?? defaultPeerDir(),
+    peerPairs: Number(value('--peer-pairs') ?? 50),
+    peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 500)),
     json: value('--json'),
     store: value('--store') ?? 'embedded',
     clusterRedis: value('--cluster-redis') ?? 'redis://127.0.0.1:6379/14',
     clusterPairs: (value('--cluster-pairs') ?? '10,50').split(',').map(Number),
   };
+  if (argv.includes('--peer')) settings.only.add('peer');
   positive('--reps', settings.reps);
+  positive('--peer-pairs', settings.peerPairs);
+  if (!Number.isInteger(settings.peerIdle) || settings.peerIdle < 0) throw new Error(`--peer-idle: expected a count, got ${settings.peerIdle}`);
   positive('--command-seconds', settings.commandS);
   positive('--e2e-seconds', settings.endToEndS);
   for (const p of settings.pairs) if (!Number.isInteger(positive('--pairs', p))) throw new Error(`--pairs: ${p} is not an integer`);
@@ -93,7 +117,7 @@ function parseArgs(argv: string[]): Settings {
   return settings;
 }
 
-const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster'];
+const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster', 'peer'];
 
 function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): LoadFigure {
   return {
@@ -216,12 +240,55 @@ async function main(): Promise<void> {
     await dropBenchKeys(s.clusterRedis, `bench:${process.pid}:`);
   }
 
+  if (s.only.has('peer')) await peerWorkload(s, results);
+
   results.elapsedS = (performance.now() - started) / 1000;
   results.env.loadAvgEnd = os.loadavg();
   console.log(renderReport(results));
   const json = JSON.stringify(results);
   if (s.json) writeFileSync(s.json, json + '\n');
   console.log(json);
+}
+
+async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
+  const pre = peerPrerequisites(s.peerDir);
+  if (pre.noDriver) {
+    results.peerSkipped = pre.noDriver;
+    progress(`peer workload skipped: ${pre.noDriver}`);
+    return;
+  }
+  if (pre.noProsody) progress(`peer: ${pre.noProsody}`);
+  const withProsody = !pre.noProsody;
+  const work = preparePeerFolder(s.peerDir, Math.max(2 * s.peerPairs, s.peerIdle), withProsody, progress);
+  const rounds: PeerRound[] = [];
+  for (let i = 0; i < s.reps; i++) {
+    progress(`peer round ${i + 1}/${s.reps}`);
+    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, idle: s.peerIdle, progress }, withProsody));
+  }
+  const transports = [...new Set(rounds.flatMap((r) => r.runs.map((x) => x.transport)))] as PeerTransport[];
+  const idleTransports = [...new Set(rounds.flatMap((r) => r.idle.map((x) => x.transport)))] as PeerTransport[];
+  results.peer = {
+    pairs: s.peerPairs,
+    prosodySkipped: pre.noProsody,
+    runs: transports.map((t) => {
+      const runs = rounds.map((r) => r.runs.find((x) => x.transport === t)!).filter(Boolean);
+      return {
+        transport: t,
+        msgsPerSec: medianOf(runs, (r) => r.msgsPerSec),
+        p50: medianOf(runs, (r) => r.p50),
+        p95: medianOf(runs, (r) => r.p95),
+        p99: medianOf(runs, (r) => r.p99),
+        serverCpu: medianOf(runs, (r) => r.serverCpu),
+        driverCpu: medianOf(runs, (r) => r.driverCpu),
+        runs: runs.map((r) => r.msgsPerSec),
+        allOk: runs.every((r) => r.ok),
+      };
+    }),
+    idle: idleTransports.map((t) => {
+      const runs = rounds.map((r) => r.idle.find((x) => x.transport === t)!).filter(Boolean);
+      return { transport: t, sessions: runs[0]!.sessions, kBPerSession: medianOf(runs, (r) => r.kBPerSession), allOk: runs.every((r) => r.ok) };
+    }),
+  };
 }
 
 main().then(

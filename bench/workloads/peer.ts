@@ -1,0 +1,217 @@
+// The peer bench: Prosody 0.12 (Debian's package) and the gateway driven by one load driver
+// in one sitting. The driver and Prosody's configuration live in the design notes'
+// peer-bench/ folder (read-only): it is copied to a work folder once, its driver uses the
+// project's `ws`, and the runs alternate between the two servers — Prosody BOSH, gateway
+// long-poll, Prosody WebSocket, gateway WebSocket — each on a freshly started server, as
+// that folder's README prescribes. A run counts only when the driver says `ok` (nothing
+// lost, no duplicate, no session error).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from '../stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export type PeerTransport = 'bosh' | 'ws' | 'cwa' | 'cwa-ws';
+
+export interface PeerRun {
+  transport: PeerTransport;
+  msgsPerSec: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  serverCpu: number;
+  driverCpu: number;
+  ok: boolean;
+}
+
+export interface PeerIdleRun {
+  transport: PeerTransport;
+  sessions: number;
+  kBPerSession: number;
+  ok: boolean;
+}
+
+export interface PeerOptions {
+  /** The peer-bench folder (default: ../shared/peer-bench beside the project). */
+  dir?: string;
+  pairs: number;
+  /** Messages per pair, for long-poll transports and for WebSocket ones. */
+  msgsPoll: number;
+  msgsWs: number;
+  /** Idle sessions for the memory run (0 = none). */
+  idle: number;
+  progress: (text: string) => void;
+}
+
+export interface PeerRound {
+  runs: PeerRun[];
+  idle: PeerIdleRun[];
+}
+
+/** Why the peer bench cannot run at all, or which half of it cannot; undefined when all is there. */
+export function peerPrerequisites(dir: string): { noDriver?: string; noProsody?: string } {
+  if (!existsSync(join(dir, 'driver', 'driver.js'))) return { noDriver: `no peer-bench driver at ${dir} (--peer-dir)` };
+  const which = spawnSync('sh', ['-c', 'command -v prosody && command -v prosodyctl && id prosody'], { encoding: 'utf8' });
+  if (which.status !== 0) return { noProsody: 'Prosody is not installed (apt-get install prosody lua-event): its runs are skipped' };
+  return {};
+}
+
+export function defaultPeerDir(): string {
+  return process.env.CWA_PEER_BENCH_DIR ?? join(ROOT, '..', 'shared', 'peer-bench');
+}
+
+/** A writable copy of the peer-bench folder, kept between runs (Prosody's accounts live in it). */
+export function preparePeerFolder(source: string, users: number, withProsody: boolean, progress: (t: string) => void): string {
+  const work = join(process.env.TMPDIR ?? '/tmp', 'cwa-gateway-peer-bench');
+  mkdirSync(work, { recursive: true });
+  for (const entry of ['driver', 'prosody.cfg.lua', 'start.sh', 'stop.sh', 'create_users.sh']) {
+    if (entry === 'driver') rmSync(join(work, 'driver'), { recursive: true, force: true });
+    cpSync(join(source, entry), join(work, entry), { recursive: true });
+  }
+  // The driver needs `ws` (and `autocannon` for its bare run): the project's own copies.
+  symlinkSync(join(ROOT, 'node_modules'), join(work, 'driver', 'node_modules'), 'dir');
+  if (withProsody) {
+    run(join(work, 'stop.sh'), []);
+    progress(`peer: registering ${users} Prosody accounts (once per machine)`);
+    mustRun(join(work, 'start.sh'), []);
+    mustRun(join(work, 'create_users.sh'), [String(users)]);
+    mustRun(join(work, 'stop.sh'), []);
+  }
+  const users2 = Array.from({ length: users }, (_, i) => ({ login: `u${i + 1}`, password: 'pw', uri: `sip:u${i + 1}@localhost`, displayName: `User ${i + 1}` }));
+  writeFileSync(join(work, 'cwa-users.json'), JSON.stringify({ users: users2 }));
+  return work;
+}
+
+function run(cmd: string, args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000 });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+function mustRun(cmd: string, args: string[]): string {
+  const r = run(cmd, args);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.out.slice(-2000)}`);
+  return r.out;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The gateway as a user starts it (bin/cwa-gateway.js), with no rate limits, as Prosody runs none. */
+async function startGateway(work: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'cwa-gateway.js'), 'serve', '--port', String(port), '--users', join(work, 'cwa-users.json'),
+    '--data-dir', join(work, 'gateway-data'), '--hold-ms', '25000', '--max-sessions-per-user', '100',
+    '--rate-address', '0', '--rate-ticket', '0', '--rate-logon-address', '0', '--rate-logon-failures', '0', '--log-level', 'warn'],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode} before it was ready`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { child, url };
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error('the gateway did not become ready within 20 s');
+}
+
+async function stopGateway(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface DriverLine {
+  transport: PeerTransport;
+  msgs_per_s?: number;
+  latency_ms?: { p50: number; p95: number; p99: number };
+  phase?: { server_cpu_pct: number; driver_cpu_pct: number };
+  kB_per_session?: number;
+  sessions: number;
+  ok?: boolean;
+  session_errors?: number;
+  login?: { failures: number };
+}
+
+function driver(work: string, args: string[]): Promise<DriverLine> {
+  const json = join(work, `driver-${process.pid}.jsonl`);
+  rmSync(json, { force: true });
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [join(work, 'driver', 'driver.js'), ...args, '--json', json, '--quiet', 'true'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('exit', (code) => {
+      if (!existsSync(json)) return reject(new Error(`the driver (${args.join(' ')}) wrote no result (exit ${code})`));
+      const lines = readFileSync(json, 'utf8').trim().split('\n');
+      resolveRun(JSON.parse(lines[lines.length - 1]!) as DriverLine);
+    });
+  });
+}
+
+function toRun(line: DriverLine): PeerRun {
+  return {
+    transport: line.transport,
+    msgsPerSec: line.msgs_per_s ?? Number.NaN,
+    p50: line.latency_ms?.p50 ?? Number.NaN,
+    p95: line.latency_ms?.p95 ?? Number.NaN,
+    p99: line.latency_ms?.p99 ?? Number.NaN,
+    serverCpu: line.phase?.server_cpu_pct ?? Number.NaN,
+    driverCpu: line.phase?.driver_cpu_pct ?? Number.NaN,
+    ok: line.ok === true,
+  };
+}
+
+/** One round: each transport once, the two servers alternating, each run on a fresh server. */
+export async function peerRound(work: string, o: PeerOptions, withProsody: boolean): Promise<PeerRound> {
+  const pairsArgs = (transport: PeerTransport, msgs: number) => ['--transport', transport, '--pairs', String(o.pairs), '--msgs', String(msgs), '--window', '1'];
+  const runs: PeerRun[] = [];
+  const idle: PeerIdleRun[] = [];
+  const prosody = async (args: string[]) => {
+    run(join(work, 'stop.sh'), []);
+    mustRun(join(work, 'start.sh'), []);
+    try {
+      return await driver(work, [...args, '--prosody-cfg', '']);
+    } finally {
+      run(join(work, 'stop.sh'), []);
+    }
+  };
+  const gateway = async (args: string[]) => {
+    const gw = await startGateway(work);
+    try {
+      return await driver(work, [...args, '--cwa-url', gw.url, '--pid', String(gw.child.pid)]);
+    } finally {
+      await stopGateway(gw.child);
+    }
+  };
+  for (const [peer, ours, msgs] of [['bosh', 'cwa', o.msgsPoll], ['ws', 'cwa-ws', o.msgsWs]] as const) {
+    if (withProsody) {
+      o.progress(`peer: Prosody ${peer}, ${o.pairs} pairs`);
+      runs.push(toRun(await prosody(pairsArgs(peer, msgs))));
+    }
+    o.progress(`peer: gateway ${ours}, ${o.pairs} pairs`);
+    runs.push(toRun(await gateway(pairsArgs(ours, msgs))));
+  }
+  if (o.idle > 0) {
+    const idleArgs = (t: PeerTransport) => ['--transport', t, '--mode', 'idle', '--idle', String(o.idle), '--hold-s', '5'];
+    for (const [peer, ours] of [['bosh', 'cwa'], ['ws', 'cwa-ws']] as const) {
+      if (withProsody) {
+        o.progress(`peer: Prosody ${peer}, ${o.idle} idle sessions`);
+        const l = await prosody(idleArgs(peer));
+        idle.push({ transport: peer, sessions: l.sessions, kBPerSession: l.kB_per_session ?? Number.NaN, ok: !l.login?.failures && !l.session_errors });
+      }
+      o.progress(`peer: gateway ${ours}, ${o.idle} idle sessions`);
+      const l = await gateway(idleArgs(ours));
+      idle.push({ transport: ours, sessions: l.sessions, kBPerSession: l.kB_per_session ?? Number.NaN, ok: !l.login?.failures && !l.session_errors });
+    }
+  }
+  return { runs, idle };
+}
