@@ -55,7 +55,11 @@ export interface GatewayConfig {
   rateTicket: number;
   rateTicketBurst: number;
   rateLogonAddress: number;
+  rateLogonFailuresAddress: number;
+  logonBackoffAfter: number;
+  logonBackoffMaxS: number;
   rateLogonFailures: number;
+  logonFailureHoldMs: number;
   trustProxy: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
@@ -218,18 +222,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'most members in one access-control container' },
   { key: 'maxSessionsPerUser', flag: '--max-sessions-per-user', env: 'CWA_MAX_SESSIONS_PER_USER', type: 'int', default: 10, min: 1, max: 1000, arg: 'N',
     description: 'live sessions one user may hold; initiateSession beyond it fails with 18102' },
-  { key: 'rateAddress', flag: '--rate-address', env: 'CWA_RATE_ADDRESS', type: 'int', default: 100, min: 0, max: 1000000, arg: 'N',
+  { key: 'rateAddress', flag: '--rate-address', env: 'CWA_RATE_ADDRESS', type: 'int', default: 1000, min: 0, max: 1000000, arg: 'N',
     description: 'requests per second accepted from one client address (0 = no limit); beyond it HTTP 429, error 18101' },
-  { key: 'rateAddressBurst', flag: '--rate-address-burst', env: 'CWA_RATE_ADDRESS_BURST', type: 'int', default: 200, min: 1, max: 1000000, arg: 'N',
+  { key: 'rateAddressBurst', flag: '--rate-address-burst', env: 'CWA_RATE_ADDRESS_BURST', type: 'int', default: 2000, min: 1, max: 1000000, arg: 'N',
     description: 'requests one client address may send at once before --rate-address applies' },
   { key: 'rateTicket', flag: '--rate-ticket', env: 'CWA_RATE_TICKET', type: 'int', default: 20, min: 0, max: 1000000, arg: 'N',
     description: 'requests per second accepted with one CWA-Ticket (0 = no limit); beyond it HTTP 429, error 18101' },
   { key: 'rateTicketBurst', flag: '--rate-ticket-burst', env: 'CWA_RATE_TICKET_BURST', type: 'int', default: 60, min: 1, max: 1000000, arg: 'N',
     description: 'requests one CWA-Ticket may send at once before --rate-ticket applies' },
-  { key: 'rateLogonAddress', flag: '--rate-logon-address', env: 'CWA_RATE_LOGON_ADDRESS', type: 'int', default: 30, min: 0, max: 1000000, arg: 'N',
-    description: 'logon attempts per minute (and at once) from one client address (0 = no limit)' },
+  { key: 'rateLogonAddress', flag: '--rate-logon-address', env: 'CWA_RATE_LOGON_ADDRESS', type: 'int', default: 600, min: 0, max: 1000000, arg: 'N',
+    description: 'logon attempts per minute (and at once) from one client address, successful or not (0 = no limit)' },
+  { key: 'rateLogonFailuresAddress', flag: '--rate-logon-failures-address', env: 'CWA_RATE_LOGON_FAILURES_ADDRESS', type: 'int', default: 30, min: 0, max: 1000000, arg: 'N',
+    description: 'failed logons per minute (and at once) from one client address, whatever the user, before logons from there are refused with 429 (0 = no limit)' },
+  { key: 'logonBackoffAfter', flag: '--logon-backoff-after', env: 'CWA_LOGON_BACKOFF_AFTER', type: 'int', default: 5, min: 0, max: 1000, arg: 'N',
+    description: 'failed logons of one user from one client address before each further attempt from there must wait 1 s, 2 s, 4 s, … (429 until then; 0 = no limit)' },
+  { key: 'logonBackoffMaxS', flag: '--logon-backoff-max-s', env: 'CWA_LOGON_BACKOFF_MAX_S', type: 'int', default: 900, min: 1, max: 86400, arg: 'N',
+    description: 'longest wait --logon-backoff-after imposes, in seconds' },
   { key: 'rateLogonFailures', flag: '--rate-logon-failures', env: 'CWA_RATE_LOGON_FAILURES', type: 'int', default: 10, min: 0, max: 1000000, arg: 'N',
-    description: 'failed logons per minute (and at once) for one user before that user\'s logons are throttled (0 = no limit)' },
+    description: 'failed logons per minute (and at once) for one user from all addresses before answers to wrong passwords for that user are held; the right password is never refused or held (0 = no limit)' },
+  { key: 'logonFailureHoldMs', flag: '--logon-failure-hold-ms', env: 'CWA_LOGON_FAILURE_HOLD_MS', type: 'int', default: 3000, min: 0, max: 60000, arg: 'N',
+    description: 'longest time the answer to a wrong password is held once --rate-logon-failures is exceeded' },
   { key: 'trustProxy', flag: '--trust-proxy', env: 'CWA_TRUST_PROXY', type: 'int', default: 0, min: 0, max: 10, arg: 'N',
     description: 'reverse proxies in front of the gateway whose X-Forwarded-For names the client address (for rate limits and logs)' },
   { key: 'headersTimeoutMs', flag: '--headers-timeout-ms', env: 'CWA_HEADERS_TIMEOUT_MS', type: 'int', default: 10000, min: 100, max: 600000, arg: 'N',

@@ -20,6 +20,7 @@ import { CloseCode } from './transport/ws/close-codes.js';
 import { createLogger, silentLogger, type Logger } from './ops/logger.js';
 import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
+import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
@@ -231,7 +232,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       address: new RateLimiter({ ratePerS: config.rateAddress, burst: config.rateAddressBurst }, clock),
       ticket: new RateLimiter({ ratePerS: config.rateTicket, burst: config.rateTicketBurst }, clock),
       logonAddress: new RateLimiter({ ratePerS: config.rateLogonAddress / 60, burst: Math.max(1, config.rateLogonAddress) }, clock),
-      logonUser: new RateLimiter({ ratePerS: config.rateLogonFailures / 60, burst: Math.max(1, config.rateLogonFailures) }, clock),
+      logon: new LogonGuard({
+        failuresPerAddress: config.rateLogonFailuresAddress,
+        backoffAfter: config.logonBackoffAfter,
+        backoffMaxS: config.logonBackoffMaxS,
+        failuresPerUser: config.rateLogonFailures,
+        holdMaxMs: config.logonFailureHoldMs,
+      }, clock),
     },
     polls: new HeldPolls(metrics.heldPolls),
     shutdown,

@@ -40,8 +40,9 @@ describe('config', () => {
       inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info',
       searchMaxResults: 100, searchDefaultFunction: 'or', enableAppearOffline: 'true', composingRefreshS: 60,
       composingTimeoutS: 120, machineIdleS: 300, machineAwayS: 1200, maxContacts: 1000, maxContainerMembers: 1000,
-      maxSessionsPerUser: 10, rateAddress: 100, rateAddressBurst: 200, rateTicket: 20, rateTicketBurst: 60,
-      rateLogonAddress: 30, rateLogonFailures: 10, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
+      maxSessionsPerUser: 10, rateAddress: 1000, rateAddressBurst: 2000, rateTicket: 20, rateTicketBurst: 60,
+      rateLogonAddress: 600, rateLogonFailuresAddress: 30, logonBackoffAfter: 5, logonBackoffMaxS: 900,
+      rateLogonFailures: 10, logonFailureHoldMs: 3000, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
       wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000,
     };

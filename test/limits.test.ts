@@ -285,6 +285,7 @@ describe('limits: every option is settable by flag, environment and config file'
       'maxBodyBytes', 'maxXmlDepth', 'maxXmlElements', 'maxAttributes', 'maxAttributeLength', 'maxRequestsPerBatch',
       'maxMessageLength', 'logMaxEvents', 'logMaxBytes', 'maxSessionsPerUser', 'maxConferencesPerSession',
       'rateAddress', 'rateAddressBurst', 'rateTicket', 'rateTicketBurst', 'rateLogonAddress', 'rateLogonFailures',
+      'rateLogonFailuresAddress', 'logonBackoffAfter', 'logonBackoffMaxS', 'logonFailureHoldMs',
       'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'shutdownTimeoutMs', 'holdMs',
     ]);
     for (const o of ints) {

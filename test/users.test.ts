@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPassword, isPasswordHash, verifyPassword } from '../src/users/password.js';
+import { hashPassword, isPasswordHash, parsePasswordHash, verifyPassword } from '../src/users/password.js';
 import { UserDirectory, UserDirectoryError, type UserEntry } from '../src/users/directory.js';
 
 // Cheap parameters keep the suite fast where the cost itself is not under test.
@@ -119,6 +119,53 @@ describe('UserDirectory', () => {
     const unknown = Math.min(await time('nobody'), await time('nobody'), await time('nobody'));
     // an unknown login must run scrypt too, not answer in microseconds
     expect(unknown).to.be.greaterThan(known / 3);
+  });
+
+  it('verifies an unknown login against a dummy hash with the scrypt parameters of the directory\'s users', async () => {
+    const costOf = (stored: string | undefined) => {
+      const h = parsePasswordHash(stored!)!;
+      return `N=${h.N} r=${h.r} p=${h.p} key=${h.key.length}`;
+    };
+    const user = async (login: string, opts: { N: number; r?: number; keyLength?: number }): Promise<UserEntry> =>
+      ({ login, passwordHash: await hashPassword(`${login}-pw`, opts), uri: `sip:${login}@contoso.com`, displayName: login });
+    const dir = UserDirectory.fromRecords([await user('dan', { N: 1024 }), await user('eve', { N: 1024 }), { login: 'fay', password: 'x', uri: 'sip:fay@contoso.com', displayName: 'Fay' }]);
+    for (const name of ['zed', 'nobody', 'CORP\\someone', 'fay']) expect(costOf(dir.dummyHashFor(name)), name).to.equal('N=1024 r=8 p=1 key=32');
+    // The unknown-user path runs scrypt on exactly that hash (and a clear-text account's path too).
+    const verified: (string | undefined)[] = [];
+    const pick = dir.dummyHashFor.bind(dir);
+    dir.dummyHashFor = (name) => {
+      const stored = pick(name);
+      verified.push(stored);
+      return stored;
+    };
+    expect(await dir.authenticate('zed', 'guess')).to.equal(null);
+    expect(await dir.authenticate('fay', 'x')).to.not.equal(null);
+    expect(verified.map(costOf)).to.deep.equal(['N=1024 r=8 p=1 key=32', 'N=1024 r=8 p=1 key=32']);
+    // No hashes at all: no scrypt for anyone.
+    expect(UserDirectory.fromRecords(entries()).dummyHashFor('zed')).to.equal(undefined);
+  });
+
+  it('spreads unknown logins over the directory\'s scrypt costs as its users are, the same cost for every spelling of a name', async () => {
+    const users: UserEntry[] = [];
+    for (let i = 0; i < 3; i++) users.push({ login: `a${i}`, passwordHash: await hashPassword('x', { N: 1024 }), uri: `sip:a${i}@contoso.com`, displayName: 'A' });
+    users.push({ login: 'b', passwordHash: await hashPassword('x', { N: 2048, r: 4, keyLength: 64 }), uri: 'sip:b@contoso.com', displayName: 'B' });
+    const dir = UserDirectory.fromRecords(users);
+    const costs = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const h = parsePasswordHash(dir.dummyHashFor(`name${i}`)!)!;
+      const cost = `${h.N}/${h.r}/${h.p}/${h.key.length}`;
+      costs.set(cost, (costs.get(cost) ?? 0) + 1);
+    }
+    expect([...costs.keys()].sort()).to.deep.equal(['1024/8/1/32', '2048/4/1/64']);
+    expect(costs.get('1024/8/1/32')! / 2000).to.be.within(0.68, 0.82); // three accounts in four
+    for (let i = 0; i < 50; i++) {
+      const spellings = [`zed${i}`, `CORP\\zed${i}`, `sip:Zed${i}@contoso.com`, `zed${i}@elsewhere`].map((n) => dir.dummyHashFor(n));
+      expect(new Set(spellings).size).to.equal(1);
+    }
+    // The pick does not change between directories built from the same users (restarts).
+    const again = UserDirectory.fromRecords(users);
+    const cost = (d: UserDirectory, n: string) => parsePasswordHash(d.dummyHashFor(n)!)!.N;
+    for (let i = 0; i < 50; i++) expect(cost(again, `name${i}`)).to.equal(cost(dir, `name${i}`));
   });
 
   it('builds the demo directory', async () => {

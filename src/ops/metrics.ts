@@ -4,7 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type ErrorKind = 'document' | 'request';
-export type ThrottleLimit = 'address' | 'ticket' | 'logonAddress' | 'logonUser';
+export type ThrottleLimit = 'address' | 'ticket' | 'logonAddress' | 'logonFailures' | 'logonUserAddress';
 export type Route = 'logon' | 'command' | 'data' | 'health' | 'metrics' | 'other';
 
 export interface MetricSources {

@@ -2,6 +2,8 @@
 // tokens and refills at `ratePerS`; each request takes one. Memory is bounded: a bucket
 // that has refilled completely is the same as no bucket and is swept, and past
 // `maxKeys` the least recently used bucket is dropped (that key starts afresh).
+// `charge` may take a bucket below zero: what is counted after the fact (a failed logon)
+// cannot be refused, so attempts that raced past `check` are paid for with a longer wait.
 import type { Clock } from '../engine/clock.js';
 
 export interface RateLimitSpec {
@@ -54,6 +56,18 @@ export class RateLimiter {
     if (!existing) return { ok: true };
     const bucket = this.refill(key);
     return bucket.tokens >= cost ? { ok: true } : { ok: false, retryAfterS: this.secondsUntil(bucket, cost) };
+  }
+
+  /**
+   * Takes `cost` tokens whatever the bucket holds, down to `floor` at most (a debt that
+   * delays the next `check`); returns the tokens left, negative when in debt.
+   */
+  charge(key: string, cost = 1, floor = -Infinity): number {
+    if (!this.enabled) return this.spec.burst;
+    const bucket = this.refill(key);
+    bucket.tokens = Math.max(floor, bucket.tokens - cost);
+    this.maybeSweep();
+    return bucket.tokens;
   }
 
   /** Buckets held (for tests and metrics). */

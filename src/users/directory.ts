@@ -3,8 +3,8 @@
  * Loaded from a JSON file (`--users`) or, when none is given, the bundled demo users.
  */
 import { readFile } from 'node:fs/promises';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hashPassword, parsePasswordHash, verifyPassword } from './password.js';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parsePasswordHash, verifyPassword } from './password.js';
 
 /** What the rest of the gateway sees of a user; credentials never leave this module. */
 export interface UserRecord {
@@ -59,6 +59,28 @@ const DEMO_USERS: ReadonlyArray<Omit<UserRecord, 'uri' | 'email' | 'company' | '
   { login: 'dave', displayName: 'Dave Dawson', title: 'Support Engineer', office: 'Building 3, 1/010', phone: '+1 425 555 0104' },
   { login: 'erin', displayName: 'Erin Evans', title: 'Sales Director', office: 'Building 2, 3/301', phone: '+1 425 555 0105' },
 ];
+
+/**
+ * The one form of a logon name that its spellings share, whether or not such a user exists:
+ * without case, a `sip:` scheme, a `DOMAIN\` or an `@domain`. Logon throttling counts failures
+ * by it; since it does not look at the directory, a throttled answer cannot tell who exists.
+ */
+export function canonicalLogonName(name: string | undefined): string {
+  if (typeof name !== 'string') return '';
+  let n = name.trim().toLowerCase();
+  if (n.startsWith('sip:')) n = n.slice(4);
+  n = n.slice(n.lastIndexOf('\\') + 1);
+  const at = n.indexOf('@');
+  return at > 0 ? n.slice(0, at) : n;
+}
+
+/** scrypt parameters of a stored hash: what verifying a password against it costs. */
+export interface HashCost {
+  N: number;
+  r: number;
+  p: number;
+  keyLength: number;
+}
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -124,9 +146,13 @@ export class UserDirectory {
   private readonly byLogin = new Map<string, Account>();
   private readonly byUri = new Map<string, Account>();
   private readonly demo: boolean;
-  /** Whether any account needs scrypt; decides what an unknown login costs (see authenticate). */
-  private readonly usesHashes: boolean;
-  private dummyHash?: Promise<string>;
+  /**
+   * The scrypt costs of the stored hashes, each with how many accounts use it (none in an
+   * all-clear-text directory); decides what an unknown login costs (see authenticate).
+   */
+  private readonly costs: { cost: HashCost; accounts: number; dummy: string }[];
+  /** Keys the choice of a dummy cost per name: secret (it covers the stored hashes), stable across restarts. */
+  private readonly costKey: Buffer;
 
   private constructor(accounts: Account[], source: string, demo: boolean) {
     accounts.forEach((acc, i) => {
@@ -138,9 +164,24 @@ export class UserDirectory {
       this.byUri.set(uri, acc);
     });
     this.demo = demo;
-    this.usesHashes = accounts.some((a) => a.passwordHash !== undefined);
-    // Made up front so the first unknown login costs no more than later ones.
-    if (this.usesHashes) this.getDummyHash().catch(() => undefined);
+    const byCost = new Map<string, { cost: HashCost; accounts: number; dummy: string }>();
+    const secret = createHash('sha256');
+    for (const acc of accounts) {
+      secret.update(acc.passwordHash ?? acc.passwordDigest ?? '').update('\n');
+      const parsed = acc.passwordHash === undefined ? undefined : parsePasswordHash(acc.passwordHash);
+      if (!parsed) continue;
+      const cost = { N: parsed.N, r: parsed.r, p: parsed.p, keyLength: parsed.key.length };
+      const id = `${cost.N}$${cost.r}$${cost.p}$${cost.keyLength}`;
+      const known = byCost.get(id);
+      if (known) known.accounts += 1;
+      else {
+        // A stored hash no password matches (its key is random): verifying against it costs what a real one does.
+        const dummy = ['scrypt', cost.N, cost.r, cost.p, randomBytes(16).toString('base64url'), randomBytes(cost.keyLength).toString('base64url')].join('$');
+        byCost.set(id, { cost, accounts: 1, dummy });
+      }
+    }
+    this.costs = [...byCost.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, c]) => c);
+    this.costKey = secret.digest();
   }
 
   /** Loads and validates a users file; every problem is reported with the file and entry index. */
@@ -213,7 +254,7 @@ export class UserDirectory {
   /**
    * Checks a logon. The work done does not depend on whether the login exists: in a directory
    * holding any scrypt hash, every attempt runs one scrypt (a dummy one for unknown logins and
-   * clear-text accounts); in an all-clear-text directory, none does.
+   * clear-text accounts, see dummyHashFor); in an all-clear-text directory, none does.
    */
   async authenticate(user: string, password: string): Promise<UserRecord | null> {
     if (typeof password !== 'string') password = '';
@@ -223,13 +264,29 @@ export class UserDirectory {
     }
     const expected = account?.passwordDigest ?? sha256(randomBytes(16).toString('hex'));
     const match = timingSafeEqual(sha256(password), expected);
-    if (this.usesHashes) await verifyPassword(password, await this.getDummyHash());
+    const dummy = this.dummyHashFor(user);
+    if (dummy !== undefined) await verifyPassword(password, dummy);
     return account && match ? account.record : null;
   }
 
-  private getDummyHash(): Promise<string> {
-    this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-    return this.dummyHash;
+  /**
+   * The stored hash an unknown login (or a clear-text account) is verified against, so that it
+   * costs what a real user's does: one of the directory's scrypt costs, picked for the name's
+   * canonical form (the same for every spelling and every attempt) in proportion to how many
+   * accounts use it. Unknown names thus spread over the costs as real users do: no cost
+   * singles out real users (as the most common or the largest one would, for the users with
+   * other costs), and repeating a name shows no variation (as a random pick per attempt would).
+   * Undefined when no account has a hash.
+   */
+  dummyHashFor(name: string | undefined): string | undefined {
+    if (this.costs.length === 0) return undefined;
+    const total = this.costs.reduce((n, c) => n + c.accounts, 0);
+    let at = createHmac('sha256', this.costKey).update(canonicalLogonName(name)).digest().readUInt32BE(0) % total;
+    for (const c of this.costs) {
+      if (at < c.accounts) return c.dummy;
+      at -= c.accounts;
+    }
+    return this.costs[this.costs.length - 1]!.dummy;
   }
 
   private findAccount(name: string): Account | undefined {

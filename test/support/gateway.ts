@@ -24,7 +24,7 @@ export async function startTestGateway(
   opts: { manualClock?: boolean | ManualClock; users?: UserDirectory; store?: UserDataStore | 'sqlite' | 'redis'; logger?: Logger } = {},
 ): Promise<TestGateway> {
   // Rate limits off unless a test sets them: test clients share one address and send as fast as they can.
-  const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailures: 0 };
+  const unthrottled = { rateAddress: 0, rateTicket: 0, rateLogonAddress: 0, rateLogonFailuresAddress: 0, logonBackoffAfter: 0, rateLogonFailures: 0 };
   // CWA_TEST_GATEWAY_STORE=redis://… runs every test gateway that names no store of its own on Redis.
   const onRedis = process.env.CWA_TEST_GATEWAY_STORE && opts.store === undefined && overrides.store === undefined;
   if (onRedis) {

@@ -5,6 +5,7 @@ import type { Coordinator } from '../../cluster/coordinator.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
+import type { LogonGuard } from '../../ops/logon-guard.js';
 import type { RateLimiter } from '../../ops/rate-limit.js';
 import type { ShutdownRegistry } from '../../ops/shutdown.js';
 import type { CodecLimits } from '../../protocol/codec.js';
@@ -50,6 +51,6 @@ export interface RateLimiters {
   ticket: RateLimiter;
   /** Logon attempts from one client address. */
   logonAddress: RateLimiter;
-  /** Failed logons of one user (by canonical login, or the name as given when unknown). */
-  logonUser: RateLimiter;
+  /** Failed logons per (user, address), per address and per user. */
+  logon: LogonGuard;
 }

@@ -1,12 +1,15 @@
 // Sign-in: POST a `logon` request to /forms|iwa|sso/logon.html; the answer carries the
 // CWA-Ticket header and a requestSucceeded with the user's uri and signInData.
-// Failed logons are counted per user: past --rate-logon-failures a minute, that user's
-// logons are refused with 429 before the password is even checked, so guessing is slow.
+// Failed logons slow guessing down (ops/logon-guard.ts): per (user, address) and per address
+// the attempt is refused with 429 before the password is even checked; per user, only the
+// answers to wrong passwords are held, so that nobody can lock the owner out.
 import type { Request, Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { addressKey } from '../../ops/rate-limit.js';
 import { decodeBatch, DocumentRejectedError, findLogon } from '../../protocol/codec.js';
 import { renderResponses } from '../../protocol/responses.js';
 import { renderSignInData } from '../../protocol/sign-in-data.js';
+import { canonicalLogonName } from '../../users/directory.js';
 import { bodyText } from './body.js';
 import type { TransportContext } from './context.js';
 import { clientAddress } from './operability.js';
@@ -26,25 +29,33 @@ export function logonHandler(ctx: TransportContext) {
     if ('error' in found) return sendError(res, 400, found.error);
     const { user, password, uri } = found.logon;
     const name = user ?? uri;
-    // Every spelling of a known user shares one bucket; unknown names are bucketed as
-    // given, so a throttled answer tells nothing about whether the user exists.
-    const known = name === undefined ? undefined : ctx.engine.userOf(name)?.login;
-    const userKey = known ?? `?${(name ?? '').toLowerCase()}`;
+    const address = clientAddress(req, ctx.ops.trustProxy);
     // Only a known login is logged: an unknown "user" may be a password typed in the wrong field.
-    const who = { reqId: res.locals.requestId, login: known ?? '(unknown user)', address: clientAddress(req, ctx.ops.trustProxy) };
-    const allowed = rates.logonUser.check(userKey);
-    if (!allowed.ok) {
+    const known = name === undefined ? undefined : ctx.engine.userOf(name)?.login;
+    const who = { reqId: res.locals.requestId, login: known ?? '(unknown user)', address };
+    // Counted by the name's canonical form, known or not: a 429 must not tell who exists.
+    const attempt = rates.logon.begin(canonicalLogonName(name), addressKey(address));
+    if (!attempt.ok) {
       metrics.logons.inc({ result: 'throttled' });
-      logger.warn(who, 'logon throttled: too many failures for this user');
-      return sendThrottled(ctx, res, 'logonUser', allowed.retryAfterS);
+      logger.warn({ ...who, limit: attempt.limit }, 'logon throttled: too many failures');
+      return sendThrottled(ctx, res, attempt.limit, attempt.retryAfterS);
     }
-    const signedIn = await ctx.engine.authenticate(name, password);
+    let signedIn;
+    try {
+      signedIn = await ctx.engine.authenticate(name, password);
+    } catch (err) {
+      attempt.failed();
+      throw err;
+    }
     if (!signedIn) {
-      rates.logonUser.take(userKey);
+      const holdMs = attempt.failed();
       metrics.logons.inc({ result: 'failure' });
-      logger.info(who, 'logon failed');
+      logger.info(holdMs > 0 ? { ...who, heldMs: holdMs } : who, 'logon failed');
+      // Many failures for this user from everywhere: the wrong answer comes slowly (the right one never does).
+      if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
       return sendError(res, 401, { ...cwaError(ErrorCode.InvalidRequest, 'The user name or password is incorrect.'), reason: 'Logon failed' });
     }
+    attempt.succeeded();
     const result = { user: signedIn, ticket: await ctx.coordinator.issueTicket(signedIn.login) };
     metrics.logons.inc({ result: 'success' });
     logger.info({ ...who, login: result.user.login }, 'logon');

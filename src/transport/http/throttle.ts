@@ -1,6 +1,7 @@
 // Rate limits answered with HTTP 429, `Retry-After` and `error` 18101 "Request Throttled".
 // Per client address on every request (before the body is read), per CWA-Ticket once
-// the ticket is known, and for logons per address and per user (see logon.ts).
+// the ticket is known, logon attempts per address, and failed logons (see logon.ts and
+// ops/logon-guard.ts).
 import type { NextFunction, Request, Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import type { ThrottleLimit } from '../../ops/metrics.js';
@@ -13,7 +14,8 @@ const WHAT: Record<ThrottleLimit, string> = {
   address: 'Too many requests from this address',
   ticket: 'Too many requests with this CWA-Ticket',
   logonAddress: 'Too many logon attempts from this address',
-  logonUser: 'Too many failed logons for this user',
+  logonFailures: 'Too many failed logons from this address',
+  logonUserAddress: 'Too many failed logons for this user from this address',
 };
 
 export function sendThrottled(ctx: TransportContext, res: Response, limit: ThrottleLimit, retryAfterS: number, ticket?: string): void {
