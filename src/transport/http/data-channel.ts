@@ -50,8 +50,8 @@ export function dataChannelHandler(ctx: TransportContext) {
       for (;;) {
         const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
         if (result.status === 'missing') {
-          // Gone while held: when a sign-out everywhere ended it, the ticket is what failed.
-          if (waited && !(await ctx.coordinator.checkTicket(auth.presented).catch(() => true))) {
+          // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
+          if (!(await ctx.coordinator.checkTicket(auth.presented).catch(() => true))) {
             return sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'The ticket was revoked: sign in again.'), reason: 'Not Authenticated' });
           }
           return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
