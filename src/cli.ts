@@ -1,5 +1,5 @@
 /**
- * The `cwa-gateway` command: `serve` (default), `hash-password`, `help`, `--version`.
+ * The `cwa-gateway` command: `serve` (default), `hash-password`, `revoke`, `help`, `--version`.
  * Everything it touches comes through `io`, so tests run it in-process.
  */
 import { readFile } from 'node:fs/promises';
@@ -37,6 +37,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     if (first === '--help' || first === '-h' || first === 'help') return help(cio);
     if (first === '--version' || first === '-v') return await version(cio);
     if (first === 'hash-password') return await hashPasswordCommand(rest, cio);
+    if (first === 'revoke') return await revokeCommand(rest, cio);
     if (first === 'serve') return await serve(rest, cio);
     if (first === undefined || first.startsWith('-')) return await serve(argv, cio);
     cio.stderr.write(`cwa-gateway: unknown command "${first}" (see cwa-gateway --help)\n`);
@@ -56,6 +57,7 @@ export function usage(): string {
   return [
     'Usage: cwa-gateway [serve] [options]',
     '       cwa-gateway hash-password [PASSWORD]',
+    '       cwa-gateway revoke --user LOGIN [--url URL] [--config FILE]',
     '       cwa-gateway help | --help',
     '       cwa-gateway --version',
     '',
@@ -64,6 +66,9 @@ export function usage(): string {
     '  hash-password    print a "scrypt$N$r$p$salt$hash" string for the "passwordHash" field of a',
     '                   users file; reads one line from standard input when PASSWORD is not given',
     '                   (preferable: an argument shows up in shell history and process lists)',
+    '  revoke           sign a user out everywhere on a running gateway: every ticket revoked, every',
+    '                   session ended. Needs the gateway\'s --admin-token in CWA_ADMIN_TOKEN (or the',
+    '                   config file); talks to --url, by default http://HOST:PORT of the configuration',
     '',
     'Options of serve (flags beat environment variables, which beat the config file):',
     describeOptions(),
@@ -101,6 +106,50 @@ async function hashPasswordCommand(args: readonly string[], io: CliIo): Promise<
     return EXIT_USAGE;
   }
   io.stdout.write(`${await hashPassword(password)}\n`);
+  return 0;
+}
+
+/** `revoke --user LOGIN [--url URL] [serve options for the config: --config, --host, --port]`. */
+async function revokeCommand(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) return help(io);
+  const own: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (flag !== '--user' && flag !== '--url') {
+      rest.push(arg);
+      continue;
+    }
+    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value === '') throw new ConfigError(`${flag}: missing value`);
+    own[flag] = value;
+  }
+  const user = own['--user'];
+  if (user === undefined) throw new ConfigError('revoke: name the user with --user LOGIN');
+  const config = await loadConfig(rest, io.env);
+  if (config.adminToken === undefined) {
+    throw new ConfigError('revoke: no admin token; set CWA_ADMIN_TOKEN (or adminToken in the config file) to the gateway\'s --admin-token');
+  }
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = (own['--url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
+  const res = await fetch(`${base}/admin/revoke?user=${encodeURIComponent(user)}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${config.adminToken}` },
+  });
+  const text = await res.text();
+  let body: { login?: string; ticketsRevoked?: number; sessionsEnded?: number; error?: string } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    body = { error: text.slice(0, 200) };
+  }
+  if (!res.ok) {
+    io.stderr.write(`cwa-gateway: revoke failed: HTTP ${res.status}${body.error ? `: ${body.error}` : ''}\n`);
+    return 1;
+  }
+  io.stdout.write(`signed out ${body.login}: ${body.sessionsEnded} session(s) ended, ${body.ticketsRevoked} ticket(s) revoked\n`);
   return 0;
 }
 

@@ -34,6 +34,7 @@ export interface GatewayConfig {
   logMaxEvents: number;
   logMaxBytes: number;
   ridCacheSize: number;
+  ridCacheMaxBytes: number;
   inviteTimeoutS: number;
   maxParticipantsPerConference: number;
   maxConferencesPerSession: number;
@@ -67,6 +68,8 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** Comma-separated origins allowed by CORS (`*` for any); undefined: no CORS headers. */
   corsOrigins?: string;
+  /** Bearer token of the operator endpoint /admin/revoke; undefined: no such endpoint. */
+  adminToken?: string;
   wsMaxPayloadBytes: number;
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
@@ -112,6 +115,11 @@ function checkStore(value: string): string | undefined {
   if (url.hostname === '') return `${expected} (host missing)`;
   if (!/^(\/(\d+)?)?$/.test(url.pathname)) return `${expected} (db must be a number)`;
   if (url.search !== '' || url.hash !== '') return `${expected} (no query or fragment)`;
+  return undefined;
+}
+
+function checkAdminToken(value: string): string | undefined {
+  if (value.length < 16 || /\s/.test(value)) return 'expected at least 16 characters without spaces';
   return undefined;
 }
 
@@ -163,7 +171,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',
     description: 'JSON file holding any of these options by their camelCase name; paths in it are relative to it' },
   { key: 'ticketTtlS', flag: '--ticket-ttl-s', env: 'CWA_TICKET_TTL_S', type: 'int', default: 3600, min: 1, max: 604800, arg: 'N',
-    description: 'lifetime of a CWA-Ticket in seconds' },
+    description: 'a CWA-Ticket not used for this many seconds expires (a ticket in use stays valid; it is offered a replacement past half this age)' },
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'CWA_MAX_BODY_BYTES', type: 'int', default: 65536, min: 1, max: 64 * MiB, arg: 'N',
     description: 'largest request body accepted, in bytes' },
   { key: 'maxXmlDepth', flag: '--max-xml-depth', env: 'CWA_MAX_XML_DEPTH', type: 'int', default: 16, min: 1, max: 256, arg: 'N',
@@ -184,6 +192,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'bytes of unacknowledged events kept per session before it ends with an overflow error' },
   { key: 'ridCacheSize', flag: '--rid-cache-size', env: 'CWA_RID_CACHE_SIZE', type: 'int', default: 8, min: 1, max: 1024, arg: 'N',
     description: 'command responses cached per session to answer a retried batch' },
+  { key: 'ridCacheMaxBytes', flag: '--rid-cache-max-bytes', env: 'CWA_RID_CACHE_MAX_BYTES', type: 'int', default: 32 * MiB, min: 64 * 1024, max: 4096 * MiB, arg: 'N',
+    description: 'approximate bytes of cached command responses kept in all (least recently used sessions\' answers go first)' },
   { key: 'inviteTimeoutS', flag: '--invite-timeout-s', env: 'CWA_INVITE_TIMEOUT_S', type: 'int', default: 60, min: 1, max: 3600, arg: 'N',
     description: 'seconds an unanswered conference invitation stays pending' },
   { key: 'maxParticipantsPerConference', flag: '--max-participants-per-conference', env: 'CWA_MAX_PARTICIPANTS_PER_CONFERENCE', type: 'int', default: 32, min: 2, max: 1000, arg: 'N',
@@ -254,6 +264,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'on SIGTERM/SIGINT, longest wait for requests in flight before connections are cut and the process exits' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'CWA_CORS_ORIGINS', type: 'string', default: undefined, check: checkCorsOrigins, arg: 'LIST',
     description: 'comma-separated origins (scheme://host[:port]) whose web pages may call the gateway, or * for any' },
+  { key: 'adminToken', flag: '--admin-token', env: 'CWA_ADMIN_TOKEN', type: 'string', default: undefined, check: checkAdminToken, arg: 'TOKEN',
+    description: 'enables POST /admin/revoke?user=LOGIN (and `cwa-gateway revoke`) for callers sending "Authorization: Bearer TOKEN"; at least 16 characters (prefer the environment or the config file: a flag shows in process lists)' },
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
@@ -271,7 +283,7 @@ function allowed(o: OptionSpec): string {
  */
 function parseValue(o: OptionSpec, raw: unknown, source: string, fromText = true): number | string {
   const bad = (why?: string): never => {
-    const shown = o.key === 'store' ? '' : ` ${JSON.stringify(raw)}`; // a Redis URL may hold a password
+    const shown = o.key === 'store' || o.key === 'adminToken' ? '' : ` ${JSON.stringify(raw)}`; // a Redis URL may hold a password
     throw new ConfigError(`${source}: invalid value${shown}: ${why ?? `expected ${allowed(o)}`}`);
   };
   if (o.type === 'int') {
@@ -376,6 +388,7 @@ function defaultText(o: OptionSpec): string {
   if (o.default !== undefined) return String(o.default);
   if (o.key === 'usersFile') return 'demo users';
   if (o.key === 'corsOrigins') return 'none (no CORS headers)';
+  if (o.key === 'adminToken') return 'none (no operator endpoint)';
   return 'none';
 }
 

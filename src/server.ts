@@ -112,6 +112,7 @@ export function clusterFingerprint(config: GatewayConfig, users: Directory): str
     engine: engineConfigOf(config),
     log: [config.logMaxEvents, config.logMaxBytes],
     ridCacheSize: config.ridCacheSize,
+    ridCacheMaxBytes: config.ridCacheMaxBytes,
     users: users.all(),
   };
   return createHash('sha256').update(JSON.stringify(shaping)).digest('base64url');
@@ -150,7 +151,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
   const engineConfig = engineConfigOf(config);
   const onOverflow = (sid: number) => logger.warn({ sid }, 'session ended: its unacknowledged events exceeded the event log bound');
-  const ridCacheOf = () => new RidCache(config.ridCacheSize);
+  const ridCacheOf = () => new RidCache(config.ridCacheSize, undefined, config.ridCacheMaxBytes);
   let store: UserDataStore;
   let log: EventLog;
   let coordinator: Coordinator;
@@ -244,6 +245,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     shutdown,
     corsOrigins: config.corsOrigins === undefined ? [] : parseCorsOrigins(config.corsOrigins),
     trustProxy: config.trustProxy,
+    ...(config.adminToken !== undefined ? { adminToken: config.adminToken } : {}),
   };
   const context: TransportContext = {
     get engine() {

@@ -7,8 +7,12 @@ import type { DecodedBatch } from '../protocol/codec.js';
 export type Command =
   /** A user signed in (the proposing node checked the password and drew the ticket): keep its hash. */
   | { t: 'logon'; login: string; ticketHash: string }
-  /** A ticket past half its lifetime was used: replace it (both by hash). */
+  /** A ticket past half its age was used: offer the one hashed `to` (drawn by the proposing node) as its successor. */
   | { t: 'rotate'; from: string; to: string }
+  /** A ticket was used (its lifetime slides; a successor's first use retires its predecessor), by hash. */
+  | { t: 'renew'; hash: string }
+  /** Every ticket of the user revoked and every session of it ended (sign-out everywhere). */
+  | { t: 'signOut'; login: string }
   /** A cwaRequests batch, decoded; `scope`/`key` identify a retried batch (rid cache). */
   | { t: 'batch'; login: string; batch: DecodedBatch; scope?: string; key?: string }
   /** A poll or WebSocket of the session shows activity (UA as reported, when given). */

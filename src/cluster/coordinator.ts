@@ -6,6 +6,7 @@
 // first catches up (`sync`) when a read misses.
 import type { CachedResponse } from '../delivery/rid-cache.js';
 import type { TicketCheck } from '../engine/tickets.js';
+import type { SignOutResult } from '../engine/engine.js';
 import type { Session } from '../engine/session.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import type { GatewayState } from './state.js';
@@ -21,8 +22,10 @@ export interface BatchCommand {
 export interface Coordinator {
   /** Issues a ticket for a user the caller has authenticated. */
   issueTicket(login: string): Promise<string>;
-  /** Validates a presented ticket, rotating it when it is old. */
+  /** Validates a presented ticket, records its use, and offers a successor when it is old. */
   checkTicket(presented: string | undefined): Promise<TicketCheck | undefined>;
+  /** Revokes every ticket of `login` and ends its sessions. */
+  signOut(login: string): Promise<SignOutResult>;
   runBatch(cmd: BatchCommand): Promise<CachedResponse>;
   /** A poll or WebSocket of the session arrived or reported UA. */
   touch(session: Session, ua?: boolean): Promise<void>;
@@ -50,6 +53,10 @@ export class LocalCoordinator implements Coordinator {
 
   runBatch(cmd: BatchCommand): Promise<CachedResponse> {
     return this.state.apply({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+  }
+
+  signOut(login: string): Promise<SignOutResult> {
+    return this.state.apply({ t: 'signOut', login }) as Promise<SignOutResult>;
   }
 
   async touch(session: Session, ua?: boolean): Promise<void> {

@@ -24,7 +24,8 @@
 import type { Redis } from 'ioredis';
 import type { CachedResponse } from '../delivery/rid-cache.js';
 import type { Session } from '../engine/session.js';
-import { newTicket, successorOf, ticketHash, type TicketCheck } from '../engine/tickets.js';
+import { newTicket, ticketHash, type TicketCheck } from '../engine/tickets.js';
+import type { SignOutResult } from '../engine/engine.js';
 import type { Clock } from '../engine/clock.js';
 import { newSeed, type SeededRandom } from '../engine/random.js';
 import type { Logger } from '../ops/logger.js';
@@ -316,11 +317,24 @@ export class RedisCoordinator implements Coordinator {
       seen = tickets().inspect(presented, now());
     }
     if (!seen) return undefined;
-    if (!seen.rotates) return { login: seen.login, current: seen.current };
-    await this.propose({ t: 'rotate', from: ticketHash(seen.current), to: ticketHash(successorOf(seen.current)) });
-    // Replaced by this command or by another node's a moment before: the chain says which ticket is newest.
-    const after = tickets().inspect(presented, now());
-    return after && { login: after.login, current: after.current };
+    if (seen.rotate) {
+      // The successor is drawn here and only its hash travels: its plaintext goes to this client alone.
+      const fresh = newTicket();
+      const to = ticketHash(fresh);
+      await this.propose({ t: 'rotate', from: seen.hash, to });
+      if (!tickets().inspect(presented, now())) return undefined; // revoked meanwhile
+      // Another node's offer may have come first (one successor at most): then this client keeps its ticket.
+      return { login: seen.login, current: tickets().successorOf(seen.hash, now()) === to ? fresh : presented };
+    }
+    if (seen.renew) {
+      await this.propose({ t: 'renew', hash: seen.hash });
+      if (!tickets().inspect(presented, now())) return undefined;
+    }
+    return { login: seen.login, current: presented };
+  }
+
+  async signOut(login: string): Promise<SignOutResult> {
+    return (await this.propose({ t: 'signOut', login })) as SignOutResult;
   }
 
   runBatch(cmd: BatchCommand): Promise<CachedResponse> {

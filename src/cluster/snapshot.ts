@@ -14,7 +14,7 @@ import { Session } from '../engine/session.js';
 import type { MemoryUserDataStore } from '../store/memory.js';
 import type { GatewayState } from './state.js';
 
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** Where a snapshot stands in the stream. */
 export interface SnapshotMeta {

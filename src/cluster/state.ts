@@ -2,15 +2,16 @@
 // data), the event logs, and the responses of recent batches (the rid cache). `apply`
 // is the one place a command takes effect, on a single gateway and on every node of a
 // cluster alike.
-import type { CommandContext, Engine } from '../engine/engine.js';
+import type { CommandContext, Engine, SignOutResult } from '../engine/engine.js';
 import type { ResponseItem } from '../engine/types.js';
 import type { EventLog } from '../delivery/event-log.js';
-import type { CachedResponse, RidCache } from '../delivery/rid-cache.js';
+import type { CachedResponse, ProducedResponse, RidCache } from '../delivery/rid-cache.js';
+import type { Session } from '../engine/session.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import { renderResponses } from '../protocol/responses.js';
 import type { Command } from './commands.js';
 
-export type CommandResult = CachedResponse | undefined;
+export type CommandResult = CachedResponse | SignOutResult | undefined;
 
 export class GatewayState {
   constructor(
@@ -18,7 +19,12 @@ export class GatewayState {
     /** The event logs as commands leave them (a cluster node's transports read them through a ReplicatedEventLog). */
     readonly log: EventLog,
     readonly ridCache: RidCache,
-  ) {}
+  ) {
+    // Answers describing a session go with it; answers of a ticket's batches go with the ticket.
+    engine.sessionEnded = (sid) => ridCache.sessionEnded(sid);
+    engine.sessionRemoved = (sid) => ridCache.sessionRemoved(sid);
+    engine.tickets.forgotten = (hash) => ridCache.dropScope(ticketScope(hash));
+  }
 
   async apply(cmd: Command): Promise<CommandResult> {
     const { engine } = this;
@@ -29,9 +35,19 @@ export class GatewayState {
       case 'rotate':
         engine.tickets.rotate(cmd.from, cmd.to);
         return undefined;
+      case 'renew':
+        engine.tickets.renew(cmd.hash);
+        return undefined;
+      case 'signOut':
+        return engine.signOut(cmd.login);
       case 'batch': {
-        const run = async (): Promise<CachedResponse> => ({ status: 200, body: await executeBatch(engine, cmd.login, cmd.batch) });
-        if (cmd.scope === undefined || cmd.key === undefined) return run();
+        const run = async (): Promise<ProducedResponse> => {
+          const { body, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
+          // Not kept: the start of a session that already ended, an answer about a session already removed (terminateSession).
+          const keep = started.every((s) => !s.ended) && sessions.every((s) => !s.ended || engine.isEndedLogReadable(s.sid));
+          return { response: { status: 200, body }, sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
+        };
+        if (cmd.scope === undefined || cmd.key === undefined) return (await run()).response;
         return (await this.ridCache.run(cmd.scope, cmd.key, run)).response;
       }
       case 'touch':
@@ -50,26 +66,37 @@ export class GatewayState {
   }
 }
 
-/** Executes a decoded batch in order, one request after another, and renders the answers. */
-export async function executeBatch(engine: Engine, login: string, batch: DecodedBatch): Promise<string> {
+/** The duplicate-cache scope of batches sent with a ticket before a session exists (by the ticket's hash). */
+export function ticketScope(hash: string): string {
+  return `t:${hash}`;
+}
+
+/** Executes a decoded batch in order, one request after another, and renders the answers; with the sessions it acted in and started. */
+export async function executeBatch(engine: Engine, login: string, batch: DecodedBatch): Promise<{ body: string; sessions: Session[]; started: Session[] }> {
   return engine.exclusive(async () => {
     const command: CommandContext = {
       login,
       session: batch.sid ? engine.sessionFor(login, batch.sid) : engine.soleSessionOf(login),
     };
     const answers: ResponseItem[] = [];
+    const sessions = new Set<Session>();
+    const started: Session[] = [];
     let processed = 0;
     let unexpected = 0;
     for (const item of batch.items) {
       if (item.status === 'ok') {
         processed += 1;
+        const before = command.session;
+        if (before) sessions.add(before);
         answers.push(await engine.execute(command, item.request));
+        // initiateSession names the session the rest of the batch acts in.
+        if (command.session && command.session !== before) started.push(command.session);
       } else {
         if (item.status === 'unknown') unexpected += 1;
         answers.push({ type: 'requestInvalid', rid: item.rid, error: item.error });
       }
     }
     await engine.endBatch();
-    return renderResponses(answers, processed, unexpected);
+    return { body: renderResponses(answers, processed, unexpected), sessions: [...sessions], started };
   });
 }

@@ -1,33 +1,70 @@
 // Duplicate command batches: a client that lost a response re-sends the same batch
 // (same session, same rids, same body). It gets the cached response, and nothing runs
 // twice. A batch still running when its twin arrives is awaited, not re-run.
+//
+// An answer is kept only while what it describes exists: each entry names the sessions
+// its batch acted in and those it started. The answer that started a session goes when
+// the session ends (an `initiateSession` repeated after the session ended starts a new
+// one, it is not answered with the old sid); the others go with the session's log (at
+// once after terminateSession, after the grace period when the gateway ended it), so a
+// client retrying a batch whose answer it lost still learns what became of it. The cache is bounded by entries per scope, by scopes, and by bytes; the
+// least recently used scopes go first. Every bound is a function of the commands alone,
+// so the nodes of a cluster evict alike.
 
 export interface CachedResponse {
   status: number;
   body: string;
 }
 
+/** What running a batch gave: its answer, and the sessions the answer describes. */
+export interface ProducedResponse {
+  response: CachedResponse;
+  /** Sessions the batch acted in or started: the entry goes when the log of one of them is removed. */
+  sessions: number[];
+  /** Sessions the batch started: the entry goes when one of them ends. */
+  started: number[];
+  /** False when the answer describes a state already gone (the batch ended its session): it is not kept. */
+  keep: boolean;
+}
+
 interface Entry {
+  scope: string;
+  key: string;
   pending: Promise<CachedResponse>;
   /** Set once `pending` resolved (what a snapshot of the cache keeps). */
   value?: CachedResponse;
+  sessions: number[];
+  started: number[];
+  /** Counted against `maxBytes` once answered. */
+  bytes: number;
 }
+
+/** A snapshot's form: [scope, [key, answer, sessions, started][]][], oldest scope first. */
+export type RidCacheState = [string, [string, CachedResponse, number[], number[]][]][];
+
+/** Bookkeeping per entry beyond its strings (Map slots, objects): a rough, fixed figure. */
+const ENTRY_OVERHEAD = 160;
 
 export class RidCache {
   private readonly scopes = new Map<string, Map<string, Entry>>();
+  /** sid -> entries describing that session. */
+  private readonly bySession = new Map<number, Set<Entry>>();
+  private totalBytes = 0;
 
   constructor(
     /** Responses kept per scope (session, or ticket before a session exists). */
     private readonly perScope: number,
     /** Scopes kept at most; the least recently used are dropped first. */
     private readonly maxScopes = 100_000,
+    /** Approximate bytes of answers and keys kept at most (string lengths plus a fixed overhead per entry). */
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /**
    * Returns the cached response for `key` in `scope`, or runs `produce`, caches its
-   * result and returns it. A produce that throws is not cached.
+   * result (unless it says not to) and returns it. A produce that throws is not cached.
    */
-  async run(scope: string, key: string, produce: () => Promise<CachedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
+  async run(scope: string, key: string, produce: () => Promise<ProducedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
     let entries = this.scopes.get(scope);
     if (entries) {
       // Refresh the scope's position (Map keeps insertion order).
@@ -38,43 +75,122 @@ export class RidCache {
     } else {
       entries = new Map();
       this.scopes.set(scope, entries);
-      if (this.scopes.size > this.maxScopes) this.scopes.delete(this.scopes.keys().next().value!);
+      if (this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     }
-    const entry: Entry = { pending: produce() };
+    let resolve!: (r: CachedResponse) => void;
+    let reject!: (e: unknown) => void;
+    const pending = new Promise<CachedResponse>((res, rej) => ((resolve = res), (reject = rej)));
+    pending.catch(() => undefined);
+    const entry: Entry = { scope, key, pending, sessions: [], started: [], bytes: 0 };
     entries.set(key, entry);
-    if (entries.size > this.perScope) entries.delete(entries.keys().next().value!);
+    if (entries.size > this.perScope) this.remove(entries.values().next().value!);
+    let produced: ProducedResponse;
     try {
-      entry.value = await entry.pending;
-      return { response: entry.value, replayed: false };
+      produced = await produce();
     } catch (err) {
-      entries.delete(key);
+      this.remove(entry);
+      reject(err);
       throw err;
+    }
+    resolve(produced.response);
+    // Dropped while it ran (its scope was evicted or its session ended), or not to be kept.
+    if (this.scopes.get(scope)?.get(key) !== entry || !produced.keep) this.remove(entry);
+    else this.settle(entry, produced);
+    return { response: produced.response, replayed: false };
+  }
+
+  /** Records an answered entry: its sessions and its size; then evicts down to `maxBytes`. */
+  private settle(entry: Entry, produced: ProducedResponse): void {
+    entry.value = produced.response;
+    entry.sessions = [...new Set([...produced.sessions, ...produced.started])];
+    entry.started = [...new Set(produced.started)];
+    for (const sid of entry.sessions) {
+      let set = this.bySession.get(sid);
+      if (!set) this.bySession.set(sid, (set = new Set()));
+      set.add(entry);
+    }
+    entry.bytes = ENTRY_OVERHEAD + entry.scope.length + entry.key.length + produced.response.body.length;
+    this.totalBytes += entry.bytes;
+    // Least recently used scopes first; the entry just answered is the last to go.
+    while (this.totalBytes > this.maxBytes) {
+      const oldest = this.scopes.keys().next().value!;
+      if (oldest === entry.scope) {
+        const own = this.scopes.get(oldest)!;
+        const first = own.values().next().value!;
+        this.remove(first);
+        if (first === entry) break;
+      } else this.dropScope(oldest);
     }
   }
 
+  private remove(entry: Entry): void {
+    const entries = this.scopes.get(entry.scope);
+    if (entries?.get(entry.key) === entry) {
+      entries.delete(entry.key);
+      if (entries.size === 0) this.scopes.delete(entry.scope);
+    }
+    for (const sid of entry.sessions) {
+      const set = this.bySession.get(sid);
+      set?.delete(entry);
+      if (set?.size === 0) this.bySession.delete(sid);
+    }
+    this.totalBytes -= entry.bytes;
+    entry.bytes = 0;
+    entry.sessions = [];
+    entry.started = [];
+  }
+
   /** The answered entries, oldest scope first (a cluster node's snapshot). */
-  exportState(): [string, [string, CachedResponse][]][] {
-    const out: [string, [string, CachedResponse][]][] = [];
+  exportState(): RidCacheState {
+    const out: RidCacheState = [];
     for (const [scope, entries] of this.scopes) {
-      const done: [string, CachedResponse][] = [];
-      for (const [key, e] of entries) if (e.value) done.push([key, e.value]);
+      const done: [string, CachedResponse, number[], number[]][] = [];
+      for (const [key, e] of entries) if (e.value) done.push([key, e.value, e.sessions, e.started]);
       out.push([scope, done]);
     }
     return out;
   }
 
-  importState(state: [string, [string, CachedResponse][]][]): void {
+  importState(state: RidCacheState): void {
     this.scopes.clear();
+    this.bySession.clear();
+    this.totalBytes = 0;
     for (const [scope, entries] of state) {
-      this.scopes.set(scope, new Map(entries.map(([key, value]) => [key, { pending: Promise.resolve(value), value }])));
+      const map = new Map<string, Entry>();
+      this.scopes.set(scope, map);
+      for (const [key, value, sessions, started] of entries) {
+        const entry: Entry = { scope, key, pending: Promise.resolve(value), sessions: [], started: [], bytes: 0 };
+        map.set(key, entry);
+        this.settle(entry, { response: value, sessions, started, keep: true });
+      }
     }
   }
 
   dropScope(scope: string): void {
+    const entries = this.scopes.get(scope);
+    if (!entries) return;
+    for (const e of [...entries.values()]) this.remove(e);
     this.scopes.delete(scope);
+  }
+
+  /** A session ended: the answer that started it goes. */
+  sessionEnded(sid: number): void {
+    for (const e of [...(this.bySession.get(sid) ?? [])]) if (e.started.includes(sid)) this.remove(e);
+  }
+
+  /** A session's log was removed: every answer about it goes. */
+  sessionRemoved(sid: number): void {
+    for (const e of [...(this.bySession.get(sid) ?? [])]) this.remove(e);
   }
 
   size(): number {
     return this.scopes.size;
+  }
+
+  /** Entries kept, and their approximate bytes. */
+  usage(): { scopes: number; entries: number; bytes: number; sessions: number } {
+    let entries = 0;
+    for (const m of this.scopes.values()) entries += m.size;
+    return { scopes: this.scopes.size, entries, bytes: this.totalBytes, sessions: this.bySession.size };
   }
 }

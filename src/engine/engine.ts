@@ -72,6 +72,12 @@ const END_ERRORS: Record<SessionEndReason, CwaError> = {
   shutdown: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down.'),
 };
 
+/** What a sign-out everywhere ended. */
+export interface SignOutResult {
+  tickets: number;
+  sessions: number;
+}
+
 /** The batch-scoped context of a command: who sent it and which session it acts in. */
 export interface CommandContext {
   login: string;
@@ -102,6 +108,9 @@ export class Engine implements EngineCore {
   private readonly endedLogs = new Map<number, number>(); // sid -> when to remove its log
   private nextSid = 1;
   private readonly queue = new Serial();
+  /** Told when a session ends, whatever the reason, and when its log is removed (what was kept about it can go). */
+  sessionEnded?: (sid: number) => void;
+  sessionRemoved?: (sid: number) => void;
 
   constructor(
     readonly directory: Directory,
@@ -174,6 +183,16 @@ export class Engine implements EngineCore {
 
   checkTicket(ticket: string | undefined): TicketCheck | undefined {
     return this.tickets.check(ticket);
+  }
+
+  /** Signs `login` out everywhere: every ticket revoked, every session ended (its peers see it leave). */
+  signOut(login: string): Promise<SignOutResult> {
+    return this.exclusive(async () => {
+      const tickets = this.tickets.revokeAll(login);
+      const sessions = this.sessionsOf(login);
+      for (const s of sessions) await this.endSession(s, 'terminated');
+      return { tickets, sessions: sessions.length };
+    });
   }
 
   userOf(login: string): DirectoryUser | undefined {
@@ -291,6 +310,7 @@ export class Engine implements EngineCore {
   async endSession(session: Session, reason: SessionEndReason): Promise<void> {
     if (session.ended) return;
     session.ended = true;
+    this.sessionEnded?.(session.sid);
     const out: Delivery[] = [];
     for (const m of this.modules) await m.onSessionEnd?.(session, out);
     this.byLogin.get(session.user.login)?.delete(session);
@@ -298,6 +318,7 @@ export class Engine implements EngineCore {
     await this.deliver(out.filter((d) => d.sid !== session.sid));
     if (reason === 'terminated') {
       this.sessions.delete(session.sid);
+      this.sessionRemoved?.(session.sid);
       await this.sink.removeSession(session.sid);
     } else {
       // Keep the log readable a little while so the client learns why, from the log itself.
@@ -344,6 +365,7 @@ export class Engine implements EngineCore {
         if (now >= until) {
           this.endedLogs.delete(sid);
           this.sessions.delete(sid);
+          this.sessionRemoved?.(sid);
           await this.sink.removeSession(sid);
         }
       }

@@ -1,38 +1,57 @@
-// CWA-Ticket: an opaque bearer token (256 random bits, base64url) that expires and is
-// rotated. A ticket older than half its lifetime is replaced on its next use; the old
-// one stays valid for a short grace period so requests already in flight still pass.
+// CWA-Ticket: an opaque bearer token (256 random bits, base64url).
+//
+// Lifetime slides: a ticket lasts while it is used, and expires after `ttl` without use
+// (a use is recorded at most every tenth of `ttl`, so an unused one may go that much
+// sooner). A client library that reads the ticket once, at logon, and presents it
+// forever therefore stays signed in as long as it is active.
+//
+// Rotation offers, it never takes away. A ticket used past half its age gets one
+// successor, drawn at random, whose plaintext goes to the one client whose request
+// caused the rotation (in CWA-Ticket, or a WebSocket `<ticket>` frame). The old ticket
+// keeps working: only once the successor is presented — proof that the client took it —
+// does the old one retire, after a short grace for requests already in flight. A ticket
+// has at most one pending successor; an offer never taken lapses with its own lifetime,
+// and the next use offers another.
 //
 // The gateway keeps no ticket, only its SHA-256: what a cluster writes to Redis (the
 // command stream, snapshots) or what a memory dump shows cannot be presented as a
-// ticket. A ticket's replacement is derived from the ticket itself (HMAC-SHA-256 keyed
-// with it), so only a holder of the old ticket can learn the new one, and every node
-// of a cluster, holding only the hashes, agrees on the rotation.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+// ticket, and since a successor is random, no old ticket leads to a newer one.
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { refill } from './state-io.js';
 
 interface TicketRecord {
   login: string;
   issuedAt: number;
-  expiresAt: number;
-  /** Hash of the ticket that replaced this one. */
+  /** Last use recorded: the ticket expires `ttl` after it. */
+  usedAt: number;
+  /** Set once its successor was presented: the ticket then lasts until this moment at most. */
+  retiresAt?: number;
+  /** Hash of the ticket offered to replace this one, until it is presented (or lapses unused). */
   successor?: string;
+  /** Hash of the ticket this one was offered to replace, until this one is first presented. */
+  predecessor?: string;
 }
 
 export interface TicketCheck {
   login: string;
-  /** The ticket the client should use from now on (the same one, or its replacement). */
+  /** The ticket to answer in CWA-Ticket: the one presented, or the successor just offered for it. */
   current: string;
+}
+
+/** What a check would change, changing nothing (a cluster node proposes it as a command). */
+export interface TicketInspection {
+  login: string;
+  hash: string;
+  /** Record this use (the lifetime slides), retiring the predecessor on a successor's first use. */
+  renew: boolean;
+  /** Offer a successor. */
+  rotate: boolean;
 }
 
 /** What is kept of a ticket. */
 export function ticketHash(ticket: string): string {
   return createHash('sha256').update(ticket).digest('base64url');
-}
-
-/** The ticket that replaces `ticket` when it is rotated. */
-export function successorOf(ticket: string): string {
-  return createHmac('sha256', ticket).update('cwa-gateway ticket rotation').digest('base64url');
 }
 
 export function newTicket(): string {
@@ -42,12 +61,17 @@ export function newTicket(): string {
 export class TicketService {
   /** By ticket hash. */
   private readonly tickets = new Map<string, TicketRecord>();
+  /** Told when a ticket is dropped (expired or revoked), by hash. */
+  forgotten?: (hash: string) => void;
+  private readonly renewEveryMs: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly ttlMs: number,
     private readonly graceMs = 60_000,
-  ) {}
+  ) {
+    this.renewEveryMs = Math.max(1, Math.floor(ttlMs / 10));
+  }
 
   /** A new ticket for `login`. */
   issue(login: string): string {
@@ -59,56 +83,99 @@ export class TicketService {
   /** Records a ticket by its hash (a cluster node applying a sign-in another node made). */
   adopt(hash: string, login: string): void {
     const now = this.clock.now();
-    this.tickets.set(hash, { login, issuedAt: now, expiresAt: now + this.ttlMs });
+    this.tickets.set(hash, { login, issuedAt: now, usedAt: now });
   }
 
-  /** Validates a ticket; rotates it when it is old. Undefined for unknown or expired tickets. */
+  /** Validates a ticket, records its use and offers a successor when it is old. Undefined for unknown, expired or revoked tickets. */
   check(ticket: string | undefined): TicketCheck | undefined {
     const seen = this.inspect(ticket);
-    if (!seen || !seen.rotates) return seen && { login: seen.login, current: seen.current };
-    const fresh = successorOf(seen.current);
-    this.rotate(ticketHash(seen.current), ticketHash(fresh));
-    return { login: seen.login, current: fresh };
+    if (!seen) return undefined;
+    if (seen.rotate) {
+      const fresh = newTicket();
+      this.rotate(seen.hash, ticketHash(fresh));
+      return { login: seen.login, current: fresh };
+    }
+    if (seen.renew) this.renew(seen.hash);
+    return { login: seen.login, current: ticket! };
   }
 
   /**
-   * What `check` answers, changing nothing: the newest ticket of the rotation chain, and
-   * whether `check` would rotate it now (a node that replays commands proposes that change).
-   * A cluster node passes its own time: its engine's clock is that of the last command applied.
+   * What `check` would do, changing nothing. A cluster node passes its own time: its
+   * engine's clock is that of the last command applied.
    */
-  inspect(ticket: string | undefined, now = this.clock.now()): (TicketCheck & { rotates: boolean }) | undefined {
+  inspect(ticket: string | undefined, now = this.clock.now()): TicketInspection | undefined {
     if (!ticket) return undefined;
-    let rec = this.tickets.get(ticketHash(ticket));
-    if (!rec || now >= rec.expiresAt) return undefined;
-    let current = ticket;
-    // Follow the rotation chain to the newest ticket.
-    while (rec.successor) {
-      const next = this.tickets.get(rec.successor);
-      if (!next || now >= next.expiresAt) break;
-      current = successorOf(current);
-      rec = next;
-    }
-    return { login: rec.login, current, rotates: !rec.successor && now - rec.issuedAt >= this.ttlMs / 2 };
+    const hash = ticketHash(ticket);
+    const rec = this.tickets.get(hash);
+    if (!rec || !this.valid(rec, now)) return undefined;
+    const rotate = rec.retiresAt === undefined && this.pendingSuccessor(rec, now) === undefined && now - rec.issuedAt >= this.ttlMs / 2;
+    const renew = rec.predecessor !== undefined || now - rec.usedAt >= this.renewEveryMs;
+    return { login: rec.login, hash, renew, rotate };
   }
 
-  /** Replaces the ticket hashed `from` by the one hashed `to`, unless it was replaced already. */
+  /** The hash of the successor offered for the ticket hashed `hash` and not yet taken, if any. */
+  successorOf(hash: string, now = this.clock.now()): string | undefined {
+    const rec = this.tickets.get(hash);
+    return rec && this.pendingSuccessor(rec, now);
+  }
+
+  private valid(rec: TicketRecord, now: number): boolean {
+    return now < rec.usedAt + this.ttlMs && (rec.retiresAt === undefined || now < rec.retiresAt);
+  }
+
+  private pendingSuccessor(rec: TicketRecord, now: number): string | undefined {
+    const next = rec.successor === undefined ? undefined : this.tickets.get(rec.successor);
+    return next && next.predecessor !== undefined && this.valid(next, now) ? rec.successor : undefined;
+  }
+
+  /** Records a use of the ticket hashed `hash`; its successor's first use retires its predecessor after the grace period. */
+  renew(hash: string): void {
+    const rec = this.tickets.get(hash);
+    const now = this.clock.now();
+    if (!rec || !this.valid(rec, now)) return;
+    rec.usedAt = now;
+    if (rec.predecessor === undefined) return;
+    const old = this.tickets.get(rec.predecessor);
+    if (old && old.successor === hash) {
+      old.retiresAt = Math.min(old.retiresAt ?? Number.POSITIVE_INFINITY, now + this.graceMs);
+      old.successor = undefined;
+    }
+    rec.predecessor = undefined;
+  }
+
+  /** Offers the ticket hashed `to` as the successor of the one hashed `from` (which this use renews), unless one is pending already. */
   rotate(from: string, to: string): void {
     const rec = this.tickets.get(from);
-    if (!rec || rec.successor) return;
     const now = this.clock.now();
+    if (!rec || !this.valid(rec, now) || rec.retiresAt !== undefined) return;
+    rec.usedAt = now;
+    if (this.pendingSuccessor(rec, now) !== undefined) return;
+    // An earlier offer that lapsed unused goes.
+    if (rec.successor !== undefined) this.forget(rec.successor);
     rec.successor = to;
-    rec.expiresAt = Math.min(rec.expiresAt, now + this.graceMs);
-    this.tickets.set(to, { login: rec.login, issuedAt: now, expiresAt: now + this.ttlMs });
+    this.tickets.set(to, { login: rec.login, issuedAt: now, usedAt: now, predecessor: from });
   }
 
-  revokeAll(login: string): void {
-    for (const [t, rec] of this.tickets) if (rec.login === login) this.tickets.delete(t);
+  /** Revokes every ticket of `login`; answers how many there were. */
+  revokeAll(login: string): number {
+    let n = 0;
+    for (const [hash, rec] of [...this.tickets]) {
+      if (rec.login !== login) continue;
+      this.forget(hash);
+      n += 1;
+    }
+    return n;
   }
 
   /** Drops expired tickets. */
   sweep(): void {
     const now = this.clock.now();
-    for (const [t, rec] of this.tickets) if (now >= rec.expiresAt) this.tickets.delete(t);
+    for (const [hash, rec] of [...this.tickets]) if (!this.valid(rec, now)) this.forget(hash);
+  }
+
+  private forget(hash: string): void {
+    if (!this.tickets.delete(hash)) return;
+    this.forgotten?.(hash);
   }
 
   exportState(): Map<string, TicketRecord> {

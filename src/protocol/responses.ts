@@ -48,3 +48,8 @@ export function renderEvents(env: EventsEnvelope, events: string[]): string {
   const head = `<cwaEvents${attrs({ sid: env.sid, ackId: env.ackId, pollWaitTime: env.pollWaitTime, sessionTimeout: env.sessionTimeout })}`;
   return events.length === 0 ? `${head}/>` : `${head}>${events.join('')}</cwaEvents>`;
 }
+
+/** The answer to a sign-out everywhere: requestSucceeded, as the logon's, without its children. */
+export function renderSignedOut(): string {
+  return element('cwaResponses', { requestProcessed: 1, unexpectedElement: 0 }, element('requestSucceeded', { eid: 0, rid: '' }));
+}

@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { BatchCommand } from '../cluster/coordinator.js';
 import { portableBatch } from '../cluster/commands.js';
+import { ticketScope } from '../cluster/state.js';
+import { ticketHash } from '../engine/tickets.js';
 import { decodeBatch, DocumentRejectedError, type DecodedBatch } from '../protocol/codec.js';
 import { renderErrorResponse } from '../protocol/responses.js';
 import type { TransportContext } from './http/context.js';
@@ -32,7 +34,7 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
   const cmd: BatchCommand = { login: caller.login, batch: portableBatch(batch) };
   if (rids.some((r) => r !== '')) {
     // A retried batch: same session (or, before one exists, same ticket), same rids, same body.
-    cmd.scope = batch.sid ? `s:${batch.sid}:${caller.login}` : `t:${digest(caller.presented)}`;
+    cmd.scope = batch.sid ? `s:${batch.sid}:${caller.login}` : ticketScope(ticketHash(caller.presented));
     cmd.key = rids.join('\u0000') + '\u0000' + digest(text);
   }
   return ctx.coordinator.runBatch(cmd);

@@ -10,6 +10,7 @@ import { logonHandler } from './logon.js';
 import { corsSupport, operatorRoutes, requestContext, securityHeaders, type RequestLocals } from './operability.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
+import { LOGOFF_PATHS, logoffHandler, REVOKE_PATH, revokeHandler } from './sign-out.js';
 import { addressLimit, logonAddressLimit, ticketLimit } from './throttle.js';
 
 export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
@@ -57,9 +58,11 @@ export function createApp(ctx: TransportContext, opts: { isListening?: () => boo
   for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));
   app.post(COMMAND_PATH, ...authed, body, wrap(commandHandler(ctx)));
   app.get(DATA_PATH, ...authed, wrap(dataChannelHandler(ctx)));
+  for (const path of LOGOFF_PATHS) app.post(path, ...authed, wrap(logoffHandler(ctx)));
+  if (ctx.ops.adminToken !== undefined) app.post(REVOKE_PATH, wrap(revokeHandler(ctx, ctx.ops.adminToken)));
 
   // Known paths with the wrong method, then everything else.
-  for (const path of [...LOGON_PATHS, COMMAND_PATH]) {
+  for (const path of [...LOGON_PATHS, ...LOGOFF_PATHS, COMMAND_PATH]) {
     app.all(path, (_req, res) => sendError(res.setHeader('Allow', 'POST'), 405, cwaError(ErrorCode.InvalidRequest, 'use POST')));
   }
   app.all(DATA_PATH, (_req, res) => sendError(res.setHeader('Allow', 'GET'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));

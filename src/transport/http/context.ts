@@ -42,6 +42,8 @@ export interface OpsContext {
   corsOrigins: '*' | string[];
   /** Reverse proxies whose X-Forwarded-For is trusted. */
   trustProxy: number;
+  /** Bearer token of the operator endpoint (/admin/revoke); without it the endpoint does not exist. */
+  adminToken?: string;
 }
 
 export interface RateLimiters {

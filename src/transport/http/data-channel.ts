@@ -16,7 +16,7 @@ import { sendError, sendXml } from './replies.js';
 export function dataChannelHandler(ctx: TransportContext) {
   const { polls, shutdown } = ctx.ops;
   return async (req: Request, res: Response) => {
-    const auth = res.locals.auth as { login: string; current: string };
+    const auth = res.locals.auth as { login: string; current: string; presented: string };
     const params = queryParams(req.originalUrl);
     const sid = intParam(params, 'sid');
     const ackId = intParam(params, 'ackid') ?? 0;
@@ -50,6 +50,10 @@ export function dataChannelHandler(ctx: TransportContext) {
       for (;;) {
         const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
         if (result.status === 'missing') {
+          // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
+          if (!(await ctx.coordinator.checkTicket(auth.presented).catch(() => true))) {
+            return sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'The ticket was revoked: sign in again.'), reason: 'Not Authenticated' });
+          }
           return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         if (result.status === 'stale') {

@@ -1,6 +1,6 @@
 // One attached WebSocket: it pushes the session's events (same bytes as polls), takes
-// acknowledgements and command batches, answers the heartbeat, and tells the client
-// when its ticket rotates. It is the session's attachment until it closes or another
+// acknowledgements and command batches, answers the heartbeat, and offers the client
+// a new ticket when its ticket rotates. It is the session's attachment until it closes or another
 // poll or WebSocket supersedes it.
 //
 // The socket keeps two cursors: `sent` (the last eid pushed on this socket) and the
@@ -27,7 +27,7 @@ export interface SubscriberLimits {
 export interface SubscriberStart {
   login: string;
   sid: number;
-  /** The ticket the client attached with, and the one it should use now (they differ after a rotation). */
+  /** The ticket the client attached with, and the one to offer it (they differ when the attach caused a rotation). */
   presented: string;
   current: string;
   /** Where pushing starts: the attach AckId, clamped to the log's head. */
@@ -44,7 +44,10 @@ export class Subscriber implements Attachment {
   readonly kind = 'websocket' as const;
   readonly login: string;
   readonly sid: number;
+  /** The ticket the socket presents for its client: the one it attached with, until the client shows it took an offered one. */
   private ticket: string;
+  /** A successor offered in a `<ticket>` frame and not yet known to be taken. */
+  private offered: string | undefined;
   private sent: number;
   private active = true;
   /** Whether the socket answered the last ping. */
@@ -74,7 +77,7 @@ export class Subscriber implements Attachment {
     socket.on('error', () => this.finish('client'));
     ctx.ops.metrics.webSockets.inc();
     ctx.attachments.attach(this.sid, this);
-    if (start.current !== start.presented) this.rotateTo(start.current);
+    if (start.current !== start.presented) this.offer(start.current);
     void this.pump();
   }
 
@@ -122,7 +125,8 @@ export class Subscriber implements Attachment {
       while (this.active) {
         const r = await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
         if (!this.active) return;
-        if (r.status === 'missing') return this.endWhenAnswered(CloseCode.SessionEnded);
+        // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
+        if (r.status === 'missing') return this.endWhenAnswered((await this.ticketStillValid()) ? CloseCode.SessionEnded : CloseCode.NotAuthenticated);
         // Acknowledged past this socket's position: only another attachment does that.
         if (r.status === 'stale') return this.end(CloseCode.Superseded);
         const session = engine.sessionFor(this.login, this.sid);
@@ -244,16 +248,39 @@ export class Subscriber implements Attachment {
 
   private readonly frames = new Serial();
 
-  /** Follows ticket rotations (telling the client); false when the ticket expired or was revoked. */
+  /**
+   * Checks the socket's ticket (which records its use, so a socket keeps its client's
+   * ticket alive) and offers the client a successor when one is drawn. The socket goes on
+   * presenting the ticket it attached with: a client may never take the offer. Once the
+   * client presented the offered ticket elsewhere, the old one retires; the socket then
+   * follows the offered one. False when neither is valid (expired or revoked).
+   */
   private async followTicket(): Promise<boolean> {
     const check = await this.ctx.coordinator.checkTicket(this.ticket);
-    if (!check || check.login !== this.login) return false;
-    if (check.current !== this.ticket) this.rotateTo(check.current);
+    if (check && check.login === this.login) {
+      if (check.current !== this.ticket) this.offer(check.current);
+      return true;
+    }
+    if (this.offered === undefined) return false;
+    const taken = await this.ctx.coordinator.checkTicket(this.offered);
+    if (!taken || taken.login !== this.login) return false;
+    this.ticket = this.offered;
+    this.offered = undefined;
+    if (taken.current !== this.ticket) this.offer(taken.current);
     return true;
   }
 
-  private rotateTo(ticket: string): void {
-    this.ticket = ticket;
+  /** Whether the socket's ticket would still be accepted (the session's end is then not a sign-out). */
+  private async ticketStillValid(): Promise<boolean> {
+    try {
+      return await this.followTicket();
+    } catch {
+      return true; // store unavailable: say what is known, that the session ended
+    }
+  }
+
+  private offer(ticket: string): void {
+    this.offered = ticket;
     this.send(renderTicketFrame(ticket));
   }
 
