@@ -21,6 +21,8 @@ const failed = (rid: string, error: CwaError): ResponseItem => ({ type: 'request
 interface Prepared {
   /** Invitees (lower-cased URIs) who block the sender: their invitations fail as 480. */
   blocked: Set<string>;
+  /** Sessions whose unacknowledged events passed the high-water mark: messages to them are refused. */
+  backlogged: Set<number>;
 }
 const invalidOperation = (rid: string, detail: string) => failed(rid, cwaError(ErrorCode.InvalidOperation, detail));
 
@@ -56,6 +58,7 @@ export class ImService implements EngineModule {
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
     const prepared: Prepared = {
       blocked: await this.blockersOf(session.user.uri, invited),
+      backlogged: await this.backloggedRecipients(session, confId, action),
     };
     // A confId asked for while another conversation holds it is never granted; the client
     // may go on using it for the new conversation all the same (the Java client ignores the
@@ -68,6 +71,22 @@ export class ImService implements EngineModule {
     }
     await this.core.deliver(out);
     return answer;
+  }
+
+  /** The other members of the conversation a message would go to whose logs are too full to take it. */
+  private async backloggedRecipients(session: Session, confId: number, action: ConferenceAction): Promise<Set<number>> {
+    const backlogged = new Set<number>();
+    let conv: Conversation | undefined;
+    if (action.type === 'sendMessage') conv = session.legs.get(confId)?.conversation;
+    else if (action.type === 'initiateImSession' && action.message) {
+      // Only a rejoin carries a message to connected members; a new conversation's first message rides in the invitation.
+      const focus = action.confUri ?? (action.uris.length === 1 ? action.uris[0] : undefined);
+      conv = focus === undefined ? undefined : this.byFocus.get(focus.toLowerCase());
+    }
+    for (const leg of conv?.legs ?? []) {
+      if (leg.session !== session && !backlogged.has(leg.session.sid) && (await this.core.backlogged(leg.session.sid))) backlogged.add(leg.session.sid);
+    }
+    return backlogged;
   }
 
   /**
@@ -107,7 +126,7 @@ export class ImService implements EngineModule {
         if (invalid) return failed(rid, invalid);
         // A client may answer an invitation by just sending (observed real-client behaviour).
         if (leg.state === 'incoming') this.accept(leg, out);
-        this.send(leg, rid, action.message, out);
+        this.send(leg, rid, action.message, out, prepared.backlogged);
         return accepted;
       }
       case 'notifyComposing':
@@ -173,7 +192,7 @@ export class ImService implements EngineModule {
       const invalid = this.checkMessage(action.message);
       if (invalid) return failed(rid, invalid);
     }
-    if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out);
+    if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out, prepared.backlogged);
 
     const notSip = action.uris.find((u) => !SIP_URI.test(u));
     if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
@@ -213,6 +232,7 @@ export class ImService implements EngineModule {
     focusUri: string,
     message: ImMessage | undefined,
     out: Delivery[],
+    backlogged: Set<number>,
   ): ResponseItem {
     const conv = this.byFocus.get(focusUri.toLowerCase());
     const confId = session.allocateConfId(requestedConfId);
@@ -238,7 +258,7 @@ export class ImService implements EngineModule {
     const leg = conv.addLeg(session, confId, 'connected');
     out.push(conf(leg, { type: 'initiateImSessionAccepted', rid, confId }));
     this.announceJoin(leg, out);
-    if (message) this.send(leg, rid, message, out);
+    if (message) this.send(leg, rid, message, out, backlogged);
     return { type: 'initiateImSessionAccepted', rid, confId };
   }
 
@@ -476,7 +496,12 @@ export class ImService implements EngineModule {
     return undefined;
   }
 
-  private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[]): void {
+  /**
+   * Queues a message for every other member, or for none: a member whose log is past the
+   * high-water mark (`backlogged`) has the whole message refused to its sender (18101), so
+   * a reader that falls behind slows its partners down instead of losing its session.
+   */
+  private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[], backlogged: Set<number>): void {
     const conv = leg.conversation;
     const messageId = conv.nextMessageId();
     const notReady = leg.state !== 'connected' ? 'The conversation is not connected yet.' : conv.mode === 'escalating' ? 'The conversation is being escalated to a conference: send again once it is.' : undefined;
@@ -484,11 +509,24 @@ export class ImService implements EngineModule {
       out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.InvalidOperation, notReady) }));
       return;
     }
+    const recipients = conv.connected().filter((other) => other !== leg);
+    const behind = recipients.filter((other) => backlogged.has(other.session.sid));
+    if (behind.length > 0) {
+      const who = dedupe(behind.map((l) => l.session.user.uri)).join(', ');
+      const detail = `The message was not sent: ${who} has not yet read what was sent before. Send it again in a moment.`;
+      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.RequestThrottled, detail) }));
+      return;
+    }
     conv.lastActivity = this.now;
     conv.composing.delete(leg);
     const body: ConferenceEventBody = { type: 'messageReceived', sender: leg.session.user.uri, message };
-    for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
-    out.push(conf(leg, { type: 'messageIdReceived', rid, messageId }));
+    for (const other of recipients) out.push(conf(other, body));
+    // Confirmed only once queued for every recipient: a log that overflows on it turns the confirmation into a failure.
+    const undelivered: ConferenceEventBody = { type: 'messageSendFailed', rid, messageId, error: sipFailure(SIP.temporarilyUnavailable.code, SIP.temporarilyUnavailable.reason) };
+    out.push({
+      ...conf(leg, { type: 'messageIdReceived', rid, messageId }),
+      unlessOverflowed: { sids: recipients.map((l) => l.session.sid), instead: conf(leg, undelivered).event },
+    });
   }
 
   private composing(leg: Leg, state: 'composing' | 'idle', out: Delivery[]): void {
