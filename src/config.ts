@@ -33,6 +33,7 @@ export interface GatewayConfig {
   maxMessageLength: number;
   logMaxEvents: number;
   logMaxBytes: number;
+  logHighWaterPct: number;
   ridCacheSize: number;
   ridCacheMaxBytes: number;
   inviteTimeoutS: number;
@@ -190,6 +191,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'unacknowledged events kept per session before it ends with an overflow error' },
   { key: 'logMaxBytes', flag: '--log-max-bytes', env: 'CWA_LOG_MAX_BYTES', type: 'int', default: MiB, min: 1, max: 1024 * MiB, arg: 'N',
     description: 'bytes of unacknowledged events kept per session before it ends with an overflow error' },
+  { key: 'logHighWaterPct', flag: '--log-high-water-pct', env: 'CWA_LOG_HIGH_WATER_PCT', type: 'int', default: 50, min: 1, max: 100, arg: 'N',
+    description: 'an instant message to a session whose unacknowledged events fill more than N% of --log-max-events or --log-max-bytes is refused to its sender (messageSendFailed, 18101) instead of queued, so a slow reader slows its partners down rather than overflowing; 100 turns this off (only the log bounds apply)' },
   { key: 'ridCacheSize', flag: '--rid-cache-size', env: 'CWA_RID_CACHE_SIZE', type: 'int', default: 8, min: 1, max: 1024, arg: 'N',
     description: 'command responses cached per session to answer a retried batch' },
   { key: 'ridCacheMaxBytes', flag: '--rid-cache-max-bytes', env: 'CWA_RID_CACHE_MAX_BYTES', type: 'int', default: 32 * MiB, min: 64 * 1024, max: 4096 * MiB, arg: 'N',
@@ -201,7 +204,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConferencesPerSession', flag: '--max-conferences-per-session', env: 'CWA_MAX_CONFERENCES_PER_SESSION', type: 'int', default: 64, min: 1, max: 10000, arg: 'N',
     description: 'most conversations one session takes part in at once' },
   { key: 'mpopAcceptS', flag: '--mpop-accept-s', env: 'CWA_MPOP_ACCEPT_S', type: 'int', default: 7, min: 1, max: 300, arg: 'N',
-    description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (one reporting UA=true)' },
+    description: 'seconds after which an invitation nobody accepted goes to the invitee\'s most active endpoint (the last to report UA=true; when none does, the last one heard from)' },
   { key: 'wsMaxPayloadBytes', flag: '--ws-max-payload-bytes', env: 'CWA_WS_MAX_PAYLOAD_BYTES', type: 'int', default: 65536, min: 64, max: 64 * MiB, arg: 'N',
     description: 'largest WebSocket frame accepted from a client, in bytes (a larger one closes the socket with 1009)' },
   { key: 'wsMaxBufferedBytes', flag: '--ws-max-buffered-bytes', env: 'CWA_WS_MAX_BUFFERED_BYTES', type: 'int', default: 4 * MiB, min: 1024, max: 1024 * MiB, arg: 'N',

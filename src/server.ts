@@ -130,6 +130,10 @@ export function engineConfigOf(config: GatewayConfig): EngineConfig {
     maxParticipantsPerConference: config.maxParticipantsPerConference,
     maxConferencesPerSession: config.maxConferencesPerSession,
     mpopAcceptS: config.mpopAcceptS,
+    messageHighWater: {
+      events: Math.ceil((config.logMaxEvents * config.logHighWaterPct) / 100),
+      bytes: Math.ceil((config.logMaxBytes * config.logHighWaterPct) / 100),
+    },
     endedSessionGraceS: 60,
     configuration: configurationOf(config),
     userData: {

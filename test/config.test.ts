@@ -37,6 +37,7 @@ describe('config', () => {
       store: 'embedded', redisPrefix: 'cwa:', dataDir: './data', ticketTtlS: 3600, maxBodyBytes: 65536, maxXmlDepth: 16,
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8, ridCacheMaxBytes: 33554432, snapshotEvery: 50000,
+      logHighWaterPct: 50,
       inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info',
       searchMaxResults: 100, searchDefaultFunction: 'or', enableAppearOffline: 'true', composingRefreshS: 60,
       composingTimeoutS: 120, machineIdleS: 300, machineAwayS: 1200, maxContacts: 1000, maxContainerMembers: 1000,

@@ -114,7 +114,8 @@ describe('delivery contract on the data channel', () => {
   });
 
   it('ends a session whose unacknowledged events exceed the bound, with an explicit terminal event', async () => {
-    gw = await startTestGateway({ holdMs: 0, logMaxEvents: 20 });
+    // Without IM flow control (--log-high-water-pct 100), messages alone fill bob's log.
+    gw = await startTestGateway({ holdMs: 0, logMaxEvents: 20, logHighWaterPct: 100 });
     const { alice, bob, send } = await pair(gw);
     const aliceEvents = [];
     for (let i = 0; i < 25; i++) {

@@ -58,6 +58,8 @@ export interface EventLog {
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
   position?(sid: number): { head: number; acked: number } | undefined;
+  /** The session's unacknowledged events (count and bytes as the bounds count them); undefined for an unknown log. */
+  backlog?(sid: number): Promise<{ events: number; bytes: number } | undefined>;
 }
 
 interface MemoryLog {
@@ -141,6 +143,11 @@ export class MemoryEventLog implements EventLog {
   position(sid: number): { head: number; acked: number } | undefined {
     const log = this.logs.get(sid);
     return log && { head: log.head, acked: log.acked };
+  }
+
+  async backlog(sid: number): Promise<{ events: number; bytes: number } | undefined> {
+    const log = this.logs.get(sid);
+    return log && { events: log.events.length, bytes: log.bytes };
   }
 
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {

@@ -13,6 +13,21 @@ export interface Leg {
   role: Role;
   /** Set while this leg is an endpoint ringing for an invitation. */
   invitation?: Invitation;
+  /**
+   * Set when the client asked for this leg's confId in an initiateImSession for another
+   * conversation: from then on the client may mean that one by this confId, so requests on
+   * it are refused unless they can only reach the people that initiateImSession named.
+   */
+  disowned?: DisownedConfId;
+}
+
+export interface DisownedConfId {
+  /** rid of the initiateImSession that asked for the confId. */
+  rid: string;
+  /** The confId the gateway granted instead (none when the request failed). */
+  granted?: number;
+  /** Lower-cased: the URIs it invited, or the focus URI it rejoined. */
+  uris: string[];
 }
 
 /** An invitation to one user; it rings at every endpoint (session) of that user. */

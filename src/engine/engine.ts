@@ -18,7 +18,7 @@ import { ImService, notSupported } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
 import type { EngineCore, EngineModule } from './module.js';
-import type { Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
+import type { Backlog, Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
 import type { ConfigurationData, CwaError, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
@@ -37,6 +37,12 @@ export interface EngineConfig {
   /** How long the log of a session the gateway ended stays readable, so the client can read why. */
   endedSessionGraceS: number;
   configuration: ConfigurationData;
+  /**
+   * Unacknowledged events (count, bytes) of a session beyond which IM messages to it are
+   * refused to their sender (18101) rather than queued; none (or the log bound itself):
+   * only the log bound applies.
+   */
+  messageHighWater?: Backlog;
   /** Presence, contacts, access control and search limits (defaults in USER_DATA_DEFAULTS). */
   userData?: Partial<UserDataConfig>;
 }
@@ -162,6 +168,13 @@ export class Engine implements EngineCore {
 
   sessionsOf(login: string): Session[] {
     return [...(this.byLogin.get(login) ?? [])].filter((s) => !s.ended);
+  }
+
+  async backlogged(sid: number): Promise<boolean> {
+    const mark = this.config.messageHighWater;
+    if (!mark || !this.sink.backlog) return false;
+    const backlog = await this.sink.backlog(sid);
+    return !!backlog && (backlog.events > mark.events || backlog.bytes > mark.bytes);
   }
 
   async blocks(ownerUri: string, otherUri: string): Promise<boolean> {
@@ -330,7 +343,13 @@ export class Engine implements EngineCore {
   /** Queues events; sessions whose log overflowed are ended. */
   async deliver(out: Delivery[]): Promise<void> {
     if (out.length === 0) return;
-    const overflowed = await this.sink.deliver(out);
+    // Confirmations go last, once what they confirm is queued or known to be lost.
+    const plain = out.filter((d) => !d.unlessOverflowed);
+    const overflowed = new Set(plain.length > 0 ? await this.sink.deliver(plain) : []);
+    const confirmations = out.flatMap(({ sid, event, unlessOverflowed: c }) =>
+      c ? [{ sid, event: c.sids.some((s) => overflowed.has(s)) ? c.instead : event }] : [],
+    );
+    if (confirmations.length > 0) for (const sid of await this.sink.deliver(confirmations)) overflowed.add(sid);
     for (const sid of overflowed) {
       const s = this.sessions.get(sid);
       if (s && !s.ended) await this.endSession(s, 'eventLogOverflow');

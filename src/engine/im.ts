@@ -16,6 +16,14 @@ const BUSY: Sip = { code: 486, reason: 'Busy Here' };
 const SIP_URI = /^sip:[^@\s;]+@[^@\s;]+$/i;
 
 const failed = (rid: string, error: CwaError): ResponseItem => ({ type: 'requestFailed', rid, error });
+
+/** What a request needs to know from the (asynchronous) stores before it runs. */
+interface Prepared {
+  /** Invitees (lower-cased URIs) who block the sender: their invitations fail as 480. */
+  blocked: Set<string>;
+  /** Sessions whose unacknowledged events passed the high-water mark: messages to them are refused. */
+  backlogged: Set<number>;
+}
 const invalidOperation = (rid: string, detail: string) => failed(rid, cwaError(ErrorCode.InvalidOperation, detail));
 
 export interface ImState {
@@ -48,10 +56,37 @@ export class ImService implements EngineModule {
   async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
     const out: Delivery[] = [];
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
-    const blocked = await this.blockersOf(session.user.uri, invited);
-    const answer = this.dispatch(session, rid, confId, action, out, blocked);
+    const prepared: Prepared = {
+      blocked: await this.blockersOf(session.user.uri, invited),
+      backlogged: await this.backloggedRecipients(session, confId, action),
+    };
+    // A confId asked for while another conversation holds it is never granted; the client
+    // may go on using it for the new conversation all the same (the Java client ignores the
+    // confId it is given), so it no longer safely names the old one.
+    const held = action.type === 'initiateImSession' && confId > 0 ? session.legs.get(confId) : undefined;
+    const answer = this.dispatch(session, rid, confId, action, out, prepared);
+    if (held && action.type === 'initiateImSession') {
+      const asked = action.confUri !== undefined ? [action.confUri] : action.uris;
+      held.disowned = { rid, granted: answer.type === 'initiateImSessionAccepted' ? answer.confId : undefined, uris: asked.map((u) => u.toLowerCase()) };
+    }
     await this.core.deliver(out);
     return answer;
+  }
+
+  /** The other members of the conversation a message would go to whose logs are too full to take it. */
+  private async backloggedRecipients(session: Session, confId: number, action: ConferenceAction): Promise<Set<number>> {
+    const backlogged = new Set<number>();
+    let conv: Conversation | undefined;
+    if (action.type === 'sendMessage') conv = session.legs.get(confId)?.conversation;
+    else if (action.type === 'initiateImSession' && action.message) {
+      // Only a rejoin carries a message to connected members; a new conversation's first message rides in the invitation.
+      const focus = action.confUri ?? (action.uris.length === 1 ? action.uris[0] : undefined);
+      conv = focus === undefined ? undefined : this.byFocus.get(focus.toLowerCase());
+    }
+    for (const leg of conv?.legs ?? []) {
+      if (leg.session !== session && !backlogged.has(leg.session.sid) && (await this.core.backlogged(leg.session.sid))) backlogged.add(leg.session.sid);
+    }
+    return backlogged;
   }
 
   /**
@@ -64,11 +99,11 @@ export class ImService implements EngineModule {
     return blocked;
   }
 
-  /** `blocked`: the invitees of this request who block its sender (their invitations fail as 480). */
-  private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[], blocked: Set<string>): ResponseItem {
+  private dispatch(session: Session, rid: string, confId: number, action: ConferenceAction, out: Delivery[], prepared: Prepared): ResponseItem {
+    const { blocked } = prepared;
     switch (action.type) {
       case 'initiateImSession':
-        return this.initiate(session, rid, confId, action, out, blocked);
+        return this.initiate(session, rid, confId, action, out, prepared);
       case 'voip':
         return invalidOperation(rid, `${action.name}: voice calls are not supported by this gateway (instant messaging only).`);
       case 'unsupported':
@@ -76,6 +111,7 @@ export class ImService implements EngineModule {
     }
     const leg = session.legs.get(confId);
     if (!leg) return invalidOperation(rid, `There is no conversation with confId ${confId} in this session.`);
+    if (leg.disowned && !this.meantBy(leg)) return invalidOperation(rid, disownedDetail(confId, leg.disowned));
     const conv = leg.conversation;
     const accepted: ResponseItem = { type: 'requestAccepted', rid };
     switch (action.type) {
@@ -90,7 +126,7 @@ export class ImService implements EngineModule {
         if (invalid) return failed(rid, invalid);
         // A client may answer an invitation by just sending (observed real-client behaviour).
         if (leg.state === 'incoming') this.accept(leg, out);
-        this.send(leg, rid, action.message, out);
+        this.send(leg, rid, action.message, out, prepared.backlogged);
         return accepted;
       }
       case 'notifyComposing':
@@ -144,9 +180,10 @@ export class ImService implements EngineModule {
     requestedConfId: number,
     action: Extract<ConferenceAction, { type: 'initiateImSession' }>,
     out: Delivery[],
-    blocked: Set<string>,
+    prepared: Prepared,
   ): ResponseItem {
     const { config } = this.core;
+    const { blocked } = prepared;
     if (session.legs.size >= config.maxConferencesPerSession) {
       return invalidOperation(rid, `This session already takes part in ${config.maxConferencesPerSession} conversations, the most allowed.`);
     }
@@ -155,7 +192,7 @@ export class ImService implements EngineModule {
       const invalid = this.checkMessage(action.message);
       if (invalid) return failed(rid, invalid);
     }
-    if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out);
+    if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out, prepared.backlogged);
 
     const notSip = action.uris.find((u) => !SIP_URI.test(u));
     if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
@@ -188,7 +225,15 @@ export class ImService implements EngineModule {
   }
 
   /** Joins a focus conference by its URI (a participant coming back after its session ended). */
-  private rejoin(session: Session, rid: string, requestedConfId: number, focusUri: string, message: ImMessage | undefined, out: Delivery[]): ResponseItem {
+  private rejoin(
+    session: Session,
+    rid: string,
+    requestedConfId: number,
+    focusUri: string,
+    message: ImMessage | undefined,
+    out: Delivery[],
+    backlogged: Set<number>,
+  ): ResponseItem {
     const conv = this.byFocus.get(focusUri.toLowerCase());
     const confId = session.allocateConfId(requestedConfId);
     const refuse = (sip: Sip): ResponseItem => {
@@ -213,7 +258,7 @@ export class ImService implements EngineModule {
     const leg = conv.addLeg(session, confId, 'connected');
     out.push(conf(leg, { type: 'initiateImSessionAccepted', rid, confId }));
     this.announceJoin(leg, out);
-    if (message) this.send(leg, rid, message, out);
+    if (message) this.send(leg, rid, message, out, backlogged);
     return { type: 'initiateImSessionAccepted', rid, confId };
   }
 
@@ -262,7 +307,7 @@ export class ImService implements EngineModule {
       conversationId: conv.conversationId,
     };
     for (const s of free) {
-      const leg = conv.addLeg(s, s.allocateConfId(), 'incoming');
+      const leg = conv.addLeg(s, s.gatewayConfId(), 'incoming');
       leg.invitation = invitation;
       invitation.endpoints.push(leg);
       out.push(conf(leg, body), conf(leg, { type: 'imSessionState', state: 'incoming' }));
@@ -408,6 +453,24 @@ export class ImService implements EngineModule {
     }
   }
 
+  /**
+   * Whether a request on a disowned confId can only reach whom the client meant: the leg is
+   * in the conversation (not an invitation, which a send would accept), and everyone else in
+   * it was named by the initiateImSession that asked for the confId (or it is the focus
+   * that request rejoined).
+   */
+  private meantBy(leg: Leg): boolean {
+    const { uris } = leg.disowned!;
+    const conv = leg.conversation;
+    if (leg.state === 'incoming') return false;
+    if (conv.focusUri !== undefined && uris.includes(conv.focusUri.toLowerCase())) return true;
+    const me = leg.session.user.uri.toLowerCase();
+    const others = new Set<string>(conv.invitations.keys());
+    for (const l of conv.legs) if (l !== leg && l.state !== 'terminated') others.add(l.session.user.uri.toLowerCase());
+    others.delete(me);
+    return others.size > 0 && [...others].every((u) => uris.includes(u));
+  }
+
   // ---- roles --------------------------------------------------------------------------
 
   private checkLeader(leg: Leg, rid: string): ResponseItem | undefined {
@@ -433,7 +496,12 @@ export class ImService implements EngineModule {
     return undefined;
   }
 
-  private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[]): void {
+  /**
+   * Queues a message for every other member, or for none: a member whose log is past the
+   * high-water mark (`backlogged`) has the whole message refused to its sender (18101), so
+   * a reader that falls behind slows its partners down instead of losing its session.
+   */
+  private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[], backlogged: Set<number>): void {
     const conv = leg.conversation;
     const messageId = conv.nextMessageId();
     const notReady = leg.state !== 'connected' ? 'The conversation is not connected yet.' : conv.mode === 'escalating' ? 'The conversation is being escalated to a conference: send again once it is.' : undefined;
@@ -441,11 +509,24 @@ export class ImService implements EngineModule {
       out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.InvalidOperation, notReady) }));
       return;
     }
+    const recipients = conv.connected().filter((other) => other !== leg);
+    const behind = recipients.filter((other) => backlogged.has(other.session.sid));
+    if (behind.length > 0) {
+      const who = dedupe(behind.map((l) => l.session.user.uri)).join(', ');
+      const detail = `The message was not sent: ${who} has not yet read what was sent before. Send it again in a moment.`;
+      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.RequestThrottled, detail) }));
+      return;
+    }
     conv.lastActivity = this.now;
     conv.composing.delete(leg);
     const body: ConferenceEventBody = { type: 'messageReceived', sender: leg.session.user.uri, message };
-    for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
-    out.push(conf(leg, { type: 'messageIdReceived', rid, messageId }));
+    for (const other of recipients) out.push(conf(other, body));
+    // Confirmed only once queued for every recipient: a log that overflows on it turns the confirmation into a failure.
+    const undelivered: ConferenceEventBody = { type: 'messageSendFailed', rid, messageId, error: sipFailure(SIP.temporarilyUnavailable.code, SIP.temporarilyUnavailable.reason) };
+    out.push({
+      ...conf(leg, { type: 'messageIdReceived', rid, messageId }),
+      unlessOverflowed: { sids: recipients.map((l) => l.session.sid), instead: conf(leg, undelivered).event },
+    });
   }
 
   private composing(leg: Leg, state: 'composing' | 'idle', out: Delivery[]): void {
@@ -511,10 +592,11 @@ export class ImService implements EngineModule {
           continue;
         }
         if (now >= invitation.autoAcceptAt) {
-          // MPOP: the invitee's most active endpoint (one reporting user activity) takes it.
-          const active = invitation.endpoints.filter((l) => l.state === 'incoming' && l.session.userActive);
-          active.sort((a, b) => b.session.userActiveAt - a.session.userActiveAt);
-          if (active[0]) this.accept(active[0], out);
+          // MPOP: the invitee's most active endpoint takes it, so the inviter can go on sending
+          // even when no client ever sends acceptImSession (reference §2.2). A leg whose confId
+          // the client gave to another conversation is never taken for it.
+          const pick = mostActive(invitation.endpoints.filter((l) => l.state === 'incoming' && !l.disowned));
+          if (pick) this.accept(pick, out);
         }
       }
       if (conv.ended) continue;
@@ -526,6 +608,31 @@ export class ImService implements EngineModule {
       if (now - conv.lastActivity >= composingTimeoutS * 1000) this.end(conv, out);
     }
   }
+}
+
+/**
+ * The endpoint reporting user activity (UA=true) most recently; when none does, the one
+ * heard from last (a poll, a command). Ties go to the endpoint rung first.
+ */
+function mostActive(legs: Leg[]): Leg | undefined {
+  const rank = (l: Leg): [number, number] => (l.session.userActive ? [1, l.session.userActiveAt] : [0, l.session.lastActivity]);
+  let best: Leg | undefined;
+  for (const l of legs) {
+    if (!best) best = l;
+    else {
+      const [a, b] = [rank(l), rank(best)];
+      if (a[0] > b[0] || (a[0] === b[0] && a[1] > b[1])) best = l;
+    }
+  }
+  return best;
+}
+
+function disownedDetail(confId: number, d: NonNullable<Leg['disowned']>): string {
+  const given = d.granted === undefined ? 'which failed' : `which was given confId ${d.granted}`;
+  return (
+    `confId ${confId} no longer names its conversation in requests: initiateImSession rid="${d.rid}" asked for it for another conversation (${given}). ` +
+    'Use the confId the gateway returns in initiateImSessionAccepted.'
+  );
 }
 
 function conf(leg: Leg, body: ConferenceEventBody): Delivery {

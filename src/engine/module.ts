@@ -15,6 +15,8 @@ export interface EngineCore {
   readonly random: RandomSource;
   /** Queues events (per-session order kept); sessions whose log overflows are ended. */
   deliver(out: Delivery[]): Promise<void>;
+  /** True when the session's unacknowledged events passed the high-water mark (IM messages to it are refused). */
+  backlogged(sid: number): Promise<boolean>;
   /** The live sessions of a user (by login). */
   sessionsOf(login: string): Session[];
   /** True when `ownerUri` has put `otherUri` in its Blocked container. */

@@ -6,6 +6,17 @@ import type { CwaEvent } from './types.js';
 export interface Delivery {
   sid: number;
   event: CwaEvent;
+  /**
+   * A confirmation (messageIdReceived) of events queued for these sessions in the same
+   * delivery: when one of their logs overflows on them, `instead` is queued in its place.
+   */
+  unlessOverflowed?: { sids: number[]; instead: CwaEvent };
+}
+
+/** A session's unacknowledged events. */
+export interface Backlog {
+  events: number;
+  bytes: number;
 }
 
 export interface EventSink {
@@ -15,6 +26,8 @@ export interface EventSink {
    * is appended atomically). Resolves with the sids whose logs overflowed and were closed.
    */
   deliver(items: Delivery[]): Promise<number[]>;
+  /** The session's unacknowledged events (undefined for an unknown log, or a sink that cannot tell). */
+  backlog?(sid: number): Promise<Backlog | undefined>;
   /** Ends a session's log with a terminal event; it stays readable until removed. */
   closeSession(sid: number, terminal: CwaEvent): Promise<void>;
   removeSession(sid: number): Promise<void>;

@@ -1,15 +1,27 @@
 // A CWA session (one `sid`): the signed-in endpoint of one user, its conversations
 // keyed by its own confId numbering, and its activity clock.
+//
+// confIds come from two ranges so that the gateway's choices never take a number a
+// client is about to choose itself: a client counting 1, 2, 3 … stays below
+// GATEWAY_CONF_IDS_FROM, where the gateway numbers what the client did not number
+// (incoming invitations, and a replacement for a requested confId it cannot grant).
 import type { DirectoryUser } from './ports.js';
 import type { Conversation, Leg } from './conversation.js';
 import type { SessionOptions } from './types.js';
+
+/** confIds above this are the gateway's own choices; a client counting from 1 stays below it. */
+export const GATEWAY_CONF_IDS_FROM = 1_000_000;
+/** Clients keep confIds in 32-bit signed integers (the Java client does): a larger request is not adopted. */
+const MAX_CLIENT_CONF_ID = 2 ** 31 - 1;
 
 export class Session {
   /** Names the class in a cluster snapshot, which keeps data only (cluster/snapshot.ts). */
   readonly snapshotClass = 'Session';
   readonly legs = new Map<number, Leg>();
-  /** Highest confId used in this session; never reused. */
+  /** Highest confId used below GATEWAY_CONF_IDS_FROM (client-chosen, or allocated for confId 0); never reused. */
   private maxConfId = 0;
+  /** Highest confId used from GATEWAY_CONF_IDS_FROM up; never reused. */
+  private maxGatewayConfId = GATEWAY_CONF_IDS_FROM;
   lastActivity: number;
   /** Last `UA` value reported on the data channel, and when UA=true was last reported. */
   userActive = false;
@@ -27,11 +39,25 @@ export class Session {
     this.lastActivity = now;
   }
 
-  /** Adopts a client-chosen confId when it is free, else allocates the next one. */
+  /**
+   * The confId of a conversation the client starts: its own choice when that was never
+   * used in this session (and fits a 32-bit signed integer), the next id of the low range
+   * for confId 0, and a gateway-range id when the choice cannot be granted.
+   */
   allocateConfId(requested = 0): number {
-    const id = requested > 0 && !this.legs.has(requested) && requested > this.maxConfId ? requested : this.maxConfId + 1;
-    this.maxConfId = Math.max(this.maxConfId, id);
-    return id;
+    if (requested <= 0) return this.maxConfId + 1 < GATEWAY_CONF_IDS_FROM ? ++this.maxConfId : this.gatewayConfId();
+    if (!this.legs.has(requested) && requested <= MAX_CLIENT_CONF_ID) {
+      if (requested < GATEWAY_CONF_IDS_FROM && requested > this.maxConfId) return (this.maxConfId = requested);
+      if (requested > this.maxGatewayConfId) return (this.maxGatewayConfId = requested);
+    }
+    return this.gatewayConfId();
+  }
+
+  /** A confId the gateway picks for a conversation the client did not number (an incoming invitation). */
+  gatewayConfId(): number {
+    // A snapshot written before the two ranges existed holds no maxGatewayConfId.
+    this.maxGatewayConfId = Math.max(this.maxGatewayConfId ?? GATEWAY_CONF_IDS_FROM, GATEWAY_CONF_IDS_FROM) + 1;
+    return this.maxGatewayConfId;
   }
 
   legOf(conv: Conversation): Leg | undefined {

@@ -74,6 +74,10 @@ export class MeteredEventLog implements EventLog {
   }
 
   /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
+  backlog(sid: number): Promise<{ events: number; bytes: number } | undefined> {
+    return this.inner.backlog?.(sid) ?? Promise.resolve(undefined);
+  }
+
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
     const result = await this.inner.peek(sid, afterEid, max);
     const c = this.cursors.get(sid);

@@ -1,7 +1,7 @@
 // Connects the engine's typed events to the event log: each event is rendered once
 // (its body shared by every session it goes to) and appended per session in order.
 import type { EventLog } from '../delivery/event-log.js';
-import type { Delivery, EventSink } from '../engine/ports.js';
+import type { Backlog, Delivery, EventSink } from '../engine/ports.js';
 import type { CwaEvent } from '../engine/types.js';
 import { cwaError, ErrorCode } from '../engine/errors.js';
 import { toRecord } from './events.js';
@@ -26,6 +26,10 @@ export class LogEventSink implements EventSink {
       if (!outcome.ok && outcome.reason === 'overflow') overflowed.push(sid);
     }
     return overflowed;
+  }
+
+  async backlog(sid: number): Promise<Backlog | undefined> {
+    return this.log.backlog?.(sid);
   }
 
   closeSession(sid: number, terminal: CwaEvent): Promise<void> {
