@@ -195,16 +195,23 @@ describe('one-to-one IM over the command and data channels', () => {
     expect(failed.children[0]!.children[0]!.attrs.code).to.equal('603');
   });
 
-  it('numbers confIds per session, never reuses one, and numbers a choice it cannot grant above 1000000', async () => {
+  it('numbers confIds per session: a free client choice is adopted, one in use is numbered above 1000000', async () => {
     const alice = await new LegacyClient(gw.url, 'alice').signIn();
     await new LegacyClient(gw.url, 'bob').signIn();
-    const ids: string[] = [];
-    for (const requested of [0, 0, 7, 7, 3]) {
+    const start = async (requested: number) => {
       const r = await alice.command(`<conference rid="${alice.nextRid()}" confId="${requested}"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>x</content></message></initiateImSession></conference>`);
-      ids.push(r.root.children[0]!.attrs.confId!);
-    }
-    // 0: the next low id; 7: the client's choice; 7 again and 3 (used or passed): a gateway-range id instead.
-    expect(ids).to.deep.equal(['1', '2', '7', '1000001', '1000002']);
+      return r.root.children[0]!.attrs.confId!;
+    };
+    const ids: string[] = [];
+    for (const requested of [0, 0, 7, 7, 3, 0]) ids.push(await start(requested));
+    // 0: the next low id; 7: the client's choice; 7 again (in use): a gateway-range id instead;
+    // 3 (free, below the highest): adopted; 0: the next id above every low id used.
+    expect(ids).to.deep.equal(['1', '2', '7', '1000001', '3', '8']);
+    // An id whose conversation is over may be asked for again (a client counter that goes down):
+    // it names the new conversation only. The gateway's own choices never repeat.
+    await alice.command(`<conference rid="${alice.nextRid()}" confId="3"><terminateImSession/></conference>`);
+    expect(await start(3)).to.equal('3');
+    expect(await start(3)).to.equal('1000002');
   });
 
   it('refuses bad invitations clearly: not a SIP URI, empty first message, only oneself', async () => {

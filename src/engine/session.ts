@@ -18,9 +18,9 @@ export class Session {
   /** Names the class in a cluster snapshot, which keeps data only (cluster/snapshot.ts). */
   readonly snapshotClass = 'Session';
   readonly legs = new Map<number, Leg>();
-  /** Highest confId used below GATEWAY_CONF_IDS_FROM (client-chosen, or allocated for confId 0); never reused. */
+  /** Highest confId used below GATEWAY_CONF_IDS_FROM (client-chosen, or allocated for confId 0): confId 0 gets the next one. */
   private maxConfId = 0;
-  /** Highest confId used from GATEWAY_CONF_IDS_FROM up; never reused. */
+  /** Highest confId used from GATEWAY_CONF_IDS_FROM up: the gateway's next choice is above it. */
   private maxGatewayConfId = GATEWAY_CONF_IDS_FROM;
   lastActivity: number;
   /** Last `UA` value reported on the data channel, and when UA=true was last reported. */
@@ -40,15 +40,18 @@ export class Session {
   }
 
   /**
-   * The confId of a conversation the client starts: its own choice when that was never
-   * used in this session (and fits a 32-bit signed integer), the next id of the low range
-   * for confId 0, and a gateway-range id when the choice cannot be granted.
+   * The confId of a conversation the client starts: its own choice when no conversation of
+   * this session holds it now (and it fits a 32-bit signed integer), the next id of the low
+   * range for confId 0, and a gateway-range id when the choice cannot be granted. The
+   * gateway's own choices never repeat an id; a client may take back an id whose
+   * conversation is over (the Java client's counter goes down as conversations end).
    */
   allocateConfId(requested = 0): number {
     if (requested <= 0) return this.maxConfId + 1 < GATEWAY_CONF_IDS_FROM ? ++this.maxConfId : this.gatewayConfId();
     if (!this.legs.has(requested) && requested <= MAX_CLIENT_CONF_ID) {
-      if (requested < GATEWAY_CONF_IDS_FROM && requested > this.maxConfId) return (this.maxConfId = requested);
-      if (requested > this.maxGatewayConfId) return (this.maxGatewayConfId = requested);
+      if (requested < GATEWAY_CONF_IDS_FROM) this.maxConfId = Math.max(this.maxConfId, requested);
+      else this.maxGatewayConfId = Math.max(this.maxGatewayConfId ?? GATEWAY_CONF_IDS_FROM, requested);
+      return requested;
     }
     return this.gatewayConfId();
   }
