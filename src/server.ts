@@ -256,6 +256,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     holdMs: config.holdMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
+    fallbackCharset: config.fallbackCharset === 'none' ? undefined : config.fallbackCharset,
     attachments,
     ops,
   };

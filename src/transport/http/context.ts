@@ -25,6 +25,8 @@ export interface TransportContext {
   pollWaitMs: number;
   /** Most events answered in one data-channel response (or one WebSocket frame). */
   maxEventsPerPoll: number;
+  /** The charset of a request body that is not UTF-8 and names none (--fallback-charset); undefined: refused. */
+  fallbackCharset?: string;
   /** The one listener (held poll or WebSocket) of each session. */
   attachments: AttachmentRegistry;
   ops: OpsContext;
