@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { supportedCharset } from './protocol/charset.js';
+import { XML_LAYOUTS, type XmlLayout } from './protocol/layout.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -68,6 +69,7 @@ export interface GatewayConfig {
   wsMaxPayloadBytes: number;
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
+  xmlLayout: XmlLayout;
   /** Charset label, or `none`. */
   fallbackCharset: string;
 }
@@ -183,6 +185,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'most requests accepted in one cwaRequests batch' },
   { key: 'fallbackCharset', flag: '--fallback-charset', env: 'CWA_FALLBACK_CHARSET', type: 'string', default: 'windows-1252', check: checkFallbackCharset, arg: 'CHARSET',
     description: 'charset a request body is read in when it is not valid UTF-8 and names no charset (no BOM, no Content-Type charset, no XML encoding declaration): a legacy client posting in its platform\'s charset; "none" refuses such a body with 400' },
+  { key: 'xmlLayout', flag: '--xml-layout', env: 'CWA_XML_LAYOUT', type: 'enum', default: 'original', values: XML_LAYOUTS, arg: 'LAYOUT',
+    description: 'layout of event documents: "original" puts each child element on its own indented line as the original server did (clients that read child nodes by position need it), "compact" adds no whitespace' },
   { key: 'maxMessageLength', flag: '--max-message-length', env: 'CWA_MAX_MESSAGE_LENGTH', type: 'int', default: 8192, min: 1, max: MiB, arg: 'N',
     description: 'longest instant message accepted, in characters' },
   { key: 'logMaxEvents', flag: '--log-max-events', env: 'CWA_LOG_MAX_EVENTS', type: 'int', default: 1000, min: 1, max: 1000000, arg: 'N',
