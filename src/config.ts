@@ -6,6 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
+import { supportedCharset } from './protocol/charset.js';
+import { XML_LAYOUTS, type XmlLayout } from './protocol/layout.js';
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -74,6 +77,9 @@ export interface GatewayConfig {
   wsMaxPayloadBytes: number;
   wsMaxBufferedBytes: number;
   wsPingIntervalMs: number;
+  xmlLayout: XmlLayout;
+  /** Charset label, or `none`. */
+  fallbackCharset: string;
 }
 
 /** A configuration that cannot be used; the message names the flag, variable or file key. */
@@ -148,6 +154,11 @@ function checkCorsOrigins(value: string): string | undefined {
   return undefined;
 }
 
+function checkFallbackCharset(value: string): string | undefined {
+  if (value === 'none') return undefined;
+  return supportedCharset(value) ? undefined : 'expected "none" or a charset label Node can decode (windows-1252, iso-8859-1, shift_jis …)';
+}
+
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'port', flag: '--port', env: 'PORT', type: 'int', default: 8080, min: 0, max: 65535, arg: 'N',
     description: 'listen port (0 = any free port)' },
@@ -179,12 +190,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'deepest element nesting accepted in a request' },
   { key: 'maxXmlElements', flag: '--max-xml-elements', env: 'CWA_MAX_XML_ELEMENTS', type: 'int', default: 2000, min: 1, max: 1000000, arg: 'N',
     description: 'most elements accepted in one request document' },
-  { key: 'maxAttributes', flag: '--max-attributes', env: 'CWA_MAX_ATTRIBUTES', type: 'int', default: 32, min: 1, max: 1024, arg: 'N',
-    description: 'most attributes accepted on one element' },
-  { key: 'maxAttributeLength', flag: '--max-attribute-length', env: 'CWA_MAX_ATTRIBUTE_LENGTH', type: 'int', default: 4096, min: 1, max: MiB, arg: 'N',
-    description: 'longest attribute value accepted, in characters' },
+  { key: 'maxAttributes', flag: '--max-attributes', env: 'CWA_MAX_ATTRIBUTES', type: 'int', default: 32, min: 4, max: 1024, arg: 'N',
+    description: 'most attributes accepted on one element, namespace declarations included (a published state category needs 3)' },
+  { key: 'maxAttributeLength', flag: '--max-attribute-length', env: 'CWA_MAX_ATTRIBUTE_LENGTH', type: 'int', default: 4096, min: 64, max: MiB, arg: 'N',
+    description: 'longest attribute value accepted, in characters, namespace URIs included (the protocol\'s own are up to 52)' },
   { key: 'maxRequestsPerBatch', flag: '--max-requests-per-batch', env: 'CWA_MAX_REQUESTS_PER_BATCH', type: 'int', default: 32, min: 1, max: 1000, arg: 'N',
     description: 'most requests accepted in one cwaRequests batch' },
+  { key: 'fallbackCharset', flag: '--fallback-charset', env: 'CWA_FALLBACK_CHARSET', type: 'string', default: 'windows-1252', check: checkFallbackCharset, arg: 'CHARSET',
+    description: 'charset a request body is read in when it is not valid UTF-8 and names no charset (no BOM, no Content-Type charset, no XML encoding declaration): a legacy client posting in its platform\'s charset; "none" refuses such a body with 400' },
+  { key: 'xmlLayout', flag: '--xml-layout', env: 'CWA_XML_LAYOUT', type: 'enum', default: 'original', values: XML_LAYOUTS, arg: 'LAYOUT',
+    description: 'layout of event documents: "original" puts each child element on its own indented line as the original server did (clients that read child nodes by position need it), "compact" adds no whitespace' },
   { key: 'maxMessageLength', flag: '--max-message-length', env: 'CWA_MAX_MESSAGE_LENGTH', type: 'int', default: 8192, min: 1, max: MiB, arg: 'N',
     description: 'longest instant message accepted, in characters' },
   { key: 'logMaxEvents', flag: '--log-max-events', env: 'CWA_LOG_MAX_EVENTS', type: 'int', default: 1000, min: 1, max: 1000000, arg: 'N',

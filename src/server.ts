@@ -23,7 +23,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
-import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
+import { LogEventSink, overflowRecord } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
 import { connectRedis, redisTarget, whenReady } from './store/redis-connection.js';
@@ -113,6 +113,8 @@ export function clusterFingerprint(config: GatewayConfig, users: Directory): str
     log: [config.logMaxEvents, config.logMaxBytes],
     ridCacheSize: config.ridCacheSize,
     ridCacheMaxBytes: config.ridCacheMaxBytes,
+    // The logs hold rendered events, whose bytes depend on the layout (and count against --log-max-bytes).
+    xmlLayout: config.xmlLayout,
     users: users.all(),
   };
   return createHash('sha256').update(JSON.stringify(shaping)).digest('base64url');
@@ -167,8 +169,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   if (config.store === 'embedded') {
     // One process: users' durable data in SQLite under --data-dir, event logs in memory.
     store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
-    const local = new MeteredEventLog(new MemoryEventLog(limits, OVERFLOW_RECORD), metrics, onOverflow);
-    const engine = new Engine(deps.users, new LogEventSink(local), clock, engineConfig, store);
+    const local = new MeteredEventLog(new MemoryEventLog(limits, overflowRecord(config.xmlLayout)), metrics, onOverflow);
+    const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), clock, engineConfig, store);
     coordinator = new LocalCoordinator(new GatewayState(engine, local, ridCacheOf()));
     log = local;
   } else {
@@ -194,10 +196,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const makeReplica = (): Replica => {
       const replicaClock = new ReplicaClock();
       const random = new SeededRandom();
-      const logs = new MemoryEventLog(limits, OVERFLOW_RECORD);
+      const logs = new MemoryEventLog(limits, overflowRecord(config.xmlLayout));
       const local = new MeteredEventLog(logs, metrics, onOverflow);
       const store = new MemoryUserDataStore();
-      const engine = new Engine(deps.users, new LogEventSink(local), replicaClock, engineConfig, store, random);
+      const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), replicaClock, engineConfig, store, random);
       return { state: new GatewayState(engine, local, ridCacheOf()), clock: replicaClock, random, logs, store };
     };
     cluster = new RedisCoordinator({
@@ -269,6 +271,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     holdMs: config.holdMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
+    xmlLayout: config.xmlLayout,
+    fallbackCharset: config.fallbackCharset === 'none' ? undefined : config.fallbackCharset,
     attachments,
     ops,
   };

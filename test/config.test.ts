@@ -46,6 +46,7 @@ describe('config', () => {
       rateLogonFailures: 10, logonFailureHoldMs: 3000, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
       wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000,
+      fallbackCharset: 'windows-1252', xmlLayout: 'original',
     };
     expect(config).to.deep.equal(expected);
     expect(config.usersFile).to.equal(undefined);
@@ -76,6 +77,8 @@ describe('config', () => {
       ['logLevel', '--log-level', 'CWA_LOG_LEVEL', ['debug', 'warn', 'trace', 'trace']],
       ['store', '--store', 'CWA_STORE', ['redis://a:6379/0', 'redis://b:6379/1', 'embedded', 'embedded']],
       ['maxRequestsPerBatch', '--max-requests-per-batch', 'CWA_MAX_REQUESTS_PER_BATCH', [5, '6', '7', 7]],
+      ['xmlLayout', '--xml-layout', 'CWA_XML_LAYOUT', ['compact', 'original', 'compact', 'compact']],
+      ['fallbackCharset', '--fallback-charset', 'CWA_FALLBACK_CHARSET', ['none', 'shift_jis', 'iso-8859-1', 'iso-8859-1']],
     ];
     for (const [key, flag, env, [fileValue, envValue, flagValue, parsedFlag]] of cases) {
       const file = await configFile({ [key]: fileValue });
@@ -163,6 +166,13 @@ describe('config', () => {
   it('rejects a bad log level and names the allowed ones', async () => {
     await expectConfigError(loadConfig(['--log-level', 'loud'], {}), '--log-level', 'fatal, error, warn, info, debug, trace, silent');
     await expectConfigError(loadConfig([], { CWA_LOG_LEVEL: 'INFO2' }), 'CWA_LOG_LEVEL');
+  });
+
+  it('rejects an unknown --xml-layout and a charset Node cannot decode as --fallback-charset', async () => {
+    await expectConfigError(loadConfig(['--xml-layout', 'pretty'], {}), '--xml-layout', 'original, compact');
+    await expectConfigError(loadConfig(['--fallback-charset', 'utf-32'], {}), '--fallback-charset', 'charset label');
+    await expectConfigError(loadConfig([], { CWA_FALLBACK_CHARSET: 'iso-2022-kr' }), 'CWA_FALLBACK_CHARSET');
+    expect((await loadConfig(['--fallback-charset', 'none'], {})).fallbackCharset).to.equal('none');
   });
 
   it('accepts embedded or a redis URL as store, and rejects anything else', async () => {

@@ -87,7 +87,7 @@ describe('limits: the document and message limits take their configured values',
 
   it('applies --max-body-bytes, --max-xml-depth, --max-xml-elements, --max-attributes, --max-attribute-length and --max-requests-per-batch', async () => {
     gw = await startTestGateway({
-      holdMs: 0, maxBodyBytes: 400, maxXmlDepth: 4, maxXmlElements: 6, maxAttributes: 3, maxAttributeLength: 10, maxRequestsPerBatch: 2,
+      holdMs: 0, maxBodyBytes: 400, maxXmlDepth: 4, maxXmlElements: 6, maxAttributes: 4, maxAttributeLength: 64, maxRequestsPerBatch: 2,
     });
     const alice = await new LegacyClient(gw.url, 'alice').signIn();
     const batch = (inner: string, rootAttrs = '') => `<cwaRequests xmlns="${NS}" sid="${alice.sid}"${rootAttrs}>${inner}</cwaRequests>`;
@@ -97,8 +97,8 @@ describe('limits: the document and message limits take their configured values',
       ['a body over 400 bytes', batch(accept('1') + `<!--${'x'.repeat(400)}-->`), 413, /larger than 400 bytes/],
       ['depth 5', batch(`<conference rid="1" confId="9"><sendMessage><content><b/></content></sendMessage></conference>`), 400, /deeper than 4/],
       ['7 elements', batch(accept('1') + accept('2') + '<x/><y/>'), 400, /more than 6 elements/],
-      ['4 attributes', batch(accept('1', ' a="1" b="2"')), 400, /more than 3 attributes/],
-      ['an 11-character attribute', batch(accept('12345678901')), 400, /longer than 10 characters/],
+      ['5 attributes', batch(accept('1', ' a="1" b="2" c="3"')), 400, /more than 4 attributes/],
+      ['a 65-character attribute', batch(accept('9'.repeat(65))), 400, /longer than 64 characters/],
       ['3 requests', batch(accept('1') + accept('2') + '<terminateSession rid="3"/>'), 400, /at most 2 requests/],
     ];
     for (const [what, body, status, detail] of cases) {

@@ -36,6 +36,16 @@ describe('XML screening (parseXmlTree)', () => {
     expect(rejection('')).to.equal('malformed');
   });
 
+  it('counts namespace declarations as attributes, and their URIs against the attribute length', () => {
+    expect(rejection('<r xmlns="urn:a" xmlns:b="urn:b" c="1" d="2"/>')).to.equal('attributes');
+    expect(rejection('<r xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c" xmlns:d="urn:d"/>')).to.equal('attributes');
+    expect(rejection(`<r xmlns="urn:${'x'.repeat(17)}"/>`)).to.equal('attributeLength');
+    expect(rejection(`<r xmlns:p="urn:${'x'.repeat(17)}"/>`)).to.equal('attributeLength');
+    expect(rejection(`<r xmlns="urn:${'x'.repeat(16)}" xmlns:b="urn:b" c="1"/>`)).to.equal('accepted');
+    // Each element has its own count.
+    expect(rejection('<r xmlns:a="urn:a" xmlns:b="urn:b" c="1"><s xmlns:d="urn:d" e="2" f="3"/></r>')).to.equal('accepted');
+  });
+
   it('accepts documents exactly at the limits', () => {
     expect(rejection('<a><b><c><d><e/></d></c></b></a>')).to.equal('accepted');
     expect(rejection(`<r>${'<x/>'.repeat(9)}</r>`)).to.equal('accepted');

@@ -1,13 +1,18 @@
 // Connects the engine's typed events to the event log: each event is rendered once
 // (its body shared by every session it goes to) and appended per session in order.
-import type { EventLog } from '../delivery/event-log.js';
+import type { EventLog, EventRecord } from '../delivery/event-log.js';
 import type { Backlog, Delivery, EventSink } from '../engine/ports.js';
 import type { CwaEvent } from '../engine/types.js';
 import { cwaError, ErrorCode } from '../engine/errors.js';
 import { toRecord } from './events.js';
+import type { XmlLayout } from './layout.js';
 
 export class LogEventSink implements EventSink {
-  constructor(private readonly log: EventLog) {}
+  constructor(
+    private readonly log: EventLog,
+    /** The gateway's --xml-layout: one for all sessions, so an event is still rendered once. */
+    private readonly layout: XmlLayout = 'compact',
+  ) {}
 
   openSession(sid: number): Promise<void> {
     return this.log.open(sid);
@@ -18,7 +23,7 @@ export class LogEventSink implements EventSink {
     for (const { sid, event } of items) {
       let list = bySid.get(sid);
       if (!list) bySid.set(sid, (list = []));
-      list.push(toRecord(event));
+      list.push(toRecord(event, this.layout));
     }
     const overflowed: number[] = [];
     for (const [sid, records] of bySid) {
@@ -33,7 +38,7 @@ export class LogEventSink implements EventSink {
   }
 
   closeSession(sid: number, terminal: CwaEvent): Promise<void> {
-    return this.log.close(sid, toRecord(terminal));
+    return this.log.close(sid, toRecord(terminal, this.layout));
   }
 
   removeSession(sid: number): Promise<void> {
@@ -41,9 +46,16 @@ export class LogEventSink implements EventSink {
   }
 }
 
-/** The terminal event a log writes when it overflows. */
-export const OVERFLOW_RECORD = toRecord({
+const OVERFLOW_EVENT: CwaEvent = {
   kind: 'sessionTerminated',
   reason: 'eventLogOverflow',
   error: cwaError(ErrorCode.InternalFailure, 'The session was ended: its unacknowledged events exceeded the event log bound.'),
-});
+};
+
+/** The terminal event a log writes when it overflows. */
+export const OVERFLOW_RECORD = toRecord(OVERFLOW_EVENT);
+
+/** The overflow event in a layout. */
+export function overflowRecord(layout: XmlLayout): EventRecord {
+  return layout === 'compact' ? OVERFLOW_RECORD : toRecord(OVERFLOW_EVENT, layout);
+}

@@ -4,6 +4,7 @@
 // re-rendered for a poll or a WebSocket.
 import type { EventRecord } from '../delivery/event-log.js';
 import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage } from '../engine/types.js';
+import { layoutContent, type XmlLayout } from './layout.js';
 import { userDataRecord } from './user-data-events.js';
 import { attrs, element, textElement } from './xml.js';
 
@@ -110,33 +111,42 @@ function flat(s: string): string {
   return s;
 }
 
-/** Renders an event as a head/tail pair around its (not yet known) eid; the tail is shared by every recipient. */
-export function toRecord(ev: CwaEvent): EventRecord {
-  const record = renderRecord(ev);
+/**
+ * Renders an event as a head/tail pair around its (not yet known) eid; the tail is shared
+ * by every recipient. `layout` is the gateway's (--xml-layout): every node of a cluster
+ * renders with the same one, as their logs must hold the same bytes.
+ */
+export function toRecord(ev: CwaEvent, layout: XmlLayout = 'compact'): EventRecord {
+  const record = renderRecord(ev, layout);
   record.tail = flat(record.tail);
   return record;
 }
 
-function renderRecord(ev: CwaEvent): EventRecord {
+function renderRecord(ev: CwaEvent, layout: XmlLayout): EventRecord {
   switch (ev.kind) {
     case 'conference':
+      // Compact in every layout: the reference shows a conference's child on the
+      // conference's own line, and clients read conferences as they come today.
       return {
         head: '<conference eid="',
         tail: `" confId="${ev.confId}">${renderConferenceBody(ev.body)}</conference>`,
       };
     case 'configuration':
-      return { head: '<configuration eid="', tail: `">${renderConfiguration(ev.data)}</configuration>` };
+      return { head: '<configuration eid="', tail: `">${layoutContent(layout, renderConfiguration(ev.data), 1)}</configuration>` };
     case 'requestSucceeded':
       return { head: '<requestSucceeded eid="', tail: `"${attrs({ rid: ev.rid })}/>` };
     case 'requestFailed':
-      return { head: '<requestFailed eid="', tail: `"${attrs({ rid: ev.rid })}>${renderError(ev.error)}</requestFailed>` };
+      return {
+        head: '<requestFailed eid="',
+        tail: `"${attrs({ rid: ev.rid })}>${layoutContent(layout, renderError(ev.error), 1)}</requestFailed>`,
+      };
     case 'sessionTerminated':
       return {
         head: '<sessionTerminated eid="',
-        tail: `"${attrs({ reason: ev.reason })}>${renderError(ev.error)}</sessionTerminated>`,
+        tail: `"${attrs({ reason: ev.reason })}>${layoutContent(layout, renderError(ev.error), 1)}</sessionTerminated>`,
       };
     default:
-      return userDataRecord(ev);
+      return userDataRecord(ev, layout);
   }
 }
 

@@ -1,6 +1,7 @@
 // The synchronous answers (cwaResponses) and the data-channel envelope (cwaEvents).
 import type { CwaError, ResponseItem } from '../engine/types.js';
 import { renderError } from './events.js';
+import { layoutEnvelopeContent, type XmlLayout } from './layout.js';
 import { attrs, element, textElement } from './xml.js';
 
 export function renderResponseItem(item: ResponseItem): string {
@@ -43,10 +44,10 @@ export interface EventsEnvelope {
   sessionTimeout?: number;
 }
 
-/** `events` are already-rendered event elements. */
-export function renderEvents(env: EventsEnvelope, events: string[]): string {
+/** `events` are already-rendered event elements, in the gateway's `layout`. */
+export function renderEvents(env: EventsEnvelope, events: string[], layout: XmlLayout = 'compact'): string {
   const head = `<cwaEvents${attrs({ sid: env.sid, ackId: env.ackId, pollWaitTime: env.pollWaitTime, sessionTimeout: env.sessionTimeout })}`;
-  return events.length === 0 ? `${head}/>` : `${head}>${events.join('')}</cwaEvents>`;
+  return events.length === 0 ? `${head}/>` : `${head}>${layoutEnvelopeContent(layout, events)}</cwaEvents>`;
 }
 
 /** The answer to a sign-out everywhere: requestSucceeded, as the logon's, without its children. */

@@ -11,6 +11,7 @@ import type {
 } from '../engine/user-data-types.js';
 import { NS } from '../engine/presence-model.js';
 import { serializeFragment } from './fragment.js';
+import { indentElements, layoutContent, lineBreak, type XmlLayout } from './layout.js';
 import { attrs, element, textElement } from './xml.js';
 
 function renderPayload(p: CategoryPayload): string {
@@ -73,6 +74,17 @@ function renderPresenceUser(u: PresenceUserView): string {
     xml = element('user', { uri: u.uri, sourceNetwork: u.sourceNetwork }, renderCategories(u.categories));
     userCache.set(u, xml);
   }
+  return xml;
+}
+
+/**
+ * A user of a userPresence in the original layout (two levels below cwaEvents), laid out
+ * once per view: a view goes to every watcher, often in events of their own.
+ */
+const laidOutUserCache = new WeakMap<PresenceUserView, string>();
+function laidOutPresenceUser(u: PresenceUserView): string {
+  let xml = laidOutUserCache.get(u);
+  if (xml === undefined) laidOutUserCache.set(u, (xml = indentElements(renderPresenceUser(u), 2)));
   return xml;
 }
 
@@ -148,15 +160,32 @@ function body(ev: UserDataEvent): { attributes: string; inner: string } {
   }
 }
 
-const recordCache = new WeakMap<UserDataEvent, EventRecord>();
+/** The content of a userPresence, laid out: the users' part is shared by every event that holds them. */
+function laidOutUserPresence(ev: Extract<UserDataEvent, { kind: 'userPresence' }>): string {
+  let inner = '';
+  for (const u of ev.users) inner += laidOutPresenceUser(u);
+  return inner === '' ? '' : inner + lineBreak(1);
+}
 
-/** The head/tail record of a user-data event; the same event object is rendered once. */
-export function userDataRecord(ev: UserDataEvent): EventRecord {
-  let r = recordCache.get(ev);
+const recordCaches: Record<XmlLayout, WeakMap<UserDataEvent, EventRecord>> = { original: new WeakMap(), compact: new WeakMap() };
+
+/** The head/tail record of a user-data event; the same event object is rendered once per layout. */
+export function userDataRecord(ev: UserDataEvent, layout: XmlLayout = 'compact'): EventRecord {
+  const cache = recordCaches[layout];
+  let r = cache.get(ev);
   if (!r) {
-    const { attributes, inner } = body(ev);
+    let attributes: string;
+    let inner: string;
+    if (layout === 'original' && ev.kind === 'userPresence') {
+      attributes = '';
+      inner = laidOutUserPresence(ev);
+    } else {
+      const rendered = body(ev);
+      attributes = rendered.attributes;
+      inner = layoutContent(layout, rendered.inner, 1);
+    }
     r = { head: `<${ev.kind} eid="`, tail: inner === '' ? `"${attributes}/>` : `"${attributes}>${inner}</${ev.kind}>` };
-    recordCache.set(ev, r);
+    cache.set(ev, r);
   }
   return r;
 }

@@ -47,6 +47,8 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   const stack: XNode[] = [];
   let root: XNode | undefined;
   let elements = 0;
+  let tagName = '';
+  let attributes = 0;
 
   const reject = (kind: XmlRejection, message: string): never => {
     throw new XmlRejectedError(kind, message);
@@ -61,20 +63,31 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   parser.on('processinginstruction', (pi) =>
     reject('processingInstruction', `processing instructions are not accepted (<?${pi.target} ...?>)`),
   );
+  // Attributes are counted and measured as each one is read, namespace declarations
+  // included (they cost the parser as much as any attribute), so that an element with
+  // 100,000 of them stops at the first one past the limit.
+  parser.on('opentagstart', (tag) => {
+    tagName = tag.name;
+    attributes = 0;
+  });
+  parser.on('attribute', (a) => {
+    attributes += 1;
+    const what = a.name === 'xmlns' || a.name.startsWith('xmlns:') ? 'namespace declaration' : 'attribute';
+    if (attributes > limits.maxAttributes) {
+      reject('attributes', `more than ${limits.maxAttributes} attributes (namespace declarations included) on <${tagName}>`);
+    }
+    if (a.value.length > limits.maxAttributeLength) {
+      reject('attributeLength', `${what} ${a.name} of <${tagName}> is longer than ${limits.maxAttributeLength} characters`);
+    }
+  });
   parser.on('opentag', (tag: SaxesTagNS) => {
     elements += 1;
     if (elements > limits.maxElements) reject('elements', `more than ${limits.maxElements} elements`);
     if (stack.length + 1 > limits.maxDepth) reject('depth', `nesting deeper than ${limits.maxDepth} levels`);
     const node: XNode = { name: tag.local, ns: tag.uri, attrs: {}, children: [], text: '' };
-    let count = 0;
     for (const key in tag.attributes) {
       const a = tag.attributes[key]!;
       if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
-      count += 1;
-      if (count > limits.maxAttributes) reject('attributes', `more than ${limits.maxAttributes} attributes on <${tag.local}>`);
-      if (a.value.length > limits.maxAttributeLength) {
-        reject('attributeLength', `attribute ${a.local} of <${tag.local}> is longer than ${limits.maxAttributeLength} characters`);
-      }
       node.attrs[a.local] = a.value;
       if (a.uri) (node.attrNs ??= {})[a.local] = a.uri;
     }

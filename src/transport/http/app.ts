@@ -7,6 +7,7 @@ import { commandHandler } from './command-channel.js';
 import type { TransportContext } from './context.js';
 import { dataChannelHandler } from './data-channel.js';
 import { logonHandler } from './logon.js';
+import { defaultRootAnswers, rootRoute } from './root.js';
 import { corsSupport, operatorRoutes, requestContext, securityHeaders, type RequestLocals } from './operability.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
@@ -53,7 +54,8 @@ export function createApp(ctx: TransportContext, opts: { isListening?: () => boo
   operatorRoutes(app, ctx, opts.isListening ?? (() => true));
   app.use(addressLimit(ctx));
 
-  const body = xmlBody(ctx.limits.maxBodyBytes);
+  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  const body = xmlBody(ctx.limits.maxBodyBytes, ctx.fallbackCharset);
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
   for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));
   app.post(COMMAND_PATH, ...authed, body, wrap(commandHandler(ctx)));
@@ -66,6 +68,7 @@ export function createApp(ctx: TransportContext, opts: { isListening?: () => boo
     app.all(path, (_req, res) => sendError(res.setHeader('Allow', 'POST'), 405, cwaError(ErrorCode.InvalidRequest, 'use POST')));
   }
   app.all(DATA_PATH, (_req, res) => sendError(res.setHeader('Allow', 'GET'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
+  app.all('/', (_req, res) => sendError(res.setHeader('Allow', 'GET, HEAD'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
   app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof StoreUnavailableError && !res.headersSent) {

@@ -1,11 +1,11 @@
-// Request bodies: bounded in size before anything is parsed (express.raw enforces the
-// limit from Content-Length, and while streaming for chunked bodies), decoded as
-// strict UTF-8, and refused when the content type is clearly not XML.
+// Request bodies: bounded in size before anything is parsed or decoded (express.raw
+// enforces the limit from Content-Length, and while streaming for chunked bodies),
+// decoded in the charset the client names (protocol/charset.ts), and refused when the
+// content type is clearly not XML.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { charsetParameter, decodeBody, supportedCharset } from '../../protocol/charset.js';
 import { sendError } from './replies.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * XHR's default for a string body is text/plain, jQuery's `$.ajax` default is
@@ -20,11 +20,22 @@ function acceptableType(type: string | undefined): boolean {
   return ACCEPTED_TYPES.has(mime) || mime.endsWith('+xml');
 }
 
-export function xmlBody(maxBytes: number) {
+/**
+ * `fallbackCharset`: the charset of a body that is not UTF-8 and names none (--fallback-charset),
+ * or undefined to refuse such a body.
+ */
+export function xmlBody(maxBytes: number, fallbackCharset?: string) {
   const raw = express.raw({ type: () => true, limit: maxBytes });
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!acceptableType(req.headers['content-type'])) {
-      sendError(res, 415, cwaError(ErrorCode.InvalidFormat, `content type ${req.headers['content-type']} is not accepted: send text/xml`));
+    const type = req.headers['content-type'];
+    if (!acceptableType(type)) {
+      sendError(res, 415, cwaError(ErrorCode.InvalidFormat, `content type ${type} is not accepted: send text/xml`));
+      return;
+    }
+    // An unsupported charset parameter is refused before the body is read.
+    const param = charsetParameter(type);
+    if (param !== undefined && !supportedCharset(param)) {
+      sendError(res, 415, cwaError(ErrorCode.InvalidFormat, `the charset "${param}" (the Content-Type charset) is not supported: send UTF-8 (or UTF-16, ISO-8859-1, windows-1252)`));
       return;
     }
     raw(req, res, (err?: unknown) => {
@@ -38,12 +49,12 @@ export function xmlBody(maxBytes: number) {
         return;
       }
       const buf = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      try {
-        (req as Request & { xml: string }).xml = utf8.decode(buf);
-      } catch {
-        sendError(res, 400, cwaError(ErrorCode.InvalidFormat, 'the body is not valid UTF-8'));
+      const decoded = decodeBody(buf, type, fallbackCharset);
+      if (!decoded.ok) {
+        sendError(res, decoded.status, cwaError(ErrorCode.InvalidFormat, decoded.detail));
         return;
       }
+      (req as Request & { xml: string }).xml = decoded.text;
       next();
     });
   };

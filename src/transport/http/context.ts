@@ -9,6 +9,7 @@ import type { LogonGuard } from '../../ops/logon-guard.js';
 import type { RateLimiter } from '../../ops/rate-limit.js';
 import type { ShutdownRegistry } from '../../ops/shutdown.js';
 import type { CodecLimits } from '../../protocol/codec.js';
+import type { XmlLayout } from '../../protocol/layout.js';
 import type { RequestSchema } from '../../protocol/schema.js';
 import type { HeldPolls } from './held-polls.js';
 
@@ -26,6 +27,10 @@ export interface TransportContext {
   pollWaitMs: number;
   /** Most events answered in one data-channel response (or one WebSocket frame). */
   maxEventsPerPoll: number;
+  /** The layout of event documents (--xml-layout); the events themselves were rendered in it. */
+  xmlLayout: XmlLayout;
+  /** The charset of a request body that is not UTF-8 and names none (--fallback-charset); undefined: refused. */
+  fallbackCharset?: string;
   /** The one listener (held poll or WebSocket) of each session. */
   attachments: AttachmentRegistry;
   ops: OpsContext;

@@ -77,7 +77,7 @@ export function dataChannelHandler(ctx: TransportContext) {
         }
         if (result.events.length > 0) {
           const last = result.events[result.events.length - 1]!.eid;
-          return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml)), auth.current);
+          return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
         }
         if (result.closed) {
           // Everything up to the terminal event was acknowledged.

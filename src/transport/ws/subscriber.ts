@@ -133,7 +133,7 @@ export class Subscriber implements Attachment {
         const envelope = { sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout: session ? engine.secondsLeft(session) : 0 };
         if (r.events.length > 0) {
           const last = r.events[r.events.length - 1]!.eid;
-          if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml)))) return;
+          if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml), this.ctx.xmlLayout))) return;
           this.sent = last;
           first = false;
           continue;
