@@ -29,7 +29,7 @@ import { MemoryUserDataStore } from './store/memory.js';
 import { connectRedis, redisTarget, whenReady } from './store/redis-connection.js';
 import { SqliteUserDataStore } from './store/sqlite.js';
 import type { UserDataStore } from './store/types.js';
-import { createApp } from './transport/http/app.js';
+import { createRequestListener } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
@@ -284,7 +284,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       requestTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     },
-    createApp(context, { isListening: (): boolean => server.listening }),
+    createRequestListener(context, { isListening: (): boolean => server.listening }),
   );
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   const websocket = new WebSocketChannel(context, {

@@ -22,8 +22,11 @@ export interface BatchCommand {
 export interface Coordinator {
   /** Issues a ticket for a user the caller has authenticated. */
   issueTicket(login: string): Promise<string>;
-  /** Validates a presented ticket, records its use, and offers a successor when it is old. */
-  checkTicket(presented: string | undefined): Promise<TicketCheck | undefined>;
+  /**
+   * Validates a presented ticket, records its use, and offers a successor when it is old.
+   * A single gateway answers at once (no promise), so that a request does not wait a turn for it.
+   */
+  checkTicket(presented: string | undefined): TicketCheck | undefined | Promise<TicketCheck | undefined>;
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
   runBatch(cmd: BatchCommand): Promise<CachedResponse>;
@@ -47,7 +50,7 @@ export class LocalCoordinator implements Coordinator {
     return this.state.engine.tickets.issue(login);
   }
 
-  async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
+  checkTicket(presented: string | undefined): TicketCheck | undefined {
     return this.state.engine.checkTicket(presented);
   }
 

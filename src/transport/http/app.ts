@@ -1,22 +1,19 @@
 // The HTTP transport: routes, ticket checks and error mapping. Thin by design: it
-// turns HTTP into calls on the codec and the engine and back.
+// turns HTTP into calls on the codec and the engine and back. The three CWA paths are
+// served before Express (fast-path.ts); Express serves everything else.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
-import { xmlBody } from './body.js';
-import { commandHandler } from './command-channel.js';
 import type { TransportContext } from './context.js';
-import { dataChannelHandler } from './data-channel.js';
-import { logonHandler } from './logon.js';
+import { COMMAND_PATH, cwaPaths, DATA_PATH, LOGON_PATHS } from './fast-path.js';
 import { defaultRootAnswers, rootRoute } from './root.js';
-import { corsSupport, operatorRoutes, requestContext, securityHeaders, type RequestLocals } from './operability.js';
+import { corsSupport, operatorRoutes, requestContext, RequestLog, securityHeaders, type RequestLocals } from './operability.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
 import { LOGOFF_PATHS, logoffHandler, REVOKE_PATH, revokeHandler } from './sign-out.js';
-import { addressLimit, logonAddressLimit, ticketLimit } from './throttle.js';
+import { addressLimit, ticketLimit } from './throttle.js';
 
-export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
-export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
-export const DATA_PATH = '/cwa/AsyncDataChannel.ashx';
+export { COMMAND_PATH, DATA_PATH, LOGON_PATHS };
 
 type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 
@@ -41,25 +38,32 @@ function requireTicket(ctx: TransportContext): Handler {
   }, true);
 }
 
-export function createApp(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): express.Express {
+/** The server's request listener: the CWA paths first, then Express. */
+export function createRequestListener(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): RequestListener {
+  const requests = new RequestLog(ctx);
+  const app = createApp(ctx, requests, opts);
+  const fast = cwaPaths(ctx, requests);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!fast(req, res)) app(req, res);
+  };
+}
+
+export function createApp(ctx: TransportContext, requests: RequestLog, opts: { isListening?: () => boolean } = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
   if (ctx.ops.trustProxy > 0) app.set('trust proxy', ctx.ops.trustProxy);
 
-  app.use(requestContext(ctx, { logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  app.use(requestContext(ctx, requests, { logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
   app.use(securityHeaders(ctx));
   corsSupport(app, ctx);
   operatorRoutes(app, ctx, opts.isListening ?? (() => true));
   app.use(addressLimit(ctx));
 
   rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
-  const body = xmlBody(ctx.limits.maxBodyBytes, ctx.fallbackCharset);
+  // Sign-in, the command and the data channel are served before Express (fast-path.ts).
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
-  for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));
-  app.post(COMMAND_PATH, ...authed, body, wrap(commandHandler(ctx)));
-  app.get(DATA_PATH, ...authed, wrap(dataChannelHandler(ctx)));
   for (const path of LOGOFF_PATHS) app.post(path, ...authed, wrap(logoffHandler(ctx)));
   if (ctx.ops.adminToken !== undefined) app.post(REVOKE_PATH, wrap(revokeHandler(ctx, ctx.ops.adminToken)));
 

@@ -4,30 +4,38 @@
 // newer poll or a WebSocket of the same session releases it (answered empty, its own
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
-import type { Request, Response } from 'express';
 import type { Attachment } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
 import { findSession } from '../sessions.js';
 import type { TransportContext } from './context.js';
+import type { Auth, Exchange } from './exchange.js';
 import { intParam, queryParams } from './query.js';
-import { sendError, sendXml } from './replies.js';
+
+/** Whether the ticket still holds; true when that cannot be told (the store is unreachable). */
+async function stillValid(ctx: TransportContext, ticket: string): Promise<boolean> {
+  try {
+    return (await ctx.coordinator.checkTicket(ticket)) !== undefined;
+  } catch {
+    return true;
+  }
+}
 
 export function dataChannelHandler(ctx: TransportContext) {
   const { polls, shutdown } = ctx.ops;
-  return async (req: Request, res: Response) => {
-    const auth = res.locals.auth as { login: string; current: string; presented: string };
-    const params = queryParams(req.originalUrl);
+  return async (x: Exchange, auth: Auth): Promise<void> => {
+    const { res } = x;
+    const params = queryParams(x.req.url ?? '');
     const sid = intParam(params, 'sid');
     const ackId = intParam(params, 'ackid') ?? 0;
     if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
-      return sendError(res, 400, cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), auth.current);
+      return x.error(400, cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), auth.current);
     }
     const ua = params.get('ua')?.trim().toLowerCase();
     const { engine, log } = ctx;
     const { session, endedLog } = await findSession(ctx, auth.login, sid, { ackId, fresh: ctx.holdMs === 0 });
     if (!session && !endedLog) {
-      return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
+      return x.error(404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
     }
     if (session) await ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
 
@@ -43,22 +51,20 @@ export function dataChannelHandler(ctx: TransportContext) {
       },
     };
     ctx.attachments.attach(sid, attachment);
-    const onClose = () => abort.abort();
-    res.on('close', onClose);
+    x.onGone = () => abort.abort();
     try {
       let waited = false;
       for (;;) {
         const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
         if (result.status === 'missing') {
           // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
-          if (!(await ctx.coordinator.checkTicket(auth.presented).catch(() => true))) {
-            return sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'The ticket was revoked: sign in again.'), reason: 'Not Authenticated' });
+          if (!(await stillValid(ctx, auth.presented))) {
+            return x.error(401, { ...cwaError(ErrorCode.SessionNotFound, 'The ticket was revoked: sign in again.'), reason: 'Not Authenticated' });
           }
-          return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+          return x.error(404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         if (result.status === 'stale') {
-          return sendError(
-            res,
+          return x.error(
             409,
             cwaError(
               ErrorCode.InvalidOperation,
@@ -73,27 +79,27 @@ export function dataChannelHandler(ctx: TransportContext) {
           // A newer listener has the session: answer nothing new, so the client's cursor stays
           // where it was (answering the head could skip events the newer listener delivers).
           if (res.writableEnded || res.destroyed) return;
-          return sendXml(res, 200, renderEvents({ ...envelope, ackId: Math.min(ackId, result.head) }, []), auth.current);
+          return x.xml(200, renderEvents({ ...envelope, ackId: Math.min(ackId, result.head) }, []), auth.current);
         }
         if (result.events.length > 0) {
           const last = result.events[result.events.length - 1]!.eid;
-          return sendXml(res, 200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
+          return x.xml(200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
         }
         if (result.closed) {
           // Everything up to the terminal event was acknowledged.
-          return sendError(res, 404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+          return x.error(404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
         if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted || shutdown.shuttingDown) {
           if (res.writableEnded || res.destroyed) return;
-          return sendXml(res, 200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
+          return x.xml(200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
         }
         await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, abort.signal));
         waited = true;
         if (res.destroyed) return;
       }
     } finally {
-      res.off('close', onClose);
+      x.onGone = undefined;
       polls.done(sid, abort);
       ctx.attachments.detach(sid, attachment);
     }

@@ -3,42 +3,39 @@
 // Failed logons slow guessing down (ops/logon-guard.ts): per (user, address) and per address
 // the attempt is refused with 429 before the password is even checked; per user, only the
 // answers to wrong passwords are held, so that nobody can lock the owner out.
-import type { Request, Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { addressKey } from '../../ops/rate-limit.js';
 import { decodeBatch, DocumentRejectedError, findLogon } from '../../protocol/codec.js';
 import { renderResponses } from '../../protocol/responses.js';
 import { renderSignInData } from '../../protocol/sign-in-data.js';
 import { canonicalLogonName } from '../../users/directory.js';
-import { bodyText } from './body.js';
 import type { TransportContext } from './context.js';
+import type { Exchange } from './exchange.js';
 import { clientAddress } from './operability.js';
-import { sendError, sendXml } from './replies.js';
-import { sendThrottled } from './throttle.js';
 
 export function logonHandler(ctx: TransportContext) {
   const { metrics, logger, rates } = ctx.ops;
-  return async (req: Request, res: Response) => {
+  return async (x: Exchange, text: string): Promise<void> => {
     let found;
     try {
-      found = findLogon(decodeBatch(bodyText(req), ctx.limits, ctx.schema));
+      found = findLogon(decodeBatch(text, ctx.limits, ctx.schema));
     } catch (err) {
-      if (err instanceof DocumentRejectedError) return sendError(res, 400, err.error);
+      if (err instanceof DocumentRejectedError) return x.error(400, err.error);
       throw err;
     }
-    if ('error' in found) return sendError(res, 400, found.error);
+    if ('error' in found) return x.error(400, found.error);
     const { user, password, uri } = found.logon;
     const name = user ?? uri;
-    const address = clientAddress(req, ctx.ops.trustProxy);
+    const address = clientAddress(x.req, ctx.ops.trustProxy);
     // Only a known login is logged: an unknown "user" may be a password typed in the wrong field.
     const known = name === undefined ? undefined : ctx.engine.userOf(name)?.login;
-    const who = { reqId: res.locals.requestId, login: known ?? '(unknown user)', address };
+    const who = { reqId: x.requestId, login: known ?? '(unknown user)', address };
     // Counted by the name's canonical form, known or not: a 429 must not tell who exists.
     const attempt = rates.logon.begin(canonicalLogonName(name), addressKey(address));
     if (!attempt.ok) {
       metrics.logons.inc({ result: 'throttled' });
       logger.warn({ ...who, limit: attempt.limit }, 'logon throttled: too many failures');
-      return sendThrottled(ctx, res, attempt.limit, attempt.retryAfterS);
+      return x.throttled(attempt.limit, attempt.retryAfterS);
     }
     let signedIn;
     try {
@@ -53,13 +50,13 @@ export function logonHandler(ctx: TransportContext) {
       logger.info(holdMs > 0 ? { ...who, heldMs: holdMs } : who, 'logon failed');
       // Many failures for this user from everywhere: the wrong answer comes slowly (the right one never does).
       if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
-      return sendError(res, 401, { ...cwaError(ErrorCode.InvalidRequest, 'The user name or password is incorrect.'), reason: 'Logon failed' });
+      return x.error(401, { ...cwaError(ErrorCode.InvalidRequest, 'The user name or password is incorrect.'), reason: 'Logon failed' });
     }
     attempt.succeeded();
     const result = { user: signedIn, ticket: await ctx.coordinator.issueTicket(signedIn.login) };
     metrics.logons.inc({ result: 'success' });
     logger.info({ ...who, login: result.user.login }, 'logon');
     const body = renderResponses([{ type: 'logonSucceeded', uri: result.user.uri, signInData: renderSignInData(result.user) }], 1, 0);
-    sendXml(res, 200, body, result.ticket);
+    x.xml(200, body, result.ticket);
   };
 }

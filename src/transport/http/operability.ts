@@ -2,6 +2,7 @@
 // metrics, security headers, CORS, and the operator endpoints (/healthz, /readyz,
 // /metrics), which no rate limit applies to.
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import cors from 'cors';
 import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
@@ -38,26 +39,102 @@ export function routeOf(path: string, paths: { logon: string[]; command: string;
   return 'other';
 }
 
-/** The client's address: the socket's, or the one trusted proxies name in X-Forwarded-For. */
-export function clientAddress(req: Request, trustProxy: number): string {
-  return (trustProxy > 0 ? req.ip : req.socket.remoteAddress) ?? 'unknown';
+/**
+ * X-Forwarded-For's addresses, nearest first (the last one written is the nearest
+ * proxy's), as Express's `trust proxy` reads them: commas separate, spaces around are dropped.
+ */
+function forwardedFor(header: string): string[] {
+  const list: string[] = [];
+  let end = header.length;
+  let start = header.length;
+  for (let i = header.length - 1; i >= 0; i--) {
+    const c = header.charCodeAt(i);
+    if (c === 0x20) {
+      if (start === end) start = end = i;
+    } else if (c === 0x2c) {
+      if (start !== end) list.push(header.substring(start, end));
+      start = end = i;
+    } else {
+      start = i;
+    }
+  }
+  if (start !== end) list.push(header.substring(start, end));
+  return list;
+}
+
+/**
+ * The client's address: the socket's, or, behind `trustProxy` trusted proxies, the address
+ * the outermost of them names in X-Forwarded-For (Express's `req.ip` with a hop count).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: number): string {
+  const socket = req.socket.remoteAddress;
+  if (trustProxy <= 0) return socket ?? 'unknown';
+  const header = req.headers['x-forwarded-for'];
+  if (!header) return socket ?? 'unknown';
+  const hops = forwardedFor(Array.isArray(header) ? header.join(', ') : header);
+  const at = Math.min(trustProxy, hops.length);
+  return (at === 0 ? socket : hops[at - 1]) ?? 'unknown';
+}
+
+/** A request id: the client's own when it is short and plain, else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+}
+
+/** What one request leaves behind once answered (or given up by its client): a metric and a log line. */
+export interface RequestRecord {
+  req: IncomingMessage;
+  route: Route;
+  status: number;
+  requestId: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+  login: string | undefined;
+  cwaError: number | undefined;
+}
+
+/** Counts and logs answered requests, for the Express routes and the CWA paths alike. */
+export class RequestLog {
+  /** One counter child per route and status, so that counting a request hashes no labels. */
+  private readonly counted = new Map<string, { inc(): void }>();
+
+  constructor(private readonly ctx: TransportContext) {}
+
+  record(r: RequestRecord): void {
+    const { logger, metrics, trustProxy } = this.ctx.ops;
+    const key = `${r.route} ${r.status}`;
+    let child = this.counted.get(key);
+    if (!child) this.counted.set(key, (child = metrics.httpRequests.labels({ route: r.route, status: String(r.status) })));
+    child.inc();
+    if (r.cwaError !== undefined) metrics.errors.inc({ code: String(r.cwaError), kind: 'document' });
+    if (r.route === 'health' || r.route === 'metrics') return;
+    const { status } = r;
+    const level = status >= 500 ? 'error' : status === 429 || status === 413 ? 'warn' : status >= 400 && ![401, 404, 499].includes(status) ? 'info' : 'debug';
+    if (!logger.isLevelEnabled(level)) return;
+    const ms = performance.now() - r.started;
+    logger[level](
+      {
+        reqId: r.requestId,
+        method: r.req.method,
+        url: scrubUrl((r.req as { originalUrl?: string }).originalUrl ?? r.req.url ?? ''),
+        status,
+        ms: Math.round(ms * 10) / 10,
+        address: clientAddress(r.req, trustProxy),
+        login: r.login,
+        error: r.cwaError,
+      },
+      'request',
+    );
+  }
 }
 
 /** Request id, Connection: close while shutting down, and one log line and metric per request. */
-export function requestContext(ctx: TransportContext, paths: { logon: string[]; command: string; data: string }) {
-  const { logger, metrics, shutdown, trustProxy } = ctx.ops;
-  // One counter child per route and status, so that counting a request hashes no labels.
-  const counted = new Map<string, { inc(): void }>();
-  const countRequest = (route: Route, status: number): void => {
-    const key = `${route} ${status}`;
-    let child = counted.get(key);
-    if (!child) counted.set(key, (child = metrics.httpRequests.labels({ route, status: String(status) })));
-    child.inc();
-  };
+export function requestContext(ctx: TransportContext, requests: RequestLog, paths: { logon: string[]; command: string; data: string }) {
+  const { shutdown } = ctx.ops;
   return (req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+    const started = performance.now();
+    const requestId = requestIdOf(req);
     (res.locals as RequestLocals).requestId = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     // While shutting down, each connection ends after its answer (also an answer to a
@@ -70,28 +147,16 @@ export function requestContext(ctx: TransportContext, paths: { logon: string[]; 
     // 'close' comes after the answer was sent, or when the client left before it.
     res.on('close', () => {
       const locals = res.locals as RequestLocals;
-      // A client that went away before its answer is logged with status 499 (nginx's convention).
-      const status = res.writableFinished ? res.statusCode : 499;
-      const route = routeOf(req.path, paths);
-      countRequest(route, status);
-      if (locals.cwaError !== undefined) metrics.errors.inc({ code: String(locals.cwaError), kind: 'document' });
-      if (route === 'health' || route === 'metrics') return;
-      const level = status >= 500 ? 'error' : status === 429 || status === 413 ? 'warn' : status >= 400 && ![401, 404, 499].includes(status) ? 'info' : 'debug';
-      if (!logger.isLevelEnabled(level)) return;
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger[level](
-        {
-          reqId: requestId,
-          method: req.method,
-          url: scrubUrl(req.originalUrl),
-          status,
-          ms: Math.round(ms * 10) / 10,
-          address: clientAddress(req, trustProxy),
-          login: locals.auth?.login,
-          error: locals.cwaError,
-        },
-        'request',
-      );
+      requests.record({
+        req,
+        route: routeOf(req.path, paths),
+        // A client that went away before its answer is logged with status 499 (nginx's convention).
+        status: res.writableFinished ? res.statusCode : 499,
+        requestId,
+        started,
+        login: locals.auth?.login,
+        cwaError: locals.cwaError,
+      });
     });
     next();
   };

@@ -4,6 +4,7 @@
 // ops/logon-guard.ts).
 import type { NextFunction, Request, Response } from 'express';
 import { cwaError, ErrorCode } from '../../engine/errors.js';
+import type { CwaError } from '../../engine/types.js';
 import type { ThrottleLimit } from '../../ops/metrics.js';
 import { addressKey } from '../../ops/rate-limit.js';
 import type { TransportContext } from './context.js';
@@ -18,10 +19,15 @@ const WHAT: Record<ThrottleLimit, string> = {
   logonUserAddress: 'Too many failed logons for this user from this address',
 };
 
+/** The `error` of a throttled request. */
+export function throttledError(limit: ThrottleLimit, retryAfterS: number): CwaError {
+  return cwaError(ErrorCode.RequestThrottled, `${WHAT[limit]}: retry after ${retryAfterS} s.`);
+}
+
 export function sendThrottled(ctx: TransportContext, res: Response, limit: ThrottleLimit, retryAfterS: number, ticket?: string): void {
   ctx.ops.metrics.throttled.inc({ limit });
   res.setHeader('Retry-After', String(retryAfterS));
-  sendError(res, 429, cwaError(ErrorCode.RequestThrottled, `${WHAT[limit]}: retry after ${retryAfterS} s.`), ticket);
+  sendError(res, 429, throttledError(limit, retryAfterS), ticket);
 }
 
 /** Every request from one client address (IPv6: one /64). */
@@ -39,18 +45,6 @@ export function ticketLimit(ctx: TransportContext) {
     const auth = (res.locals as RequestLocals).auth!;
     const outcome = ctx.ops.rates.ticket.take(auth.current);
     if (!outcome.ok) return sendThrottled(ctx, res, 'ticket', outcome.retryAfterS, auth.current);
-    next();
-  };
-}
-
-/** Logon attempts from one client address, successful or not (each costs a password hash). */
-export function logonAddressLimit(ctx: TransportContext) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const outcome = ctx.ops.rates.logonAddress.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
-    if (!outcome.ok) {
-      ctx.ops.metrics.logons.inc({ result: 'throttled' });
-      return sendThrottled(ctx, res, 'logonAddress', outcome.retryAfterS);
-    }
     next();
   };
 }
