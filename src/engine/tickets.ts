@@ -16,7 +16,8 @@
 // The gateway keeps no ticket, only its SHA-256: what a cluster writes to Redis (the
 // command stream, snapshots) or what a memory dump shows cannot be presented as a
 // ticket, and since a successor is random, no old ticket leads to a newer one.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { digestOf } from './hash.js';
 import type { Clock } from './clock.js';
 import { refill } from './state-io.js';
 
@@ -51,7 +52,7 @@ export interface TicketInspection {
 
 /** What is kept of a ticket. */
 export function ticketHash(ticket: string): string {
-  return createHash('sha256').update(ticket).digest('base64url');
+  return digestOf('sha256', ticket, 'base64url');
 }
 
 export function newTicket(): string {

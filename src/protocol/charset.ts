@@ -14,15 +14,23 @@ export type CharsetOutcome =
   | { ok: true; text: string; charset: string }
   | { ok: false; status: 400 | 415; detail: string };
 
+/** Labels already looked up (clients name a handful; the map stops growing at 256 of them). */
+const KNOWN_LABELS = new Map<string, string | null>();
+
 /** The WHATWG name of a charset label Node can decode (`latin1` -> windows-1252), or undefined. */
 export function supportedCharset(label: string): string | undefined {
+  const known = KNOWN_LABELS.get(label);
+  if (known !== undefined) return known ?? undefined;
+  let name: string | null;
   try {
-    const name = new TextDecoder(label.trim()).encoding;
+    name = new TextDecoder(label.trim()).encoding;
     // "replacement" stands for ISO-2022-KR and the like: it decodes nothing.
-    return name === 'replacement' ? undefined : name;
+    if (name === 'replacement') name = null;
   } catch {
-    return undefined;
+    name = null;
   }
+  if (KNOWN_LABELS.size < 256) KNOWN_LABELS.set(label, name);
+  return name ?? undefined;
 }
 
 /** The charset parameter of a Content-Type, unquoted, if any. */
@@ -74,11 +82,18 @@ function decodeWindows1252(bytes: Uint8Array): string {
   return /[\x80-\x9f]/.test(text) ? text.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_80_9F[c.charCodeAt(0) - 0x80]!) : text;
 }
 
+/** One strict decoder per charset (a charset is a WHATWG name: a few dozen at most), reused: decoding without `stream` keeps no state. */
+const DECODERS = new Map<string, TextDecoder>();
+
 function decode(bytes: Uint8Array, charset: string): string | undefined {
   if (charset === 'windows-1252') return decodeWindows1252(bytes);
+  let decoder = DECODERS.get(charset);
   try {
-    return new TextDecoder(charset, { fatal: true }).decode(bytes);
+    if (!decoder) DECODERS.set(charset, (decoder = new TextDecoder(charset, { fatal: true })));
+    return decoder.decode(bytes);
   } catch {
+    // A decoder that failed is not trusted to be back at its initial state.
+    DECODERS.delete(charset);
     return undefined;
   }
 }

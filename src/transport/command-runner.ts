@@ -1,10 +1,10 @@
 // Runs one cwaRequests batch for an authenticated client, whatever carried it (an HTTP
 // POST or a WebSocket frame): decode here, then hand it to the coordinator, which
 // de-duplicates, executes in order and renders (cluster/state.ts).
-import { createHash } from 'node:crypto';
 import type { BatchCommand } from '../cluster/coordinator.js';
 import { portableBatch } from '../cluster/commands.js';
 import { ticketScope } from '../cluster/state.js';
+import { digestOf } from '../engine/hash.js';
 import { ticketHash } from '../engine/tickets.js';
 import { decodeBatch, DocumentRejectedError, type DecodedBatch } from '../protocol/codec.js';
 import { renderErrorResponse } from '../protocol/responses.js';
@@ -41,5 +41,5 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
 }
 
 function digest(text: string): string {
-  return createHash('sha1').update(text).digest('base64');
+  return digestOf('sha1', text, 'base64');
 }

@@ -1,5 +1,7 @@
 // Data-channel query parameters: names compared without case (real clients send
 // `AckID`), empty pairs (`?Sid=5&&AckId=0`) ignored.
+const ENCODED = /[%+]/;
+
 export function queryParams(url: string): Map<string, string> {
   const out = new Map<string, string>();
   const q = url.indexOf('?');
@@ -11,11 +13,17 @@ export function queryParams(url: string): Map<string, string> {
     const rawValue = eq < 0 ? '' : pair.slice(eq + 1);
     let name: string;
     let value: string;
-    try {
-      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase();
-      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
-    } catch {
-      continue;
+    if (!ENCODED.test(pair)) {
+      // Nothing escaped (what clients send): the text is the value.
+      name = rawName.toLowerCase();
+      value = rawValue;
+    } else {
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase();
+        value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
+      } catch {
+        continue;
+      }
     }
     if (name !== '' && !out.has(name)) out.set(name, value);
   }
