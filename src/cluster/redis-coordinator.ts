@@ -10,6 +10,10 @@
 //                     --snapshot-every commands by one node; the stream is trimmed to it
 //   <prefix>snapmeta  "<epoch>:<seq>" of that snapshot
 //   <prefix>snaplock  taken (SET NX PX) by the node writing a snapshot
+//   <prefix>cluster-id  random id of the cluster, drawn by its first node (SET NX) and kept
+//                     when Redis loses its data (a node that reseeds writes back the one it
+//                     knows); the pub/sub channel <prefix><cluster-id>:attach is named after
+//                     it, since channels ignore database numbers (attach-notices.ts)
 //
 // Why it is correct: a command's effects are a function of the state before it and of
 // the command (its time and random seed travel in it), so nodes that apply the same
@@ -30,6 +34,7 @@ import { newSeed, type SeededRandom } from '../engine/random.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
+import { attachChannel, AttachNotices } from './attach-notices.js';
 import type { Command, Envelope } from './commands.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
 import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
@@ -62,7 +67,7 @@ export interface RedisCoordinatorOptions {
   redis: Redis;
   /** A second connection, used only for the blocking reads of the stream. */
   reader: Redis;
-  /** A third one, subscribed to the channel where nodes announce new listeners of a session. */
+  /** A third one, subscribed to the cluster's channel where nodes announce new listeners of a session. */
   subscriber: Redis;
   /** A session's listener attached on another node (this node's listener of it gives way). */
   onAttachedElsewhere?: (sid: number, kind: 'poll' | 'websocket') => void;
@@ -112,14 +117,16 @@ return ARGV[1]
 `;
 
 /**
- * KEYS stream seq epoch snap snapmeta; ARGV fresh seq snapshot expected. Redis lost the stream
- * (no epoch, expected '') or entries of it (a failover to a replica that missed them; expected
- * = that epoch): a node that still holds the state offers it as the base of a new stream,
- * unless another node did first (the epoch is no longer the expected one).
+ * KEYS stream seq epoch snap snapmeta cluster-id; ARGV fresh seq snapshot expected cluster-id.
+ * Redis lost the stream (no epoch, expected '') or entries of it (a failover to a replica that
+ * missed them; expected = that epoch): a node that still holds the state offers it as the base
+ * of a new stream, unless another node did first (the epoch is no longer the expected one).
+ * The cluster keeps its id: the node's, unless one is there already.
  */
 const RESEED = `
 local e = redis.call('GET', KEYS[3])
 if (e or '') ~= ARGV[4] then return e end
+redis.call('SET', KEYS[6], ARGV[5], 'NX')
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[3])
@@ -170,6 +177,10 @@ export class RedisCoordinator implements Coordinator {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposeTimeoutMs: number;
   private readonly tickEveryMs: number;
+  private readonly clusterIdKey: string;
+  /** The cluster's id as this node last read it from Redis (undefined before it joined). */
+  private clusterIdKnown: string | undefined;
+  private readonly notices: AttachNotices;
 
   constructor(private readonly opts: RedisCoordinatorOptions) {
     this.replica = opts.makeReplica();
@@ -177,6 +188,18 @@ export class RedisCoordinator implements Coordinator {
     this.snapKeys = [`${opts.prefix}snap`, `${opts.prefix}snapmeta`, `${opts.prefix}snaplock`];
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 5000;
     this.tickEveryMs = opts.tickEveryMs ?? 1000;
+    this.clusterIdKey = `${opts.prefix}cluster-id`;
+    this.notices = new AttachNotices({
+      publisher: opts.redis,
+      subscriber: opts.subscriber,
+      nodeId: opts.nodeId,
+      ...(opts.onAttachedElsewhere ? { onAttachedElsewhere: opts.onAttachedElsewhere } : {}),
+    });
+  }
+
+  /** The id of the cluster this node belongs to (undefined until it joined). */
+  get clusterId(): string | undefined {
+    return this.clusterIdKnown;
   }
 
   get state(): GatewayState {
@@ -193,43 +216,12 @@ export class RedisCoordinator implements Coordinator {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.follow();
-    const { subscriber } = this.opts;
-    subscriber.on('message', (_channel: string, message: string) => this.onAttachNotice(message));
-    // Subscribed whenever the connection is (again) ready; commands fail fast before that.
-    const subscribe = () => void subscriber.subscribe(this.attachChannel).catch(() => undefined);
-    subscriber.on('ready', subscribe);
-    if (subscriber.status === 'ready') subscribe();
+    this.notices.start();
   }
 
-  // ---- one listener per session, across nodes ------------------------------------------
-
-  private get attachChannel(): string {
-    return `${this.opts.prefix}attach`;
-  }
-
-  /** sid -> node that announced the session's latest listener. */
-  private readonly lastAttach = new Map<number, string>();
-
-  /**
-   * A poll or WebSocket of `sid` attached on this node: the other nodes' listeners of the
-   * session give way. Announced only when the latest listener known was on another node, so
-   * a client that keeps polling one node costs nothing. (Pub/sub: a notice lost while a
-   * node reconnects leaves an older listener until its hold ends, as before this rule.)
-   */
+  /** A poll or WebSocket of `sid` attached on this node: the other nodes' listeners of it give way (attach-notices.ts). */
   announceAttach(sid: number, kind: 'poll' | 'websocket'): void {
-    if (this.lastAttach.get(sid) === this.opts.nodeId) return;
-    this.lastAttach.set(sid, this.opts.nodeId);
-    if (this.lastAttach.size > 100_000) this.lastAttach.delete(this.lastAttach.keys().next().value!);
-    this.opts.redis.publish(this.attachChannel, `${this.opts.nodeId} ${sid} ${kind}`).catch(() => undefined);
-  }
-
-  private onAttachNotice(message: string): void {
-    const [node, sidText, kind] = message.split(' ');
-    const sid = Number(sidText);
-    if (!node || !Number.isInteger(sid) || node === this.opts.nodeId) return;
-    this.lastAttach.delete(sid);
-    this.lastAttach.set(sid, node);
-    this.opts.onAttachedElsewhere?.(sid, kind === 'websocket' ? 'websocket' : 'poll');
+    this.notices.announce(sid, kind);
   }
 
   async stop(): Promise<void> {
@@ -240,7 +232,7 @@ export class RedisCoordinator implements Coordinator {
       this.pending.delete(o);
     }
     this.opts.reader.disconnect();
-    this.opts.subscriber.disconnect();
+    this.notices.stop();
     await this.loopDone;
   }
 
@@ -463,6 +455,7 @@ export class RedisCoordinator implements Coordinator {
       this.running = false;
       return;
     }
+    await this.readClusterId();
     let current = await reader.get(this.keys[2]);
     if (current === null) {
       const fresh = newSeed();
@@ -487,6 +480,22 @@ export class RedisCoordinator implements Coordinator {
   }
 
   /**
+   * The cluster's id: the one in Redis, or — the first node, or Redis lost its data — the one
+   * this node knows (a fresh one if it knows none). Notices go on the channel named after it.
+   */
+  private async readClusterId(): Promise<void> {
+    const { reader, prefix } = this.opts;
+    await reader.set(this.clusterIdKey, this.clusterIdKnown ?? newSeed(), 'NX');
+    const id = await reader.get(this.clusterIdKey);
+    if (id === null) throw new Error(`${this.clusterIdKey} vanished while joining`);
+    if (id !== this.clusterIdKnown) {
+      if (this.clusterIdKnown !== undefined) this.opts.logger.warn({ was: this.clusterIdKnown, now: id }, 'cluster: the cluster id in Redis changed; following it');
+      this.clusterIdKnown = id;
+    }
+    this.notices.listenOn(attachChannel(prefix, id));
+  }
+
+  /**
    * Writes this node's state as the base of a new stream, if the stream's epoch is still
    * `expected` ('' for none); returns the epoch in force afterwards (this node's new one, or
    * the one another node set first).
@@ -494,7 +503,18 @@ export class RedisCoordinator implements Coordinator {
   private async reseed(expected: string, why: string): Promise<string> {
     const fresh = newSeed();
     const bytes = writeSnapshot(this.replica, this.metaNow(fresh));
-    const current = (await this.opts.reader.eval(RESEED, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh, this.applied, bytes, expected)) as string;
+    const current = (await this.opts.reader.eval(
+      RESEED,
+      6,
+      ...this.keys,
+      ...this.snapKeys.slice(0, 2),
+      this.clusterIdKey,
+      fresh,
+      this.applied,
+      bytes,
+      expected,
+      this.clusterIdKnown ?? newSeed(),
+    )) as string;
     if (current === fresh) {
       this.opts.logger.warn({ applied: this.applied, why }, 'cluster: the command stream starts again from this node\'s state');
       this.replicaEpoch = fresh;
