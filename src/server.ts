@@ -172,18 +172,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const reader = connectRedis(config.store, 'cwa-gateway-stream');
     const subscriber = connectRedis(config.store, 'cwa-gateway-attach');
     const target = redisTarget(config.store).safe;
-    let down = false;
+    // Requests answer 503 meanwhile; ioredis reconnects by itself (and reports every failed
+    // attempt). Logged once when the outage starts and once when it ends, with its length.
+    let downSince: number | undefined;
     const onError = (err: Error) => {
-      // Requests answer 503 meanwhile; ioredis reconnects by itself. Logged once per outage.
-      if (!down) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
-      down = true;
+      if (downSince === undefined) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
+      downSince ??= Date.now();
     };
     redis.on('error', onError);
     reader.on('error', onError);
     subscriber.on('error', onError);
     redis.on('ready', () => {
-      if (down) logger.info({ redis: target }, 'Redis reachable again');
-      down = false;
+      if (downSince !== undefined) logger.info({ redis: target, outageMs: Date.now() - downSince }, 'Redis reachable again');
+      downSince = undefined;
     });
     const makeReplica = (): Replica => {
       const replicaClock = new ReplicaClock();

@@ -172,6 +172,9 @@ export class RedisCoordinator implements Coordinator {
   /** Set when the stream's end was seen below what this node applied. */
   private wentBack: number | undefined;
   private readerUp = false;
+  /** Since when the stream cannot be read (one line when it starts, one when it ends), and at what level that was logged. */
+  private streamDown: { since: number; level: 'error' | 'debug' } | undefined;
+  private followedOnce = false;
   private caughtUp = false;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -394,13 +397,11 @@ export class RedisCoordinator implements Coordinator {
         }
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
-        if (!this.readerUp) {
-          this.readerUp = true;
-          logger.info({ applied: this.applied }, 'cluster: following the command stream');
-        }
+        this.readerUp = true;
         const res = (await reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', this.keys[0], `0-${this.applied}`)) as
           | [string, [string, string[]][]][]
           | null;
+        this.streamReadable();
         if (!res) {
           // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
           const [epoch, seq] = await reader.mget(this.keys[2], this.keys[1]);
@@ -433,11 +434,30 @@ export class RedisCoordinator implements Coordinator {
         if (this.opts.snapshotEvery > 0 && this.applied - this.lastSnapshotSeq >= this.opts.snapshotEvery) await this.snapshot();
       } catch (err) {
         if (!this.running) break;
-        if (this.readerUp) logger.error({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying');
         this.readerUp = false;
+        if (this.streamDown === undefined) {
+          // Once per outage, not once per retry. A lost connection is already logged by
+          // whoever watches the connections (server.ts, once per outage): debug then.
+          const level = reader.status === 'ready' ? 'error' : 'debug';
+          this.streamDown = { since: Date.now(), level };
+          logger[level]({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying every 200 ms until it can');
+        }
         await delay(200);
       }
     }
+  }
+
+  /** A read of the stream succeeded: says so once at start, and once at the end of an outage (with its length). */
+  private streamReadable(): void {
+    const { logger } = this.opts;
+    if (!this.followedOnce) {
+      this.followedOnce = true;
+      logger.info({ applied: this.applied }, 'cluster: following the command stream');
+    }
+    if (this.streamDown === undefined) return;
+    const { since, level } = this.streamDown;
+    this.streamDown = undefined;
+    logger[level === 'error' ? 'info' : 'debug']({ applied: this.applied, outageMs: Date.now() - since }, 'cluster: the command stream can be read again');
   }
 
   /** Finds the stream to follow (at start, and whenever the one followed changed or vanished). */
