@@ -275,6 +275,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     pingIntervalMs: config.wsPingIntervalMs,
+    frameRate: config.wsFrameRate,
+    frameBurst: config.wsFrameBurst,
   });
   websocket.listen(server);
   dropAttachments = () => {

@@ -43,7 +43,7 @@ describe('config', () => {
       maxSessionsPerUser: 10, rateAddress: 100, rateAddressBurst: 200, rateTicket: 20, rateTicketBurst: 60,
       rateLogonAddress: 30, rateLogonFailures: 10, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
-      wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000,
+      wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000, wsFrameRate: 200, wsFrameBurst: 400,
     };
     expect(config).to.deep.equal(expected);
     expect(config.usersFile).to.equal(undefined);

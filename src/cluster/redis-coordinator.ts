@@ -229,6 +229,8 @@ export class RedisCoordinator implements Coordinator {
 
   async stop(): Promise<void> {
     this.running = false;
+    for (const t of this.touches.values()) if (t.later) clearTimeout(t.later.timer);
+    this.touches.clear();
     for (const [o, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new StoreUnavailableError('The gateway node is stopping'));
@@ -322,6 +324,16 @@ export class RedisCoordinator implements Coordinator {
     return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
   }
 
+  /** sid -> when this node last proposed a touch of the session, and a later one waiting for the interval to pass. */
+  private readonly touches = new Map<number, { at: number; later?: { ua: boolean | undefined; timer: NodeJS.Timeout } }>();
+  private sweepTouchesAt = 10_000;
+
+  /**
+   * A touch is proposed when the session's activity needs refreshing (every `touchEveryMs`)
+   * or its UA changes, and at most once per `touchEveryMs` per session from this node: a
+   * change within the interval waits for its end and goes then, with the UA reported last
+   * (a client flipping UA on every frame would otherwise append a command per frame).
+   */
   async touch(session: Session, ua?: boolean): Promise<void> {
     const now = this.opts.clock.now();
     const every = this.opts.touchEveryMs;
@@ -329,7 +341,39 @@ export class RedisCoordinator implements Coordinator {
       (ua !== undefined && ua !== session.userActive) ||
       (ua === true && now - session.userActiveAt >= every) ||
       now - session.lastActivity >= every;
-    if (needed) await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
+    if (!needed) return;
+    const { sid } = session;
+    const last = this.touches.get(sid);
+    if (last && now - last.at < every) {
+      if (last.later) {
+        if (ua !== undefined) last.later.ua = ua;
+      } else {
+        const timer = setTimeout(() => this.touchLater(session), last.at + every - now);
+        timer.unref();
+        last.later = { ua, timer };
+      }
+      return;
+    }
+    if (last?.later) clearTimeout(last.later.timer);
+    this.touches.delete(sid);
+    this.touches.set(sid, { at: now });
+    if (this.touches.size > this.sweepTouchesAt) this.sweepTouches(now);
+    await this.propose({ t: 'touch', login: session.user.login, sid, ...(ua !== undefined ? { ua } : {}) });
+  }
+
+  /** The interval after a touch is over: the change that waited goes now, if it is still one. */
+  private touchLater(session: Session): void {
+    const last = this.touches.get(session.sid);
+    const ua = last?.later?.ua;
+    this.touches.delete(session.sid);
+    // The session as this node's replica holds it now (the replica may have been replaced).
+    const current = this.running ? this.state.engine.sessionFor(session.user.login, session.sid) : undefined;
+    if (current && !current.ended) this.touch(current, ua).catch(() => undefined);
+  }
+
+  private sweepTouches(now: number): void {
+    for (const [sid, t] of this.touches) if (!t.later && now - t.at >= this.opts.touchEveryMs) this.touches.delete(sid);
+    this.sweepTouchesAt = Math.max(10_000, 2 * this.touches.size);
   }
 
   /** Acknowledgements of many sessions in one command. */
