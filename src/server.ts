@@ -100,6 +100,9 @@ export function configurationOf(config: GatewayConfig): ConfigurationData {
 
 export const MAX_EVENTS_PER_POLL = 200;
 
+/** At shutdown, how long the listener and idle keep-alive connections stay open (answering 503) after the last request in flight was answered. */
+export const SHUTDOWN_LINGER_MS = 250;
+
 /**
  * What the nodes of one cluster must share: the gateway version, the options that shape
  * the replicated state, and the user directory (without credentials).
@@ -307,13 +310,36 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     redis?.disconnect();
   };
 
-  // Shutdown steps of the HTTP side and the engine; other parts add theirs.
-  let serverClosed: Promise<void> = Promise.resolve();
-  shutdown.register('stop accepting connections', 'release', () => {
-    if (!server.listening) return;
-    serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+  // Requests being served (from their headers to their answer), for the drain.
+  let inFlight = 0;
+  const inFlightDone = new Set<() => void>();
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) for (const f of inFlightDone) f();
+    });
   });
+  const noneInFlight = (ms: number): Promise<boolean> =>
+    inFlight === 0
+      ? Promise.resolve(true)
+      : new Promise<boolean>((resolve) => {
+          const done = (v: boolean) => {
+            clearTimeout(timer);
+            inFlightDone.delete(onIdle);
+            resolve(v);
+          };
+          const onIdle = () => done(true);
+          const timer = setTimeout(() => done(false), Math.max(0, ms));
+          inFlightDone.add(onIdle);
+        });
+
+  // Shutdown steps of the HTTP side and the engine; other parts add theirs. From the start
+  // of shutdown every new request is answered 503 with Retry-After and Connection: close
+  // (app.ts) and every answer closes its connection; the listener and the idle keep-alive
+  // connections stay open until the requests in flight are answered. Closing them at once
+  // would reset what clients had just sent: a request on a connection the server saw as idle,
+  // a connection still waiting in the listen backlog.
   // Sockets get 1001 at once; one still open after a second is dropped (upgraded connections
   // are not the HTTP server's to close, and it waits for them).
   shutdown.register('close WebSockets', 'release', () => {
@@ -327,10 +353,18 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   shutdown.register('finish requests in flight', 'drain', async (deadline) => {
     const budget = drainBudget(deadline, config.shutdownTimeoutMs);
+    const until = Date.now() + budget;
+    // Requests in flight finish and are answered; then a moment for requests already on their
+    // way (answered 503); then the listener and the idle connections close.
+    await noneInFlight(until - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(SHUTDOWN_LINGER_MS, until - Date.now()))));
+    await noneInFlight(until - Date.now());
+    const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       serverClosed.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), budget))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, until - Date.now())))),
     ]);
     clearTimeout(timer);
     if (late) {
