@@ -341,13 +341,13 @@ export class RedisCoordinator implements Coordinator {
       (ua !== undefined && ua !== session.userActive) ||
       (ua === true && now - session.userActiveAt >= every) ||
       now - session.lastActivity >= every;
-    if (!needed) return;
     const { sid } = session;
     const last = this.touches.get(sid);
+    // A touch waiting for the interval carries the UA reported last, even one that matches the state now.
+    if (last?.later && ua !== undefined) last.later.ua = ua;
+    if (!needed) return;
     if (last && now - last.at < every) {
-      if (last.later) {
-        if (ua !== undefined) last.later.ua = ua;
-      } else {
+      if (!last.later) {
         const timer = setTimeout(() => this.touchLater(session), last.at + every - now);
         timer.unref();
         last.later = { ua, timer };
