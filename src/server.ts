@@ -21,7 +21,7 @@ import { createLogger, silentLogger, type Logger } from './ops/logger.js';
 import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { RateLimiter } from './ops/rate-limit.js';
-import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
+import { drainBudget, RequestsInFlight, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, OVERFLOW_RECORD } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
@@ -310,29 +310,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     redis?.disconnect();
   };
 
-  // Requests being served (from their headers to their answer), for the drain.
-  let inFlight = 0;
-  const inFlightDone = new Set<() => void>();
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    inFlight += 1;
-    res.once('close', () => {
-      inFlight -= 1;
-      if (inFlight === 0) for (const f of inFlightDone) f();
-    });
-  });
-  const noneInFlight = (ms: number): Promise<boolean> =>
-    inFlight === 0
-      ? Promise.resolve(true)
-      : new Promise<boolean>((resolve) => {
-          const done = (v: boolean) => {
-            clearTimeout(timer);
-            inFlightDone.delete(onIdle);
-            resolve(v);
-          };
-          const onIdle = () => done(true);
-          const timer = setTimeout(() => done(false), Math.max(0, ms));
-          inFlightDone.add(onIdle);
-        });
+  const inFlight = new RequestsInFlight(server);
 
   // Shutdown steps of the HTTP side and the engine; other parts add theirs. From the start
   // of shutdown every new request is answered 503 with Retry-After and Connection: close
@@ -356,9 +334,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const until = Date.now() + budget;
     // Requests in flight finish and are answered; then a moment for requests already on their
     // way (answered 503); then the listener and the idle connections close.
-    await noneInFlight(until - Date.now());
+    await inFlight.none(until - Date.now());
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(SHUTDOWN_LINGER_MS, until - Date.now()))));
-    await noneInFlight(until - Date.now());
+    await inFlight.none(until - Date.now());
     const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;

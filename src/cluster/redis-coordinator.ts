@@ -35,6 +35,7 @@ import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
 import { attachChannel, AttachNotices } from './attach-notices.js';
+import { TouchPacer } from './touch-pacer.js';
 import type { Command, Envelope } from './commands.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
 import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
@@ -83,7 +84,7 @@ export interface RedisCoordinatorOptions {
   logger: Logger;
   /** A command not applied within this time fails with 503 (it may still apply later: retries are de-duplicated). */
   proposeTimeoutMs?: number;
-  /** Polls and sockets refresh a session's activity at most this often (a command each time). */
+  /** Polls and sockets refresh a session's activity at most this often per session (a command each time; touch-pacer.ts). */
   touchEveryMs: number;
   /** How often some node proposes a timer tick. */
   tickEveryMs?: number;
@@ -184,6 +185,7 @@ export class RedisCoordinator implements Coordinator {
   /** The cluster's id as this node last read it from Redis (undefined before it joined). */
   private clusterIdKnown: string | undefined;
   private readonly notices: AttachNotices;
+  private readonly touches: TouchPacer;
 
   constructor(private readonly opts: RedisCoordinatorOptions) {
     this.replica = opts.makeReplica();
@@ -197,6 +199,17 @@ export class RedisCoordinator implements Coordinator {
       subscriber: opts.subscriber,
       nodeId: opts.nodeId,
       ...(opts.onAttachedElsewhere ? { onAttachedElsewhere: opts.onAttachedElsewhere } : {}),
+    });
+    this.touches = new TouchPacer({
+      everyMs: opts.touchEveryMs,
+      now: () => opts.clock.now(),
+      propose: async (session, ua) => {
+        await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
+      },
+      current: (session) => {
+        const s = this.running ? this.state.engine.sessionFor(session.user.login, session.sid) : undefined;
+        return s && !s.ended ? s : undefined;
+      },
     });
   }
 
@@ -229,7 +242,6 @@ export class RedisCoordinator implements Coordinator {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.touches.values()) if (t.later) clearTimeout(t.later.timer);
     this.touches.clear();
     for (const [o, p] of this.pending) {
       clearTimeout(p.timer);
@@ -324,56 +336,9 @@ export class RedisCoordinator implements Coordinator {
     return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
   }
 
-  /** sid -> when this node last proposed a touch of the session, and a later one waiting for the interval to pass. */
-  private readonly touches = new Map<number, { at: number; later?: { ua: boolean | undefined; timer: NodeJS.Timeout } }>();
-  private sweepTouchesAt = 10_000;
-
-  /**
-   * A touch is proposed when the session's activity needs refreshing (every `touchEveryMs`)
-   * or its UA changes, and at most once per `touchEveryMs` per session from this node: a
-   * change within the interval waits for its end and goes then, with the UA reported last
-   * (a client flipping UA on every frame would otherwise append a command per frame).
-   */
-  async touch(session: Session, ua?: boolean): Promise<void> {
-    const now = this.opts.clock.now();
-    const every = this.opts.touchEveryMs;
-    const needed =
-      (ua !== undefined && ua !== session.userActive) ||
-      (ua === true && now - session.userActiveAt >= every) ||
-      now - session.lastActivity >= every;
-    const { sid } = session;
-    const last = this.touches.get(sid);
-    // A touch waiting for the interval carries the UA reported last, even one that matches the state now.
-    if (last?.later && ua !== undefined) last.later.ua = ua;
-    if (!needed) return;
-    if (last && now - last.at < every) {
-      if (!last.later) {
-        const timer = setTimeout(() => this.touchLater(session), last.at + every - now);
-        timer.unref();
-        last.later = { ua, timer };
-      }
-      return;
-    }
-    if (last?.later) clearTimeout(last.later.timer);
-    this.touches.delete(sid);
-    this.touches.set(sid, { at: now });
-    if (this.touches.size > this.sweepTouchesAt) this.sweepTouches(now);
-    await this.propose({ t: 'touch', login: session.user.login, sid, ...(ua !== undefined ? { ua } : {}) });
-  }
-
-  /** The interval after a touch is over: the change that waited goes now, if it is still one. */
-  private touchLater(session: Session): void {
-    const last = this.touches.get(session.sid);
-    const ua = last?.later?.ua;
-    this.touches.delete(session.sid);
-    // The session as this node's replica holds it now (the replica may have been replaced).
-    const current = this.running ? this.state.engine.sessionFor(session.user.login, session.sid) : undefined;
-    if (current && !current.ended) this.touch(current, ua).catch(() => undefined);
-  }
-
-  private sweepTouches(now: number): void {
-    for (const [sid, t] of this.touches) if (!t.later && now - t.at >= this.opts.touchEveryMs) this.touches.delete(sid);
-    this.sweepTouchesAt = Math.max(10_000, 2 * this.touches.size);
+  /** A poll or WebSocket of the session showed activity (paced: see touch-pacer.ts). */
+  touch(session: Session, ua?: boolean): Promise<void> {
+    return this.touches.touch(session, ua);
   }
 
   /** Acknowledgements of many sessions in one command. */
