@@ -144,16 +144,36 @@ describeRedis('cluster snapshots', () => {
 
     it('the nodes give it the state again: sessions and conversations go on', async function () {
       this.timeout(30_000);
-      const cluster = await startTestCluster(2, { store: `redis://127.0.0.1:${PORT}/0`, holdMs: 0 });
+      const cluster = await startTestCluster(2, { store: `redis://127.0.0.1:${PORT}/0`, holdMs: 2000 });
       try {
         const { alice, bob, confId } = await conversation(cluster.url);
         while ((await bob.poll(bob.ackId)).events.length > 0);
+        const clusterId = cluster.nodes[0]!.gateway.cluster!.clusterId;
+        expect(clusterId).to.be.a('string');
         down();
         await new Promise((r) => setTimeout(r, 300));
         up();
         await sendUntilServed(bob, confId, 'still here');
         const got = await alice.pollUntil((e) => JSON.stringify(e).includes('still here'));
         expect(JSON.stringify(got)).to.contain('still here');
+        // The cluster kept its id (the reseeding node wrote back the one it knew), so its nodes
+        // still hear each other's attach notices: a poll on node 1 releases one held on node 0.
+        const redis = new Redis(`redis://127.0.0.1:${PORT}/0`);
+        try {
+          expect(await redis.get(`${cluster.nodes[0]!.config.redisPrefix}cluster-id`)).to.equal(clusterId);
+        } finally {
+          redis.disconnect();
+        }
+        for (const n of cluster.nodes) expect(n.gateway.cluster!.clusterId).to.equal(clusterId);
+        const on = (i: number) => Object.assign(new LegacyClient(cluster.nodes[i]!.url, 'bob'), { ticket: bob.ticket, sid: bob.sid, ackId: bob.ackId });
+        while ((await bob.poll(bob.ackId)).events.length > 0);
+        const started = Date.now();
+        const held = on(0).poll(bob.ackId);
+        await new Promise((r) => setTimeout(r, 100));
+        const other = on(1).poll(bob.ackId);
+        await held;
+        expect(Date.now() - started, 'released by the poll on node 1').to.be.below(1500);
+        await other;
       } finally {
         await cluster.close();
       }
