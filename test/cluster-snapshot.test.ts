@@ -9,7 +9,7 @@ import { LegacyClient } from './support/client.js';
 import { startTestCluster } from './support/cluster.js';
 import { startTestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
-import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
+import { loadSnapshot, SNAPSHOT_VERSION, writeSnapshot } from '../src/cluster/snapshot.js';
 import type { Replica } from '../src/cluster/redis-coordinator.js';
 import { replicaOf, sameStateOnEveryNode, stateOf } from './support/state-dump.js';
 
@@ -50,7 +50,7 @@ describeRedis('cluster snapshots', () => {
       await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>kept</content></sendMessage></conference>`);
       await alice.command(`<subscribePresence rid="${alice.nextRid()}"><uris><uri>sip:bob@example.com</uri></uris></subscribePresence>`);
       const from = replicaOf(gw.gateway);
-      const meta = { v: 1, epoch: 'e', seq: 42, clock: from.clock.now(), lastTickAt: 0 };
+      const meta = { v: SNAPSHOT_VERSION, epoch: 'e', seq: 42, clock: from.clock.now(), lastTickAt: 0 };
       const bytes = writeSnapshot(from, meta);
       const empty = (gw.gateway.cluster as unknown as { opts: { makeReplica: () => Replica } }).opts.makeReplica();
       expect(stateOf(empty)).to.not.equal(stateOf(from));
