@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { LegacyClient } from './support/client.js';
+import type { XNode } from '../src/protocol/xml-tree.js';
 import { startTestCluster } from './support/cluster.js';
 import { startTestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
@@ -26,6 +27,23 @@ const conversation = async (url: string) => {
   await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><acceptImSession/></conference>`);
   return { alice, bob, confId };
 };
+
+/** Polls until `pred` matches, polling again with the same cursor on a 503 (a node still switching streams), within 15 s. */
+async function pollUntilServed(c: LegacyClient, pred: (e: XNode) => boolean): Promise<XNode[]> {
+  const deadline = Date.now() + 15_000;
+  const seen: XNode[] = [];
+  for (;;) {
+    const { reply, events } = await c.poll();
+    if (reply.status === 200) {
+      seen.push(...events);
+      if (events.some(pred)) return seen;
+    } else {
+      expect(reply.status, reply.body).to.equal(503);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    if (Date.now() > deadline) throw new Error(`${c.login}: no matching event within 15 s`);
+  }
+}
 
 /** Sends a message until the cluster serves it (503s meanwhile, nothing else), within 15 s. */
 async function sendUntilServed(c: LegacyClient, confId: string, text: string): Promise<void> {
@@ -120,7 +138,7 @@ describeRedis('cluster snapshots', () => {
       const epoch = await redis.get(`${prefix}epoch`);
       // Service goes on (503s while the nodes notice), and what they had applied is still there.
       await sendUntilServed(bob, confId, 'after');
-      const got = await alice.pollUntil((e) => JSON.stringify(e).includes('after'));
+      const got = await pollUntilServed(alice, (e) => JSON.stringify(e).includes('after'));
       expect(JSON.stringify(got)).to.contain('after');
       expect(await redis.get(`${prefix}epoch`), 'a new stream').to.not.equal(epoch);
       await sameStateOnEveryNode(cluster.nodes);
