@@ -1,8 +1,8 @@
 // The three CWA paths (sign-in, command channel, data channel) served straight from
 // node:http's 'request' event, before Express: one lookup on the request's path (without
 // case, one trailing slash allowed, as Express's router matches), then the same steps the
-// Express routes ran, in the same order: request id, address limit, ticket check, ticket
-// limit, body, handler. Everything else (other paths, other methods on these paths, CORS
+// Express routes ran, in the same order: request id, refusal once shutdown began (503),
+// address limit, ticket check, ticket limit, body, handler. Everything else (other paths, other methods on these paths, CORS
 // preflights, 404s and 405s) goes to Express (app.ts). Answers carry the same headers
 // (headers.ts) and are counted and logged alike (exchange.ts, operability.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,6 +23,8 @@ import { clientAddress, type RequestLog } from './operability.js';
 export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
 export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
 export const DATA_PATH = '/cwa/AsyncDataChannel.ashx';
+
+const RETRY_SOON = ['Retry-After', '1'];
 
 interface CwaRoute {
   route: Route;
@@ -60,7 +62,7 @@ export function routePath(url: string): string | undefined {
 
 /** The request handler of the CWA paths: true when it took the request, false to leave it to Express. */
 export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { rates, trustProxy, metrics, logger } = ctx.ops;
+  const { rates, trustProxy, metrics, logger, shutdown } = ctx.ops;
   const throttledBy = new Map<string, { inc(): void }>();
   const shared: ExchangeShared = {
     headers: new CommonHeaders(ctx),
@@ -81,7 +83,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
   const failed = (x: Exchange, err: unknown): void => {
     if (err instanceof StoreUnavailableError && !x.res.headersSent) {
       // Fail fast and say so; the client retries, and the gateway serves again once Redis is back.
-      x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), x.auth?.current, ['Retry-After', '1']);
+      x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), x.auth?.current, RETRY_SOON);
       return;
     }
     logger.error({ reqId: x.requestId, url: (x.req.url ?? '').split('?')[0], err }, 'internal error');
@@ -161,6 +163,12 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     const route = path === undefined ? undefined : routes.get(path);
     if (!route || !route.methods.includes(req.method!)) return false;
     const x = new Exchange(req, res, route.route, shared);
+    if (shutdown.shuttingDown) {
+      // Arrived once shutdown began (on a keep-alive connection that was idle): not run; the
+      // client retries elsewhere or later, and the connection closes after this answer.
+      x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), undefined, RETRY_SOON);
+      return true;
+    }
     // Every request from one client address (IPv6: one /64), before anything is read.
     const outcome = rates.address.take(addressKey(clientAddress(req, trustProxy)));
     if (!outcome.ok) {
