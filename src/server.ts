@@ -236,6 +236,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     eventsPending: () => (coordinator.state.log as MeteredEventLog).pending(),
   });
   const schema = RequestSchema.load();
+  const inFlight = new RequestsInFlight();
   const ops: OpsContext = {
     logger,
     metrics,
@@ -252,6 +253,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       }, clock),
     },
     polls: new HeldPolls(metrics.heldPolls),
+    inFlight,
     shutdown,
     corsOrigins: config.corsOrigins === undefined ? [] : parseCorsOrigins(config.corsOrigins),
     trustProxy: config.trustProxy,
@@ -327,7 +329,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     redis?.disconnect();
   };
 
-  const inFlight = new RequestsInFlight(server);
 
   // Shutdown steps of the HTTP side and the engine; other parts add theirs. From the start
   // of shutdown every new request is answered 503 with Retry-After and Connection: close

@@ -154,11 +154,13 @@ describe('CWA paths before Express', () => {
     }).catch(() => undefined);
     for (let i = 0; i < 100 && gw.gateway.context.ops.polls.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(gw.gateway.context.ops.polls.size).to.equal(1);
+    expect(gw.gateway.context.ops.inFlight.size).to.equal(1); // what shutdown drains
     abort.abort();
     await held;
     for (let i = 0; i < 100 && gw.gateway.context.ops.polls.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(gw.gateway.context.ops.polls.size).to.equal(0);
     const after = await scrape();
+    expect(gw.gateway.context.ops.inFlight.size).to.equal(0);
     const label = '{route="data",status="499"}';
     expect(sample(after, 'cwa_http_requests_total', label) - sample(before, 'cwa_http_requests_total', label)).to.equal(1);
     logger.flush();
@@ -182,6 +184,7 @@ describe('CWA paths before Express', () => {
     expect(statuses).to.deep.equal(['200', '200', '200']);
     const order = [...text.matchAll(/<(cwaResponses|cwaEvents)\b/g)].map((m) => m[1]);
     expect(order).to.deep.equal(['cwaResponses', 'cwaEvents', 'cwaResponses']);
+    expect(gw.gateway.context.ops.inFlight.size).to.equal(0);
   });
 
   it('still reads chunked and compressed bodies, and refuses one over --max-body-bytes with 413', async () => {

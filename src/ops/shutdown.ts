@@ -12,7 +12,6 @@
 //
 // Hooks of one phase run concurrently; a hook that fails or overruns is reported and the
 // next phases still run (a stuck connection must not keep the store from being flushed).
-import type http from 'node:http';
 import type { Logger } from 'pino';
 
 export const SHUTDOWN_PHASES = ['release', 'drain', 'engine', 'flush', 'final'] as const;
@@ -43,14 +42,15 @@ export class RequestsInFlight {
   private count = 0;
   private readonly waiters = new Set<() => void>();
 
-  constructor(server: http.Server) {
-    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      this.count += 1;
-      res.once('close', () => {
-        this.count -= 1;
-        if (this.count === 0) for (const w of [...this.waiters]) w();
-      });
-    });
+  /** A request arrived (the HTTP transport calls this for every request, app.ts). */
+  enter(): void {
+    this.count += 1;
+  }
+
+  /** It was answered, or its client went away. */
+  leave(): void {
+    this.count -= 1;
+    if (this.count === 0) for (const w of [...this.waiters]) w();
   }
 
   get size(): number {

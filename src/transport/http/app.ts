@@ -57,8 +57,14 @@ export function createRequestListener(ctx: TransportContext, opts: { isListening
   const requests = new RequestLog(ctx);
   const app = createApp(ctx, requests, opts);
   const fast = cwaPaths(ctx, requests);
+  const { inFlight } = ctx.ops;
+  const left = () => inFlight.leave();
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (!fast(req, res)) app(req, res);
+    // In flight until answered: the CWA paths say when (exchange.ts), Express's requests at 'close'.
+    inFlight.enter();
+    if (fast(req, res)) return;
+    res.once('close', left);
+    app(req, res);
   };
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
 import type { LogonGuard } from '../../ops/logon-guard.js';
 import type { RateLimiter } from '../../ops/rate-limit.js';
-import type { ShutdownRegistry } from '../../ops/shutdown.js';
+import type { RequestsInFlight, ShutdownRegistry } from '../../ops/shutdown.js';
 import type { CodecLimits } from '../../protocol/codec.js';
 import type { XmlLayout } from '../../protocol/layout.js';
 import type { RequestSchema } from '../../protocol/schema.js';
@@ -43,6 +43,8 @@ export interface OpsContext {
   rates: RateLimiters;
   polls: HeldPolls;
   shutdown: ShutdownRegistry;
+  /** HTTP requests from their headers to their answer (shutdown drains them). */
+  inFlight: RequestsInFlight;
   /** Origins allowed by CORS: `*`, a list, or none (no CORS headers). */
   corsOrigins: '*' | string[];
   /** Reverse proxies whose X-Forwarded-For is trusted. */

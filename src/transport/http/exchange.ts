@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CwaError } from '../../engine/types.js';
 import type { Route, ThrottleLimit } from '../../ops/metrics.js';
-import type { ShutdownRegistry } from '../../ops/shutdown.js';
+import type { RequestsInFlight, ShutdownRegistry } from '../../ops/shutdown.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 import type { CommonHeaders } from './headers.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestLog } from './operability.js';
@@ -26,6 +26,7 @@ export interface ExchangeShared {
   headers: CommonHeaders;
   requests: RequestLog;
   shutdown: ShutdownRegistry;
+  inFlight: RequestsInFlight;
   countThrottled(limit: ThrottleLimit): void;
 }
 
@@ -108,6 +109,7 @@ export class Exchange {
   private settle(status: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.shared.inFlight.leave();
     const pending = (this.req.socket as Connection)[PENDING];
     if (pending) {
       if (pending.length === 1 && pending[0] === this) pending.pop();

@@ -68,6 +68,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     headers: new CommonHeaders(ctx),
     requests,
     shutdown: ctx.ops.shutdown,
+    inFlight: ctx.ops.inFlight,
     countThrottled(limit) {
       let child = throttledBy.get(limit);
       if (!child) throttledBy.set(limit, (child = metrics.throttled.labels({ limit })));
