@@ -3,7 +3,7 @@
 // commands); what a reader does to them, acknowledging, is a change like any other and
 // goes through the command stream, so every node drops the same events and bounds the
 // same logs. Reading and waiting are local.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 
 export interface PositionedLog extends EventLog {
   position(sid: number): { head: number; acked: number } | undefined;
@@ -64,7 +64,7 @@ export class ReplicatedEventLog implements EventLog {
     return this.local().peek(sid, afterEid, max);
   }
 
-  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     return this.local().wait(sid, afterEid, timeoutMs, signal);
   }
 

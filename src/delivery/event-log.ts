@@ -34,6 +34,13 @@ export type ReadOutcome =
   | { status: 'stale'; acked: number; head: number }
   | { status: 'missing' };
 
+/** What can cut a `wait` short: an AbortSignal, or anything that has `aborted` and 'abort' listeners as it does. */
+export interface WaitSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface EventLog {
   open(sid: number): Promise<void>;
   /** Appends atomically: all records get consecutive eids, or none is kept. */
@@ -53,7 +60,7 @@ export interface EventLog {
    * Resolves true as soon as the log holds an event after `afterEid` or is closed or
    * removed, false when `timeoutMs` passes or `signal` aborts first.
    */
-  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean>;
   /** Number of open logs (for metrics and tests). */
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
@@ -171,7 +178,7 @@ export class MemoryEventLog implements EventLog {
     this.wake(log);
   }
 
-  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     const log = this.logs.get(sid);
     if (!log || log.closed || log.head > afterEid) return Promise.resolve(true);
     if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);

@@ -1,7 +1,7 @@
 // An EventLog decorator that counts what goes through any EventLog implementation:
 // events queued, delivered for the first time or again, acknowledged, overflowed.
 // Whatever transport reads the log (polls, WebSockets) is counted the same way.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Cursor {
@@ -102,7 +102,7 @@ export class MeteredEventLog implements EventLog {
     this.cursors.delete(sid);
   }
 
-  wait(sid: number, afterEid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     return this.inner.wait(sid, afterEid, timeoutMs, signal);
   }
 

@@ -41,17 +41,17 @@ export function dataChannelHandler(ctx: TransportContext) {
 
     // This poll supersedes the session's previous listener (an older poll or a WebSocket);
     // HeldPolls also knows it, to answer it at shutdown and count it while held.
-    const abort = polls.claim(sid);
+    const release = polls.claim(sid);
     let superseded = false;
     const attachment: Attachment = {
       kind: 'poll',
       supersede() {
         superseded = true;
-        abort.abort();
+        release.abort();
       },
     };
     ctx.attachments.attach(sid, attachment);
-    x.onGone = () => abort.abort();
+    x.onGone = () => release.abort();
     try {
       let waited = false;
       for (;;) {
@@ -90,17 +90,17 @@ export function dataChannelHandler(ctx: TransportContext) {
           return x.error(404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-        if (waited || ackId > result.head || ctx.holdMs === 0 || abort.signal.aborted || shutdown.shuttingDown) {
+        if (waited || ackId > result.head || ctx.holdMs === 0 || release.aborted || shutdown.shuttingDown) {
           if (res.writableEnded || res.destroyed) return;
           return x.xml(200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
         }
-        await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, abort.signal));
+        await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, release));
         waited = true;
         if (res.destroyed) return;
       }
     } finally {
       x.onGone = undefined;
-      polls.done(sid, abort);
+      polls.done(sid, release);
       ctx.attachments.detach(sid, attachment);
     }
   };
