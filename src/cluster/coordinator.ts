@@ -30,10 +30,10 @@ export interface Coordinator {
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
   runBatch(cmd: BatchCommand): Promise<CachedResponse>;
-  /** A poll or WebSocket of the session arrived or reported UA. */
-  touch(session: Session, ua?: boolean): Promise<void>;
-  /** Resolves once this node has applied every change committed anywhere before the call. */
-  sync(): Promise<void>;
+  /** A poll or WebSocket of the session arrived or reported UA (a single gateway: at once, no promise). */
+  touch(session: Session, ua?: boolean): void | Promise<void>;
+  /** Resolves once this node has applied every change committed anywhere before the call (a single gateway: nothing to wait for). */
+  sync(): void | Promise<void>;
   /** Runs the engine's timers once. */
   tick(): Promise<void>;
   /** False while the shared state cannot be reached (requests answer 503). */
@@ -62,11 +62,11 @@ export class LocalCoordinator implements Coordinator {
     return this.state.apply({ t: 'signOut', login }) as Promise<SignOutResult>;
   }
 
-  async touch(session: Session, ua?: boolean): Promise<void> {
+  touch(session: Session, ua?: boolean): void {
     this.state.engine.touch(session, ua);
   }
 
-  async sync(): Promise<void> {}
+  sync(): void {}
 
   tick(): Promise<void> {
     return this.state.engine.tick();

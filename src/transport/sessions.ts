@@ -14,7 +14,8 @@ export interface SessionLookup {
   endedLog: boolean;
 }
 
-export async function findSession(ctx: TransportContext, login: string, sid: number, cursor: { ackId: number; fresh: boolean }): Promise<SessionLookup> {
+/** At once when the node need not catch up (always on a single gateway), else once it has. */
+export function findSession(ctx: TransportContext, login: string, sid: number, cursor: { ackId: number; fresh: boolean }): SessionLookup | Promise<SessionLookup> {
   const look = (): SessionLookup => {
     const session = ctx.engine.sessionFor(login, sid);
     return session ? { session, endedLog: false } : { endedLog: ctx.engine.ownsEndedLog(login, sid) };
@@ -22,6 +23,6 @@ export async function findSession(ctx: TransportContext, login: string, sid: num
   const here = look();
   const head = ctx.log.position?.(sid)?.head ?? 0;
   if ((here.session || here.endedLog) && !cursor.fresh && cursor.ackId <= head) return here;
-  await ctx.coordinator.sync();
-  return look();
+  const synced = ctx.coordinator.sync();
+  return synced ? synced.then(look) : look();
 }

@@ -33,11 +33,16 @@ export function dataChannelHandler(ctx: TransportContext) {
     }
     const ua = params.get('ua')?.trim().toLowerCase();
     const { engine, log } = ctx;
-    const { session, endedLog } = await findSession(ctx, auth.login, sid, { ackId, fresh: ctx.holdMs === 0 });
+    // A single gateway finds the session and records the poll at once, without waiting a turn.
+    const found = findSession(ctx, auth.login, sid, { ackId, fresh: ctx.holdMs === 0 });
+    const { session, endedLog } = found instanceof Promise ? await found : found;
     if (!session && !endedLog) {
       return x.error(404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
     }
-    if (session) await ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
+    if (session) {
+      const touched = ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
+      if (touched) await touched;
+    }
 
     // This poll supersedes the session's previous listener (an older poll or a WebSocket);
     // HeldPolls also knows it, to answer it at shutdown and count it while held.

@@ -276,7 +276,13 @@ export class Subscriber implements Attachment {
 
   private touch(ua?: boolean): void {
     const session = this.ctx.engine.sessionFor(this.login, this.sid);
-    if (session) this.ctx.coordinator.touch(session, ua).catch(() => undefined);
+    if (!session) return;
+    // A touch that fails (the store unreachable) is not the socket's concern; the next one retries.
+    try {
+      this.ctx.coordinator.touch(session, ua)?.catch(() => undefined);
+    } catch {
+      /* as above */
+    }
   }
 
   /** Runs the steps of command frames one after another, in the order the frames came. */
