@@ -164,19 +164,19 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     const route = path === undefined ? undefined : routes.get(path);
     if (!route || !route.methods.includes(req.method!)) return false;
     const x = new Exchange(req, res, route.route, shared);
-    if (shutdown.shuttingDown) {
-      // Arrived once shutdown began (on a keep-alive connection that was idle): not run; the
-      // client retries elsewhere or later, and the connection closes after this answer.
-      x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), undefined, RETRY_SOON);
-      return true;
-    }
-    // Every request from one client address (IPv6: one /64), before anything is read.
-    const outcome = rates.address.take(addressKey(clientAddress(req, trustProxy)));
-    if (!outcome.ok) {
-      x.throttled('address', outcome.retryAfterS);
-      return true;
-    }
     try {
+      if (shutdown.shuttingDown) {
+        // Arrived once shutdown began (on a keep-alive connection that was idle): not run; the
+        // client retries elsewhere or later, and the connection closes after this answer.
+        x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), undefined, RETRY_SOON);
+        return true;
+      }
+      // Every request from one client address (IPv6: one /64), before anything is read.
+      const outcome = rates.address.take(addressKey(clientAddress(req, trustProxy)));
+      if (!outcome.ok) {
+        x.throttled('address', outcome.retryAfterS);
+        return true;
+      }
       route.serve(x);
     } catch (err) {
       failed(x, err);
