@@ -54,7 +54,7 @@ export function createApp(ctx: TransportContext, opts: { isListening?: () => boo
   operatorRoutes(app, ctx, opts.isListening ?? (() => true));
   app.use(addressLimit(ctx));
 
-  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl));
   const body = xmlBody(ctx.limits.maxBodyBytes, ctx.fallbackCharset);
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
   for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));
