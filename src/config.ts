@@ -80,6 +80,8 @@ export interface GatewayConfig {
   xmlLayout: XmlLayout;
   /** Charset label, or `none`. */
   fallbackCharset: string;
+  wsFrameRate: number;
+  wsFrameBurst: number;
   /** PEM certificate (chain) and key: with both, the gateway serves HTTPS and WSS. */
   tlsCert?: string;
   tlsKey?: string;
@@ -254,6 +256,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'bytes a WebSocket may have waiting to be sent before it is closed with 4002 (keep it above 3 x --log-max-bytes so a whole backlog fits)' },
   { key: 'wsPingIntervalMs', flag: '--ws-ping-interval-ms', env: 'CWA_WS_PING_INTERVAL_MS', type: 'int', default: 25000, min: 10, max: 600000, arg: 'N',
     description: 'WebSocket heartbeat: a ping every N ms; a socket that has not answered the previous ping is dropped' },
+  { key: 'wsFrameRate', flag: '--ws-frame-rate', env: 'CWA_WS_FRAME_RATE', type: 'int', default: 200, min: 0, max: 1000000, arg: 'N',
+    description: 'frames per second the gateway reads from one WebSocket, acks and refused frames included (0 = no limit); beyond it the gateway stops reading the socket until the budget refills (nothing is dropped)' },
+  { key: 'wsFrameBurst', flag: '--ws-frame-burst', env: 'CWA_WS_FRAME_BURST', type: 'int', default: 400, min: 1, max: 1000000, arg: 'N',
+    description: 'frames one WebSocket may send at once before --ws-frame-rate applies' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
   { key: 'searchMaxResults', flag: '--search-max-results', env: 'CWA_SEARCH_MAX_RESULTS', type: 'int', default: 100, min: 1, max: 10000, arg: 'N',

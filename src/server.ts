@@ -22,7 +22,7 @@ import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
-import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
+import { drainBudget, RequestsInFlight, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, overflowRecord } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
@@ -105,6 +105,9 @@ export function configurationOf(config: GatewayConfig): ConfigurationData {
 }
 
 export const MAX_EVENTS_PER_POLL = 200;
+
+/** At shutdown, how long the listener and idle keep-alive connections stay open (answering 503) after the last request in flight was answered. */
+export const SHUTDOWN_LINGER_MS = 250;
 
 /**
  * What the nodes of one cluster must share: the gateway version, the options that shape
@@ -189,18 +192,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const reader = connectRedis(config.store, 'cwa-gateway-stream');
     const subscriber = connectRedis(config.store, 'cwa-gateway-attach');
     const target = redisTarget(config.store).safe;
-    let down = false;
+    // Requests answer 503 meanwhile; ioredis reconnects by itself (and reports every failed
+    // attempt). Logged once when the outage starts and once when it ends, with its length.
+    let downSince: number | undefined;
     const onError = (err: Error) => {
-      // Requests answer 503 meanwhile; ioredis reconnects by itself. Logged once per outage.
-      if (!down) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
-      down = true;
+      if (downSince === undefined) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
+      downSince ??= Date.now();
     };
     redis.on('error', onError);
     reader.on('error', onError);
     subscriber.on('error', onError);
     redis.on('ready', () => {
-      if (down) logger.info({ redis: target }, 'Redis reachable again');
-      down = false;
+      if (downSince !== undefined) logger.info({ redis: target, outageMs: Date.now() - downSince }, 'Redis reachable again');
+      downSince = undefined;
     });
     const makeReplica = (): Replica => {
       const replicaClock = new ReplicaClock();
@@ -300,6 +304,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     pingIntervalMs: config.wsPingIntervalMs,
+    frameRate: config.wsFrameRate,
+    frameBurst: config.wsFrameBurst,
   });
   websocket.listen(server);
   dropAttachments = () => {
@@ -330,14 +336,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     redis?.disconnect();
   };
 
-  // Shutdown steps of the HTTP side and the engine; other parts add theirs.
-  let serverClosed: Promise<void> = Promise.resolve();
-  shutdown.register('stop accepting connections', 'release', () => {
-    if (!server.listening) return;
-    serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    tls?.closeHandshaking();
-  });
+  const inFlight = new RequestsInFlight(server);
+
+  // Shutdown steps of the HTTP side and the engine; other parts add theirs. From the start
+  // of shutdown every new request is answered 503 with Retry-After and Connection: close
+  // (app.ts) and every answer closes its connection; the listener and the idle keep-alive
+  // connections stay open until the requests in flight are answered. Closing them at once
+  // would reset what clients had just sent: a request on a connection the server saw as idle,
+  // a connection still waiting in the listen backlog.
   // Sockets get 1001 at once; one still open after a second is dropped (upgraded connections
   // are not the HTTP server's to close, and it waits for them).
   shutdown.register('close WebSockets', 'release', () => {
@@ -351,10 +357,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   shutdown.register('finish requests in flight', 'drain', async (deadline) => {
     const budget = drainBudget(deadline, config.shutdownTimeoutMs);
+    const until = Date.now() + budget;
+    // Requests in flight finish and are answered; then a moment for requests already on their
+    // way (answered 503); then the listener and the idle connections close.
+    await inFlight.none(until - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(SHUTDOWN_LINGER_MS, until - Date.now()))));
+    await inFlight.none(until - Date.now());
+    const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    server.closeIdleConnections();
+    tls?.closeHandshaking(); // connections still in the TLS handshake hold no request either
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       serverClosed.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), budget))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, until - Date.now())))),
     ]);
     clearTimeout(timer);
     if (late) {

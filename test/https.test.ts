@@ -362,7 +362,7 @@ describe('HTTPS: shutdown', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('on SIGTERM answers held polls, drops a connection stuck in the TLS handshake at once, and exits 0 well within the bound', async () => {
+  it('on SIGTERM answers held polls, drops a connection stuck in the TLS handshake with the idle ones, and exits 0 well within the bound', async () => {
     const cert = selfSigned(dir, 'cert', 'localhost');
     node = await startNodeProcess(['--tls-cert', cert.cert, '--tls-key', cert.key, '--data-dir', join(dir, 'data'), '--hold-ms', '20000', '--shutdown-timeout-ms', '8000']);
     const gw = node;

@@ -22,6 +22,8 @@ export class GatewayMetrics {
   readonly heldPolls: Gauge;
   /** Open WebSockets: the WebSocket transport increments and decrements it. */
   readonly webSockets: Gauge;
+  /** Frames read from WebSocket clients: within the socket's frame budget, or after waiting for it. */
+  readonly webSocketFrames: Counter<'budget'>;
   readonly eventsQueued: Counter;
   readonly eventsDelivered: Counter;
   readonly eventsRedelivered: Counter;
@@ -68,6 +70,12 @@ export class GatewayMetrics {
     });
     this.heldPolls = new Gauge({ name: 'cwa_held_polls', help: 'Data-channel GETs held open, waiting for an event', registers });
     this.webSockets = new Gauge({ name: 'cwa_websockets', help: 'Open WebSocket connections', registers });
+    this.webSocketFrames = new Counter({
+      name: 'cwa_websocket_frames_total',
+      help: 'Frames read from WebSocket clients; budget "waited" for those that came faster than --ws-frame-rate and waited for it',
+      labelNames: ['budget'],
+      registers,
+    });
     this.eventsQueued = new Counter({ name: 'cwa_events_queued_total', help: 'Events appended to session logs', registers });
     this.eventsDelivered = new Counter({
       name: 'cwa_events_delivered_total',
