@@ -37,3 +37,5 @@ export {
 export { loadCredentials, replay, replayOne, type ReplayOptions, type ReplayReport } from './run.js';
 export { junit, tap, describeFailure, type ReporterName } from './report.js';
 export { startEmbeddedGateway, type EmbeddedGateway, type EmbeddedGatewayOptions } from './gateway.js';
+export { record, type Recorder, type RecordOptions } from './record.js';
+export { TranscriptBuilder, type Exchange, type TranscriptDocument } from './record-transcript.js';
