@@ -13,7 +13,8 @@ export const RECORD_USAGE = [
   '--target, a UC AJAX API server (a CWA 2007 R2 or a cwa-gateway). Point the application at the printed',
   'address and use it; on SIGINT/SIGTERM (or after --max-seconds) the logons, commands and events that went',
   'through are written to --out as a transcript for `cwa-gateway replay`. Passwords are not written: replay',
-  'takes them from --credentials or the demo users. WebSocket data channels are passed through, not recorded.',
+  'takes them from --credentials or the demo users. WebSocket data channels are recorded too (their events and',
+  'command batches become the same steps as polls and POSTs: replay drives them over HTTP).',
   '',
 ].join('\n');
 
@@ -38,7 +39,7 @@ export async function recordCommand(args: readonly string[], io: CliIo): Promise
     return EXIT_USAGE;
   }
 
-  const recorder = await record({ ...opts, warn: (m) => io.stderr.write(`cwa-gateway record: ${m}\n`) });
+  const recorder = await record(opts);
   io.stdout.write(`recording on ${recorder.url} (forwarding to ${opts.target}); stop with Ctrl-C\n`);
   const reason = await new Promise<string>((resolve) => {
     const timer = opts.maxSeconds ? setTimeout(() => done(`${opts.maxSeconds} s passed`), opts.maxSeconds * 1000) : undefined;

@@ -6,7 +6,8 @@ import { TRANSCRIPT_FORMAT } from './transcript.js';
 
 /** One request and its answer, as the proxy forwarded them. */
 export interface Exchange {
-  kind: 'logon' | 'command' | 'poll';
+  /** `ticket`: a successor ticket offered on a WebSocket (no step; the ticket is the client's). */
+  kind: 'logon' | 'command' | 'poll' | 'ticket';
   /** Path without the query. */
   path: string;
   query: string;
@@ -81,6 +82,7 @@ export class TranscriptBuilder {
 
   add(x: Exchange): void {
     if (x.kind === 'logon') this.logon(x);
+    else if (x.kind === 'ticket') this.clientOf(x);
     else if (x.kind === 'command') this.command(x);
     else this.poll(x);
   }
@@ -204,7 +206,7 @@ export class TranscriptBuilder {
       .replace(/(\sconversationId=")([^"]+)"/g, (_m, pre: string, v: string) => `${pre}${capture('conversation', v, this.shared)}"`)
       .replace(/(opaque=app:conf:focus:id:)([0-9A-Za-z]+)/g, (_m, pre: string, v: string) => `${pre}${capture('focus', v, this.shared)}`)
       .replace(/<signInData>([^<]*)<\/signInData>/g, (_m, v: string) => `<signInData>${v.length >= 8 && !hasBraces(v) ? capture('signInData', v, this.shared) : '{*}'}</signInData>`)
-      .replace(/(\s(?:messageId|publishTime|endpointId)=")[^"]*"/g, '$1{*}"')
+      .replace(/(\s(?:messageId|publishTime|endpointId|detail)=")[^"]*"/g, '$1{*}"')
       .replace(/<pollWaitTime>[^<]*<\/pollWaitTime>/g, '<pollWaitTime>{*}</pollWaitTime>')
       .replace(/<sid>[^<]*<\/sid>/g, '<sid>{*}</sid>')
       .replace(ISO_TIME, '{*}')

@@ -1,8 +1,8 @@
 // A recording reverse proxy: forwards every request to a UC AJAX API server and keeps the
 // logons, commands and polls it saw, to be written as one transcript (record-transcript.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TranscriptBuilder, type Exchange, type TranscriptDocument } from './record-transcript.js';
 
 export interface RecordOptions {
@@ -11,8 +11,6 @@ export interface RecordOptions {
   port: number;
   host?: string;
   title?: string;
-  /** Told about what the proxy passes through without recording (WebSocket data channels). */
-  warn?: (message: string) => void;
 }
 
 export interface Recorder {
@@ -58,15 +56,17 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 export async function record(opts: RecordOptions): Promise<Recorder> {
-  const target = new URL(opts.target);
   const base = opts.target.replace(/\/+$/, '');
-  // Answers are kept in the order they came back: what a client had seen when it sent its next request.
-  const exchanges: Exchange[] = [];
-  let warnedWs = false;
+  // The order of the transcript: a logon or command where its request arrived (what it causes
+  // may reach a held poll before its own answer is back), events where they came back.
+  let clock = 0;
+  const recorded: { order: number; x: Exchange }[] = [];
+  const exchanges = { push: (x: Exchange, order = ++clock) => recorded.push({ order, x }) };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const kind = kindOf(url.pathname);
+    const order = ++clock;
     let body: Buffer;
     try {
       body = await readBody(req);
@@ -91,7 +91,8 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
     });
     res.writeHead(answer.status, out).end(answerBody);
     if (kind) {
-      exchanges.push({
+      exchanges.push(
+        {
         kind,
         path: url.pathname,
         query: url.search.replace(/^\?/, ''),
@@ -100,7 +101,9 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
         requestBody: decode(body, req.headers['content-type']),
         status: answer.status,
         responseBody: decode(answerBody, answer.headers.get('content-type')),
-      });
+        },
+        kind === 'poll' ? ++clock : order,
+      );
     }
   };
 
@@ -110,31 +113,61 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
       else res.destroy();
     });
   });
-  // WebSocket data channels are passed through as they are (not recorded).
-  const tunnels = new Set<Socket>();
+  // WebSocket data channels: relayed frame by frame; events, command batches and their answers are recorded.
+  const wss = new WebSocketServer({ noServer: true });
+  const sockets = new Set<WebSocket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (!warnedWs) {
-      warnedWs = true;
-      opts.warn?.('a WebSocket data channel is passed through but not recorded: record with polling clients');
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (!DROPPED.has(k) && !k.startsWith('sec-websocket') && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
-    const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
-    const upstream = target.protocol === 'https:' ? tlsConnect({ host: target.hostname, port, servername: target.hostname }) : netConnect({ host: target.hostname, port });
-    tunnels.add(socket).add(upstream);
-    const lines = [`${req.method} ${req.url} HTTP/1.1`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i]!.toLowerCase() === 'host' ? target.host : req.rawHeaders[i + 1]}`);
-    }
-    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length) upstream.write(head);
-    upstream.pipe(socket).pipe(upstream);
-    const close = () => {
-      socket.destroy();
-      upstream.destroy();
-      tunnels.delete(socket);
-      tunnels.delete(upstream);
-    };
-    socket.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
+    const channel = new FrameRecorder(
+      url.search.replace(/^\?/, ''),
+      (req.headers['cwa-ticket'] as string | undefined) ?? url.searchParams.get('ticket') ?? url.searchParams.get('CWA-Ticket') ?? undefined,
+      (x, order) => exchanges.push(x, order),
+      () => ++clock,
+    );
+    const up = new WebSocket(base.replace(/^http/, 'ws') + (req.url ?? '/'), { headers });
+    sockets.add(up);
+    const early: { data: RawData; binary: boolean }[] = [];
+    let client: WebSocket | undefined;
+    up.on('message', (data, binary) => {
+      if (!binary) channel.fromServer(data.toString());
+      if (client) client.send(data, { binary });
+      else early.push({ data, binary });
+    });
+    // A refused attach: the client gets the status and body the server answered.
+    up.on('unexpected-response', (_r, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+        const body = Buffer.concat(chunks);
+        socket.end(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nContent-Type: ${res.headers['content-type'] ?? 'text/xml'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
+      });
+      sockets.delete(up);
+    });
+    up.on('error', () => socket.destroy());
+    up.on('open', () => {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        client = ws;
+        sockets.add(ws);
+        for (const f of early.splice(0)) ws.send(f.data, { binary: f.binary });
+        ws.on('message', (data, binary) => {
+          if (!binary) channel.fromClient(data.toString());
+          up.send(data, { binary });
+        });
+        const closeCode = (code: number) => (code === 1005 || code === 1006 || code === 1015 ? 1000 : code);
+        ws.on('close', (code, reason) => {
+          sockets.delete(ws);
+          if (up.readyState === WebSocket.OPEN) up.close(closeCode(code), reason);
+        });
+        up.on('close', (code, reason) => {
+          sockets.delete(up);
+          if (ws.readyState === WebSocket.OPEN) ws.close(closeCode(code), reason);
+        });
+        ws.on('error', () => up.terminate());
+      });
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -146,18 +179,53 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
   return {
     url: `http://${host}:${addr.port}`,
     get recorded() {
-      return exchanges.length;
+      return recorded.length;
     },
     async stop() {
       server.closeAllConnections();
-      for (const s of tunnels) s.destroy();
+      for (const s of sockets) s.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       const builder = new TranscriptBuilder({
         title: opts.title ?? `recorded from ${opts.target}`,
         source: `recorded with cwa-gateway record in front of ${opts.target}, ${new Date().toISOString().slice(0, 10)}`,
       });
-      for (const x of exchanges) builder.add(x);
+      for (const { x } of recorded.sort((a, b) => a.order - b.order)) builder.add(x);
       return builder.build();
     },
   };
+}
+
+/**
+ * One WebSocket data channel: event frames are recorded as what a poll would have brought,
+ * a command batch with the answer frame that follows it (answers come in order).
+ */
+class FrameRecorder {
+  private readonly pending: { text: string; order: number }[] = [];
+  constructor(
+    private readonly query: string,
+    private ticket: string | undefined,
+    private readonly push: (x: Exchange, order?: number) => void,
+    private readonly tick: () => number,
+  ) {}
+
+  fromClient(text: string): void {
+    if (text.trimStart().startsWith('<cwaRequests')) this.pending.push({ text, order: this.tick() });
+  }
+
+  fromServer(text: string): void {
+    const t = text.trimStart();
+    const base = { query: this.query, ticketIn: this.ticket, status: 200 };
+    if (t.startsWith('<cwaEvents')) this.push({ ...base, kind: 'poll', path: '/cwa/AsyncDataChannel.ashx', requestBody: '', responseBody: t });
+    else if (t.startsWith('<cwaResponses') && this.pending.length) {
+      const { text: requestBody, order } = this.pending.shift()!;
+      this.push({ ...base, kind: 'command', path: '/cwa/MainCommandHandler.ashx', requestBody, responseBody: t }, order);
+    } else if (t.startsWith('<ticket')) {
+      // A successor ticket: the client's from now on.
+      const next = /<ticket[^>]*>([^<]*)<\/ticket>/.exec(t)?.[1];
+      if (next) {
+        this.push({ ...base, kind: 'ticket', path: '', requestBody: '', responseBody: '', ticketOut: next });
+        this.ticket = next;
+      }
+    }
+  }
 }
