@@ -143,10 +143,15 @@ async function revokeCommand(args: readonly string[], io: CliIo): Promise<number
     throw new ConfigError('revoke: no admin token; set CWA_ADMIN_TOKEN (or adminToken in the config file) to the gateway\'s --admin-token');
   }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const base = (own['--url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
+  const scheme = config.tlsCert !== undefined ? 'https' : 'http';
+  const base = (own['--url'] ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
   const res = await fetch(`${base}/admin/revoke?user=${encodeURIComponent(user)}`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${config.adminToken}` },
+  }).catch((err: unknown) => {
+    // fetch says only "fetch failed"; the cause (refused, certificate not trusted …) is what helps.
+    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+    throw new Error(`revoke: cannot reach ${base}: ${cause}`);
   });
   const text = await res.text();
   let body: { login?: string; ticketsRevoked?: number; sessionsEnded?: number; error?: string } = {};
@@ -189,11 +194,14 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   try {
     gateway = await start(config, { users });
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // unusable certificate files: a usage error
     io.stderr.write(`cwa-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   io.stdout.write(`cwa-gateway listening on ${gateway.url}\n`);
+  const stopReloading = reloadOnHangup(gateway);
   const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs);
+  stopReloading();
   io.exit(code); // do not wait for stray handles (idle keep-alive sockets) to drain
   return code;
 }
@@ -209,6 +217,19 @@ function demoWarning(users: UserDirectory, config: GatewayConfig): string {
   lines.push('Demo logins (login / password):');
   for (const { login, password } of users.demoCredentials()) lines.push(`  ${login} / ${password}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * With HTTPS, SIGHUP reads the certificate files again (the gateway logs the outcome and
+ * keeps its certificate when the new files are unusable). Without it SIGHUP keeps its
+ * default meaning. Returns the function that removes the handler.
+ */
+function reloadOnHangup(gateway: RunningGateway): () => void {
+  const reload = gateway.reloadCertificates;
+  if (!reload) return () => undefined;
+  const onHangup = (): void => void reload();
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
 }
 
 /**

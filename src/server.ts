@@ -22,7 +22,7 @@ import { MeteredEventLog } from './ops/metered-log.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
-import { drainBudget, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
+import { drainBudget, RequestsInFlight, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
 import { LogEventSink, overflowRecord } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
@@ -33,6 +33,7 @@ import { createApp } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
+import { TlsEndpoint } from './transport/tls.js';
 import type { UserDirectory } from './users/directory.js';
 import { PACKAGE_VERSION } from './version.js';
 import type { Directory } from './engine/ports.js';
@@ -40,6 +41,8 @@ import type { Redis } from 'ioredis';
 
 export interface RunningGateway {
   url: string;
+  /** With --tls-cert: reads the certificate files again (SIGHUP); false when they are unusable. */
+  reloadCertificates?(): boolean;
   /** Graceful shutdown (see ops/shutdown.ts); rejects when a step that must not fail did. */
   close(): Promise<void>;
 }
@@ -55,6 +58,8 @@ export interface Gateway {
   tick(): Promise<void>;
   context: TransportContext;
   server: http.Server;
+  /** With --tls-cert/--tls-key: the certificate `server` serves (HTTPS and WSS), and its reload. */
+  tls?: TlsEndpoint;
   /** The WebSocket door to the data channel (upgrades of the data-channel path). */
   websocket: WebSocketChannel;
   /** Users' durable data (contacts, containers, published categories …). */
@@ -100,6 +105,9 @@ export function configurationOf(config: GatewayConfig): ConfigurationData {
 }
 
 export const MAX_EVENTS_PER_POLL = 200;
+
+/** At shutdown, how long the listener and idle keep-alive connections stay open (answering 503) after the last request in flight was answered. */
+export const SHUTDOWN_LINGER_MS = 250;
 
 /**
  * What the nodes of one cluster must share: the gateway version, the options that shape
@@ -153,6 +161,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger();
   const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
+  // First: unusable certificate files stop the start before anything is opened.
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? new TlsEndpoint({ cert: config.tlsCert, key: config.tlsKey, ...(config.tlsCa !== undefined ? { ca: config.tlsCa } : {}) }, logger, metrics)
+    : undefined;
   const shutdown = new ShutdownRegistry();
   const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
   const engineConfig = engineConfigOf(config);
@@ -180,18 +192,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const reader = connectRedis(config.store, 'cwa-gateway-stream');
     const subscriber = connectRedis(config.store, 'cwa-gateway-attach');
     const target = redisTarget(config.store).safe;
-    let down = false;
+    // Requests answer 503 meanwhile; ioredis reconnects by itself (and reports every failed
+    // attempt). Logged once when the outage starts and once when it ends, with its length.
+    let downSince: number | undefined;
     const onError = (err: Error) => {
-      // Requests answer 503 meanwhile; ioredis reconnects by itself. Logged once per outage.
-      if (!down) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
-      down = true;
+      if (downSince === undefined) logger.error({ redis: target, err: err.message }, 'Redis unreachable: requests answer 503 until it is back');
+      downSince ??= Date.now();
     };
     redis.on('error', onError);
     reader.on('error', onError);
     subscriber.on('error', onError);
     redis.on('ready', () => {
-      if (down) logger.info({ redis: target }, 'Redis reachable again');
-      down = false;
+      if (downSince !== undefined) logger.info({ redis: target, outageMs: Date.now() - downSince }, 'Redis reachable again');
+      downSince = undefined;
     });
     const makeReplica = (): Replica => {
       const replicaClock = new ReplicaClock();
@@ -275,22 +288,24 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     fallbackCharset: config.fallbackCharset === 'none' ? undefined : config.fallbackCharset,
     attachments,
     ops,
+    ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often
   // enough that the bound holds); a held poll has been received, so it is not affected.
-  const server: http.Server = http.createServer(
-    {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    createApp(context, { isListening: (): boolean => server.listening }),
-  );
+  const serverOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+  };
+  const app = createApp(context, { isListening: (): boolean => server.listening });
+  const server: http.Server = tls ? tls.createServer(serverOptions, app) : http.createServer(serverOptions, app);
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   const websocket = new WebSocketChannel(context, {
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     pingIntervalMs: config.wsPingIntervalMs,
+    frameRate: config.wsFrameRate,
+    frameBurst: config.wsFrameBurst,
   });
   websocket.listen(server);
   dropAttachments = () => {
@@ -321,13 +336,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     redis?.disconnect();
   };
 
-  // Shutdown steps of the HTTP side and the engine; other parts add theirs.
-  let serverClosed: Promise<void> = Promise.resolve();
-  shutdown.register('stop accepting connections', 'release', () => {
-    if (!server.listening) return;
-    serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-  });
+  const inFlight = new RequestsInFlight(server);
+
+  // Shutdown steps of the HTTP side and the engine; other parts add theirs. From the start
+  // of shutdown every new request is answered 503 with Retry-After and Connection: close
+  // (app.ts) and every answer closes its connection; the listener and the idle keep-alive
+  // connections stay open until the requests in flight are answered. Closing them at once
+  // would reset what clients had just sent: a request on a connection the server saw as idle,
+  // a connection still waiting in the listen backlog.
   // Sockets get 1001 at once; one still open after a second is dropped (upgraded connections
   // are not the HTTP server's to close, and it waits for them).
   shutdown.register('close WebSockets', 'release', () => {
@@ -341,15 +357,25 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   shutdown.register('finish requests in flight', 'drain', async (deadline) => {
     const budget = drainBudget(deadline, config.shutdownTimeoutMs);
+    const until = Date.now() + budget;
+    // Requests in flight finish and are answered; then a moment for requests already on their
+    // way (answered 503); then the listener and the idle connections close.
+    await inFlight.none(until - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(SHUTDOWN_LINGER_MS, until - Date.now()))));
+    await inFlight.none(until - Date.now());
+    const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    server.closeIdleConnections();
+    tls?.closeHandshaking(); // connections still in the TLS handshake hold no request either
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       serverClosed.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), budget))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, until - Date.now())))),
     ]);
     clearTimeout(timer);
     if (late) {
       logger.warn({ afterMs: budget }, 'shutdown: requests still in flight, closing their connections');
       server.closeAllConnections();
+      tls?.destroyConnections(); // also those still in the TLS handshake, which HTTP does not see
       await serverClosed;
     }
   });
@@ -379,6 +405,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     tick: () => coordinator.tick(),
     context,
     server,
+    ...(tls ? { tls } : {}),
     websocket,
     store,
     ...(redis ? { redis } : {}),
@@ -411,13 +438,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   const addr = gw.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${gw.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel }, 'listening');
   if (config.holdMs >= 30_000) {
     logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
   }
+  const tls = gw.tls;
   return {
     url,
+    ...(tls ? { reloadCertificates: () => tls.reload() } : {}),
     async close() {
       const report = await gw.stop();
       if (!report.ok) throw new Error(`shutdown incomplete: ${[...report.failed, ...report.timedOut].join(', ')}`);

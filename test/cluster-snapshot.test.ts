@@ -6,10 +6,11 @@ import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { LegacyClient } from './support/client.js';
+import type { XNode } from '../src/protocol/xml-tree.js';
 import { startTestCluster } from './support/cluster.js';
 import { startTestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
-import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
+import { loadSnapshot, SNAPSHOT_VERSION, writeSnapshot } from '../src/cluster/snapshot.js';
 import type { Replica } from '../src/cluster/redis-coordinator.js';
 import { replicaOf, sameStateOnEveryNode, stateOf } from './support/state-dump.js';
 
@@ -26,6 +27,23 @@ const conversation = async (url: string) => {
   await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><acceptImSession/></conference>`);
   return { alice, bob, confId };
 };
+
+/** Polls until `pred` matches, polling again with the same cursor on a 503 (a node still switching streams), within 15 s. */
+async function pollUntilServed(c: LegacyClient, pred: (e: XNode) => boolean): Promise<XNode[]> {
+  const deadline = Date.now() + 15_000;
+  const seen: XNode[] = [];
+  for (;;) {
+    const { reply, events } = await c.poll();
+    if (reply.status === 200) {
+      seen.push(...events);
+      if (events.some(pred)) return seen;
+    } else {
+      expect(reply.status, reply.body).to.equal(503);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    if (Date.now() > deadline) throw new Error(`${c.login}: no matching event within 15 s`);
+  }
+}
 
 /** Sends a message until the cluster serves it (503s meanwhile, nothing else), within 15 s. */
 async function sendUntilServed(c: LegacyClient, confId: string, text: string): Promise<void> {
@@ -50,7 +68,7 @@ describeRedis('cluster snapshots', () => {
       await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><sendMessage><content>kept</content></sendMessage></conference>`);
       await alice.command(`<subscribePresence rid="${alice.nextRid()}"><uris><uri>sip:bob@example.com</uri></uris></subscribePresence>`);
       const from = replicaOf(gw.gateway);
-      const meta = { v: 1, epoch: 'e', seq: 42, clock: from.clock.now(), lastTickAt: 0 };
+      const meta = { v: SNAPSHOT_VERSION, epoch: 'e', seq: 42, clock: from.clock.now(), lastTickAt: 0 };
       const bytes = writeSnapshot(from, meta);
       const empty = (gw.gateway.cluster as unknown as { opts: { makeReplica: () => Replica } }).opts.makeReplica();
       expect(stateOf(empty)).to.not.equal(stateOf(from));
@@ -120,7 +138,7 @@ describeRedis('cluster snapshots', () => {
       const epoch = await redis.get(`${prefix}epoch`);
       // Service goes on (503s while the nodes notice), and what they had applied is still there.
       await sendUntilServed(bob, confId, 'after');
-      const got = await alice.pollUntil((e) => JSON.stringify(e).includes('after'));
+      const got = await pollUntilServed(alice, (e) => JSON.stringify(e).includes('after'));
       expect(JSON.stringify(got)).to.contain('after');
       expect(await redis.get(`${prefix}epoch`), 'a new stream').to.not.equal(epoch);
       await sameStateOnEveryNode(cluster.nodes);
@@ -144,16 +162,36 @@ describeRedis('cluster snapshots', () => {
 
     it('the nodes give it the state again: sessions and conversations go on', async function () {
       this.timeout(30_000);
-      const cluster = await startTestCluster(2, { store: `redis://127.0.0.1:${PORT}/0`, holdMs: 0 });
+      const cluster = await startTestCluster(2, { store: `redis://127.0.0.1:${PORT}/0`, holdMs: 2000 });
       try {
         const { alice, bob, confId } = await conversation(cluster.url);
         while ((await bob.poll(bob.ackId)).events.length > 0);
+        const clusterId = cluster.nodes[0]!.gateway.cluster!.clusterId;
+        expect(clusterId).to.be.a('string');
         down();
         await new Promise((r) => setTimeout(r, 300));
         up();
         await sendUntilServed(bob, confId, 'still here');
         const got = await alice.pollUntil((e) => JSON.stringify(e).includes('still here'));
         expect(JSON.stringify(got)).to.contain('still here');
+        // The cluster kept its id (the reseeding node wrote back the one it knew), so its nodes
+        // still hear each other's attach notices: a poll on node 1 releases one held on node 0.
+        const redis = new Redis(`redis://127.0.0.1:${PORT}/0`);
+        try {
+          expect(await redis.get(`${cluster.nodes[0]!.config.redisPrefix}cluster-id`)).to.equal(clusterId);
+        } finally {
+          redis.disconnect();
+        }
+        for (const n of cluster.nodes) expect(n.gateway.cluster!.clusterId).to.equal(clusterId);
+        const on = (i: number) => Object.assign(new LegacyClient(cluster.nodes[i]!.url, 'bob'), { ticket: bob.ticket, sid: bob.sid, ackId: bob.ackId });
+        while ((await bob.poll(bob.ackId)).events.length > 0);
+        const started = Date.now();
+        const held = on(0).poll(bob.ackId);
+        await new Promise((r) => setTimeout(r, 100));
+        const other = on(1).poll(bob.ackId);
+        await held;
+        expect(Date.now() - started, 'released by the poll on node 1').to.be.below(1500);
+        await other;
       } finally {
         await cluster.close();
       }

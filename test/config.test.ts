@@ -45,7 +45,7 @@ describe('config', () => {
       rateLogonAddress: 600, rateLogonFailuresAddress: 30, logonBackoffAfter: 5, logonBackoffMaxS: 900,
       rateLogonFailures: 10, logonFailureHoldMs: 3000, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
-      wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000,
+      wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000, wsFrameRate: 200, wsFrameBurst: 400,
       fallbackCharset: 'windows-1252', xmlLayout: 'original',
     };
     expect(config).to.deep.equal(expected);

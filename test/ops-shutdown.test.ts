@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,50 @@ describe('gateway shutdown (in process)', () => {
       // A single gateway ends its sessions; a cluster node leaves them to the other nodes.
       expect(order).to.deep.equal(['ws', `flush(sessions=${gw.gateway.cluster ? 2 : 0})`]);
       expect(gw.gateway.context.ops.polls.size).to.equal(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a request arriving on an idle keep-alive connection once shutdown began is not run: 503, Retry-After, an error body, Connection: close', async () => {
+    const gw = await startTestGateway({ holdMs: 0, shutdownTimeoutMs: 3000 });
+    try {
+      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const { port } = new URL(gw.url);
+      // A keep-alive connection that served one poll and is idle.
+      const idle = net.connect(Number(port), '127.0.0.1');
+      let idleReply = '';
+      idle.on('data', (d) => (idleReply += d.toString()));
+      const idleClosed = new Promise((resolve) => idle.on('close', resolve));
+      idle.write(`GET /cwa/AsyncDataChannel.ashx?Sid=${alice.sid}&AckId=0 HTTP/1.1\r\nHost: x\r\nCWA-Ticket: ${alice.ticket}\r\n\r\n`);
+      while (!idleReply.includes('</cwaEvents>')) await sleep(5);
+      expect(idleReply).to.match(/^HTTP\/1\.1 200/).and.to.match(/Connection: keep-alive/i);
+      idleReply = '';
+      // A request in flight (its body still arriving) keeps the drain going.
+      const slow = net.connect(Number(port), '127.0.0.1');
+      let slowReply = '';
+      slow.on('data', (d) => (slowReply += d.toString()));
+      const slowClosed = new Promise((resolve) => slow.on('close', resolve));
+      const query = `<cwaRequests xmlns="http://schemas.microsoft.com/2006/09/rtc/cwa" sid="${alice.sid}"><queryPresence rid="50"><uris><uri>sip:bob@example.com</uri></uris></queryPresence></cwaRequests>`;
+      slow.write(`POST /cwa/MainCommandHandler.ashx HTTP/1.1\r\nHost: x\r\nCWA-Ticket: ${alice.ticket}\r\nContent-Type: text/xml\r\nContent-Length: ${query.length}\r\n\r\n${query.slice(0, 10)}`);
+      await sleep(50);
+
+      const stopping = gw.gateway.stop();
+      await sleep(20);
+      const add = `<cwaRequests xmlns="http://schemas.microsoft.com/2006/09/rtc/cwa" sid="${alice.sid}"><addContact rid="51"><contact uri="sip:late@example.com" name="Late" subscribed="false" tag="false"/></addContact></cwaRequests>`;
+      idle.write(`POST /cwa/MainCommandHandler.ashx HTTP/1.1\r\nHost: x\r\nCWA-Ticket: ${alice.ticket}\r\nContent-Type: text/xml\r\nContent-Length: ${add.length}\r\n\r\n${add}`);
+      await idleClosed;
+      expect(idleReply).to.match(/^HTTP\/1\.1 503/);
+      expect(idleReply).to.match(/\r\nRetry-After: 1\r\n/i).and.to.match(/\r\nConnection: close\r\n/i);
+      expect(idleReply).to.match(/<error code="18400"[^>]*shutting down/);
+      // The request in flight is still answered.
+      slow.write(query.slice(10));
+      const report = await stopping;
+      await slowClosed;
+      expect(report.ok).to.equal(true);
+      expect(slowReply).to.match(/^HTTP\/1\.1 200/).and.to.match(/<request(Accepted|Succeeded) rid="50"/);
+      // The refused request did not run.
+      expect(JSON.stringify(await gw.gateway.store.contactList('alice'))).to.not.contain('sip:late@example.com');
     } finally {
       await gw.close();
     }
@@ -242,7 +287,8 @@ describe('cwa-gateway serve: SIGTERM under load', function () {
     expect(polls[0]!.events).to.have.length(0);
     expect(polls[1]!.events).to.have.length(0);
     expect(answers.length).to.be.greaterThan(0);
-    expect(answers.every((s) => s === 200)).to.equal(true);
+    // Answered, or — arriving after SIGTERM on a keep-alive connection — refused with 503 (not run).
+    expect(answers.every((s) => s === 200 || s === 503), answers.join(' ')).to.equal(true);
     const lines = gw.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: string; ok?: boolean; polls?: number });
     expect(lines.length).to.be.greaterThan(3);
     expect(lines.filter((l) => l.level === 'debug'), '--log-level info').to.deep.equal([]);
@@ -262,6 +308,77 @@ describe('cwa-gateway serve: SIGTERM under load', function () {
     } finally {
       again.child.kill('SIGTERM');
       expect(await again.exit).to.equal(0);
+    }
+  });
+
+  it('20 requests in flight on busy keep-alive connections all get an answer (200, or 503 with Retry-After once shutdown began), none a reset', async () => {
+    const gw = await start(['--data-dir', dataDir, '--shutdown-timeout-ms', '4000', '--rate-ticket', '0', '--rate-address', '0', '--rate-logon-address', '0']);
+    const { hostname, port } = new URL(gw.url);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    type Outcome = { status?: number; retryAfter?: string; connection?: string; body?: string; err?: string; reused: boolean };
+    const request = (path: string, body: string, headers: Record<string, string> = {}) =>
+      new Promise<Outcome>((resolve) => {
+        const req = http.request({ host: hostname, port, method: 'POST', path, agent, headers: { 'Content-Type': 'text/xml', ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () =>
+            resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'], connection: res.headers.connection, body: text, reused: req.reusedSocket }),
+          );
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve({ err: err.code ?? err.message, reused: req.reusedSocket }));
+        req.end(body);
+      });
+    const sessions: { ticket: string; sid: string; rid: number }[] = [];
+    for (const u of ['alice', 'bob', 'carol', 'dave']) {
+      const logon = await new LegacyClient(gw.url, u).signIn();
+      sessions.push({ ticket: logon.ticket!, sid: String(logon.sid), rid: 100 });
+    }
+    // 20 clients, each sending its next request as soon as it has an answer (after a 503, once
+    // Retry-After has passed, as a client should).
+    let signalled = false;
+    const afterSignal: Outcome[][] = Array.from({ length: 20 }, () => []);
+    const loops = afterSignal.map((mine, i) =>
+      (async () => {
+        const s = sessions[i % 4]!;
+        for (;;) {
+          const o = await request(
+            '/cwa/MainCommandHandler.ashx',
+            `<cwaRequests xmlns="http://schemas.microsoft.com/2006/09/rtc/cwa" sid="${s.sid}"><queryPresence rid="${s.rid++}"><uris><uri>sip:alice@example.com</uri></uris></queryPresence></cwaRequests>`,
+            { 'CWA-Ticket': s.ticket },
+          );
+          if (signalled) mine.push(o);
+          if (o.err) return;
+          if (o.status === 503) await sleep(Number(o.retryAfter) * 1000);
+        }
+      })(),
+    );
+    await sleep(400);
+    signalled = true;
+    gw.child.kill('SIGTERM');
+    expect(await gw.exit).to.equal(0);
+    await Promise.all(loops);
+    agent.destroy();
+
+    const after = afterSignal.flat();
+    const answered = after.filter((o) => o.status !== undefined);
+    const failed = after.filter((o) => o.err !== undefined);
+    // Each client's request in flight when the signal came was answered.
+    for (const mine of afterSignal) expect(mine[0]?.status, JSON.stringify(mine[0])).to.be.oneOf([200, 503]);
+    for (const o of answered) {
+      expect([200, 503], o.body).to.include(o.status);
+      expect(o.body).to.not.contain('No active session');
+      if (o.status === 503) {
+        expect(o.retryAfter).to.equal('1');
+        expect(o.body).to.match(/<error code="18400"[^>]*shutting down/);
+        expect(o.connection).to.equal('close');
+      }
+    }
+    expect(answered.some((o) => o.status === 503), 'requests that arrived after SIGTERM were refused').to.equal(true);
+    // Nothing was reset: the only failures are new connections refused once the gateway had gone.
+    expect(failed.length).to.equal(20);
+    for (const o of failed) {
+      expect(o.err).to.equal('ECONNREFUSED');
+      expect(o.reused).to.equal(false);
     }
   });
 });

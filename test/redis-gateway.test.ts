@@ -8,6 +8,7 @@ import { WsTestClient } from './support/ws-client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { describeRedis, REDIS_TEST_URL, uniquePrefix } from './support/redis.js';
 import { fixtureFiles, loadFixtureFile, replayFixture, usesManualClock } from './support/transcript.js';
+import { createLogger } from '../src/ops/logger.js';
 
 
 const onRedis = (extra: Record<string, unknown> = {}) => ({ store: REDIS_TEST_URL, redisPrefix: uniquePrefix('gw'), ...extra });
@@ -88,12 +89,16 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
       redisDown();
     });
 
-    it('fails fast with 503 and an error body while Redis is down, and serves again by itself', async () => {
-      gw = await startTestGateway({ store: `redis://127.0.0.1:${PORT}/0`, holdMs: 2000 }, { store: 'redis' });
+    it('fails fast with 503 and an error body while Redis is down, and serves again by itself; the outage is logged once, then its end with its length', async () => {
+      const lines: { level: string; msg: string; outageMs?: number }[] = [];
+      const logger = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
+      gw = await startTestGateway({ store: `redis://127.0.0.1:${PORT}/0`, holdMs: 2000 }, { store: 'redis', logger });
       const alice = await new LegacyClient(gw.url, 'alice').signIn();
       await alice.pollUntil(() => true);
+      const before = lines.length;
       redisDown();
-      await new Promise((r) => setTimeout(r, 200));
+      // Long enough for the node to retry reading the stream several times (every 200 ms).
+      await new Promise((r) => setTimeout(r, 1500));
       for (const attempt of [
         () => alice.command(`<addContact rid="${alice.nextRid()}"><contact uri="sip:bob@example.com" name="Bob" subscribed="true" tag="false"/></addContact>`),
         () => alice.poll().then((p) => p.reply),
@@ -127,6 +132,17 @@ describeRedis('gateway on Redis (--store redis://…)', () => {
         if (Date.now() > deadline) throw new Error('the gateway did not recover within 10 s of Redis coming back');
         await new Promise((r) => setTimeout(r, 100));
       }
+      // One line when the outage starts, one when it ends (with its length): not one per retry.
+      // (Requests answered 503 meanwhile have their own lines; this Redis came back empty, so the
+      // node also says it gave it its state again.)
+      const outage = lines.slice(before).filter((l) => l.msg !== 'request');
+      const messages = outage.map((l) => l.msg);
+      const loud = outage.filter((l) => l.level === 'error' || l.level === 'warn').filter((l) => !/starts again from this node/.test(l.msg));
+      expect(loud.map((l) => l.msg), messages.join('\n')).to.deep.equal(['Redis unreachable: requests answer 503 until it is back']);
+      const ended = outage.filter((l) => l.msg === 'Redis reachable again');
+      expect(ended, messages.join('\n')).to.have.length(1);
+      expect(ended[0]!.outageMs).to.be.at.least(1500);
+      expect(outage.length, messages.join('\n')).to.be.at.most(5);
     });
   });
 });

@@ -384,16 +384,22 @@ describe('WebSocket data channel', () => {
     });
 
     it('counts pongs as activity for the idle timeout', async () => {
-      gw = await startTestGateway({ holdMs: 0, sessionTimeoutS: 60, wsPingIntervalMs: 20 }, { manualClock: true });
+      // A heartbeat slow enough that a busy machine does not miss a pong (which drops the socket).
+      gw = await startTestGateway({ holdMs: 0, sessionTimeoutS: 60, wsPingIntervalMs: 150 }, { manualClock: true });
       const alice = await signIn(gw);
       const H = alice.head;
       const ws = await attach({ sid: alice.sid, ackId: H, ticket: alice.ticket });
       await ws.untilFrames(1);
+      const session = gw.gateway.engine.sessionFor('alice', alice.sid)!;
       for (let i = 0; i < 4; i++) {
         gw.clock!.advance(50_000);
-        await sleep(100); // a few heartbeats: the pongs touch the session
+        // The next pong touches the session: wait for it rather than for a fixed time.
+        const until = Date.now() + 5_000;
+        while (session.lastActivity < gw.clock!.now() && Date.now() < until) await sleep(20);
+        expect(session.lastActivity, `a pong after step ${i}`).to.equal(gw.clock!.now());
         await gw.gateway.tick();
       }
+      expect(ws.closeCode).to.equal(undefined);
       expect(gw.gateway.engine.sessionFor('alice', alice.sid)).to.not.equal(undefined);
     });
   });

@@ -10,6 +10,10 @@
 //                     --snapshot-every commands by one node; the stream is trimmed to it
 //   <prefix>snapmeta  "<epoch>:<seq>" of that snapshot
 //   <prefix>snaplock  taken (SET NX PX) by the node writing a snapshot
+//   <prefix>cluster-id  random id of the cluster, drawn by its first node (SET NX) and kept
+//                     when Redis loses its data (a node that reseeds writes back the one it
+//                     knows); the pub/sub channel <prefix><cluster-id>:attach is named after
+//                     it, since channels ignore database numbers (attach-notices.ts)
 //
 // Why it is correct: a command's effects are a function of the state before it and of
 // the command (its time and random seed travel in it), so nodes that apply the same
@@ -31,6 +35,8 @@ import { newSeed, type SeededRandom } from '../engine/random.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
+import { attachChannel, AttachNotices } from './attach-notices.js';
+import { TouchPacer } from './touch-pacer.js';
 import type { Command, Envelope } from './commands.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
 import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
@@ -63,7 +69,7 @@ export interface RedisCoordinatorOptions {
   redis: Redis;
   /** A second connection, used only for the blocking reads of the stream. */
   reader: Redis;
-  /** A third one, subscribed to the channel where nodes announce new listeners of a session. */
+  /** A third one, subscribed to the cluster's channel where nodes announce new listeners of a session. */
   subscriber: Redis;
   /** A session's listener attached on another node (this node's listener of it gives way). */
   onAttachedElsewhere?: (sid: number, kind: 'poll' | 'websocket') => void;
@@ -79,7 +85,7 @@ export interface RedisCoordinatorOptions {
   logger: Logger;
   /** A command not applied within this time fails with 503 (it may still apply later: retries are de-duplicated). */
   proposeTimeoutMs?: number;
-  /** Polls and sockets refresh a session's activity at most this often (a command each time). */
+  /** Polls and sockets refresh a session's activity at most this often per session (a command each time; touch-pacer.ts). */
   touchEveryMs: number;
   /** How often some node proposes a timer tick. */
   tickEveryMs?: number;
@@ -113,14 +119,16 @@ return ARGV[1]
 `;
 
 /**
- * KEYS stream seq epoch snap snapmeta; ARGV fresh seq snapshot expected. Redis lost the stream
- * (no epoch, expected '') or entries of it (a failover to a replica that missed them; expected
- * = that epoch): a node that still holds the state offers it as the base of a new stream,
- * unless another node did first (the epoch is no longer the expected one).
+ * KEYS stream seq epoch snap snapmeta cluster-id; ARGV fresh seq snapshot expected cluster-id.
+ * Redis lost the stream (no epoch, expected '') or entries of it (a failover to a replica that
+ * missed them; expected = that epoch): a node that still holds the state offers it as the base
+ * of a new stream, unless another node did first (the epoch is no longer the expected one).
+ * The cluster keeps its id: the node's, unless one is there already.
  */
 const RESEED = `
 local e = redis.call('GET', KEYS[3])
 if (e or '') ~= ARGV[4] then return e end
+redis.call('SET', KEYS[6], ARGV[5], 'NX')
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[3])
@@ -166,11 +174,19 @@ export class RedisCoordinator implements Coordinator {
   /** Set when the stream's end was seen below what this node applied. */
   private wentBack: number | undefined;
   private readerUp = false;
+  /** Since when the stream cannot be read (one line when it starts, one when it ends), and at what level that was logged. */
+  private streamDown: { since: number; level: 'error' | 'debug' } | undefined;
+  private followedOnce = false;
   private caughtUp = false;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposeTimeoutMs: number;
   private readonly tickEveryMs: number;
+  private readonly clusterIdKey: string;
+  /** The cluster's id as this node last read it from Redis (undefined before it joined). */
+  private clusterIdKnown: string | undefined;
+  private readonly notices: AttachNotices;
+  private readonly touches: TouchPacer;
 
   constructor(private readonly opts: RedisCoordinatorOptions) {
     this.replica = opts.makeReplica();
@@ -178,6 +194,29 @@ export class RedisCoordinator implements Coordinator {
     this.snapKeys = [`${opts.prefix}snap`, `${opts.prefix}snapmeta`, `${opts.prefix}snaplock`];
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 5000;
     this.tickEveryMs = opts.tickEveryMs ?? 1000;
+    this.clusterIdKey = `${opts.prefix}cluster-id`;
+    this.notices = new AttachNotices({
+      publisher: opts.redis,
+      subscriber: opts.subscriber,
+      nodeId: opts.nodeId,
+      ...(opts.onAttachedElsewhere ? { onAttachedElsewhere: opts.onAttachedElsewhere } : {}),
+    });
+    this.touches = new TouchPacer({
+      everyMs: opts.touchEveryMs,
+      now: () => opts.clock.now(),
+      propose: async (session, ua) => {
+        await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
+      },
+      current: (session) => {
+        const s = this.running ? this.state.engine.sessionFor(session.user.login, session.sid) : undefined;
+        return s && !s.ended ? s : undefined;
+      },
+    });
+  }
+
+  /** The id of the cluster this node belongs to (undefined until it joined). */
+  get clusterId(): string | undefined {
+    return this.clusterIdKnown;
   }
 
   get state(): GatewayState {
@@ -194,54 +233,24 @@ export class RedisCoordinator implements Coordinator {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.follow();
-    const { subscriber } = this.opts;
-    subscriber.on('message', (_channel: string, message: string) => this.onAttachNotice(message));
-    // Subscribed whenever the connection is (again) ready; commands fail fast before that.
-    const subscribe = () => void subscriber.subscribe(this.attachChannel).catch(() => undefined);
-    subscriber.on('ready', subscribe);
-    if (subscriber.status === 'ready') subscribe();
+    this.notices.start();
   }
 
-  // ---- one listener per session, across nodes ------------------------------------------
-
-  private get attachChannel(): string {
-    return `${this.opts.prefix}attach`;
-  }
-
-  /** sid -> node that announced the session's latest listener. */
-  private readonly lastAttach = new Map<number, string>();
-
-  /**
-   * A poll or WebSocket of `sid` attached on this node: the other nodes' listeners of the
-   * session give way. Announced only when the latest listener known was on another node, so
-   * a client that keeps polling one node costs nothing. (Pub/sub: a notice lost while a
-   * node reconnects leaves an older listener until its hold ends, as before this rule.)
-   */
+  /** A poll or WebSocket of `sid` attached on this node: the other nodes' listeners of it give way (attach-notices.ts). */
   announceAttach(sid: number, kind: 'poll' | 'websocket'): void {
-    if (this.lastAttach.get(sid) === this.opts.nodeId) return;
-    this.lastAttach.set(sid, this.opts.nodeId);
-    if (this.lastAttach.size > 100_000) this.lastAttach.delete(this.lastAttach.keys().next().value!);
-    this.opts.redis.publish(this.attachChannel, `${this.opts.nodeId} ${sid} ${kind}`).catch(() => undefined);
-  }
-
-  private onAttachNotice(message: string): void {
-    const [node, sidText, kind] = message.split(' ');
-    const sid = Number(sidText);
-    if (!node || !Number.isInteger(sid) || node === this.opts.nodeId) return;
-    this.lastAttach.delete(sid);
-    this.lastAttach.set(sid, node);
-    this.opts.onAttachedElsewhere?.(sid, kind === 'websocket' ? 'websocket' : 'poll');
+    this.notices.announce(sid, kind);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.touches.clear();
     for (const [o, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new StoreUnavailableError('The gateway node is stopping'));
       this.pending.delete(o);
     }
     this.opts.reader.disconnect();
-    this.opts.subscriber.disconnect();
+    this.notices.stop();
     await this.loopDone;
   }
 
@@ -341,14 +350,9 @@ export class RedisCoordinator implements Coordinator {
     return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
   }
 
-  async touch(session: Session, ua?: boolean): Promise<void> {
-    const now = this.opts.clock.now();
-    const every = this.opts.touchEveryMs;
-    const needed =
-      (ua !== undefined && ua !== session.userActive) ||
-      (ua === true && now - session.userActiveAt >= every) ||
-      now - session.lastActivity >= every;
-    if (needed) await this.propose({ t: 'touch', login: session.user.login, sid: session.sid, ...(ua !== undefined ? { ua } : {}) });
+  /** A poll or WebSocket of the session showed activity (paced: see touch-pacer.ts). */
+  touch(session: Session, ua?: boolean): Promise<void> {
+    return this.touches.touch(session, ua);
   }
 
   /** Acknowledgements of many sessions in one command. */
@@ -416,13 +420,11 @@ export class RedisCoordinator implements Coordinator {
         }
         if (target < 0) target = Number((await reader.get(this.keys[1])) ?? 0);
         if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
-        if (!this.readerUp) {
-          this.readerUp = true;
-          logger.info({ applied: this.applied }, 'cluster: following the command stream');
-        }
+        this.readerUp = true;
         const res = (await reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', this.keys[0], `0-${this.applied}`)) as
           | [string, [string, string[]][]][]
           | null;
+        this.streamReadable();
         if (!res) {
           // Quiet stream: make sure it is still the one this node follows (Redis may have lost its data).
           const [epoch, seq] = await reader.mget(this.keys[2], this.keys[1]);
@@ -455,11 +457,30 @@ export class RedisCoordinator implements Coordinator {
         if (this.opts.snapshotEvery > 0 && this.applied - this.lastSnapshotSeq >= this.opts.snapshotEvery) await this.snapshot();
       } catch (err) {
         if (!this.running) break;
-        if (this.readerUp) logger.error({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying');
         this.readerUp = false;
+        if (this.streamDown === undefined) {
+          // Once per outage, not once per retry. A lost connection is already logged by
+          // whoever watches the connections (server.ts, once per outage): debug then.
+          const level = reader.status === 'ready' ? 'error' : 'debug';
+          this.streamDown = { since: Date.now(), level };
+          logger[level]({ err: (err as Error).message }, 'cluster: the command stream cannot be read; retrying every 200 ms until it can');
+        }
         await delay(200);
       }
     }
+  }
+
+  /** A read of the stream succeeded: says so once at start, and once at the end of an outage (with its length). */
+  private streamReadable(): void {
+    const { logger } = this.opts;
+    if (!this.followedOnce) {
+      this.followedOnce = true;
+      logger.info({ applied: this.applied }, 'cluster: following the command stream');
+    }
+    if (this.streamDown === undefined) return;
+    const { since, level } = this.streamDown;
+    this.streamDown = undefined;
+    logger[level === 'error' ? 'info' : 'debug']({ applied: this.applied, outageMs: Date.now() - since }, 'cluster: the command stream can be read again');
   }
 
   /** Finds the stream to follow (at start, and whenever the one followed changed or vanished). */
@@ -477,6 +498,7 @@ export class RedisCoordinator implements Coordinator {
       this.running = false;
       return;
     }
+    await this.readClusterId();
     let current = await reader.get(this.keys[2]);
     if (current === null) {
       const fresh = newSeed();
@@ -501,6 +523,22 @@ export class RedisCoordinator implements Coordinator {
   }
 
   /**
+   * The cluster's id: the one in Redis, or — the first node, or Redis lost its data — the one
+   * this node knows (a fresh one if it knows none). Notices go on the channel named after it.
+   */
+  private async readClusterId(): Promise<void> {
+    const { reader, prefix } = this.opts;
+    await reader.set(this.clusterIdKey, this.clusterIdKnown ?? newSeed(), 'NX');
+    const id = await reader.get(this.clusterIdKey);
+    if (id === null) throw new Error(`${this.clusterIdKey} vanished while joining`);
+    if (id !== this.clusterIdKnown) {
+      if (this.clusterIdKnown !== undefined) this.opts.logger.warn({ was: this.clusterIdKnown, now: id }, 'cluster: the cluster id in Redis changed; following it');
+      this.clusterIdKnown = id;
+    }
+    this.notices.listenOn(attachChannel(prefix, id));
+  }
+
+  /**
    * Writes this node's state as the base of a new stream, if the stream's epoch is still
    * `expected` ('' for none); returns the epoch in force afterwards (this node's new one, or
    * the one another node set first).
@@ -508,7 +546,18 @@ export class RedisCoordinator implements Coordinator {
   private async reseed(expected: string, why: string): Promise<string> {
     const fresh = newSeed();
     const bytes = writeSnapshot(this.replica, this.metaNow(fresh));
-    const current = (await this.opts.reader.eval(RESEED, 5, ...this.keys, ...this.snapKeys.slice(0, 2), fresh, this.applied, bytes, expected)) as string;
+    const current = (await this.opts.reader.eval(
+      RESEED,
+      6,
+      ...this.keys,
+      ...this.snapKeys.slice(0, 2),
+      this.clusterIdKey,
+      fresh,
+      this.applied,
+      bytes,
+      expected,
+      this.clusterIdKnown ?? newSeed(),
+    )) as string;
     if (current === fresh) {
       this.opts.logger.warn({ applied: this.applied, why }, 'cluster: the command stream starts again from this node\'s state');
       this.replicaEpoch = fresh;

@@ -2,6 +2,7 @@
 // in one process (tests) do not mix their figures. Transports update the counters and
 // gauges here directly; values that live elsewhere (live sessions) are read at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { requestValidations } from '../protocol/schema.js';
 
 export type ErrorKind = 'document' | 'request';
 export type ThrottleLimit = 'address' | 'ticket' | 'logonAddress' | 'logonFailures' | 'logonUserAddress';
@@ -22,6 +23,8 @@ export class GatewayMetrics {
   readonly heldPolls: Gauge;
   /** Open WebSockets: the WebSocket transport increments and decrements it. */
   readonly webSockets: Gauge;
+  /** Frames read from WebSocket clients: within the socket's frame budget, or after waiting for it. */
+  readonly webSocketFrames: Counter<'budget'>;
   readonly eventsQueued: Counter;
   readonly eventsDelivered: Counter;
   readonly eventsRedelivered: Counter;
@@ -68,6 +71,12 @@ export class GatewayMetrics {
     });
     this.heldPolls = new Gauge({ name: 'cwa_held_polls', help: 'Data-channel GETs held open, waiting for an event', registers });
     this.webSockets = new Gauge({ name: 'cwa_websockets', help: 'Open WebSocket connections', registers });
+    this.webSocketFrames = new Counter({
+      name: 'cwa_websocket_frames_total',
+      help: 'Frames read from WebSocket clients; budget "waited" for those that came faster than --ws-frame-rate and waited for it',
+      labelNames: ['budget'],
+      registers,
+    });
     this.eventsQueued = new Counter({ name: 'cwa_events_queued_total', help: 'Events appended to session logs', registers });
     this.eventsDelivered = new Counter({
       name: 'cwa_events_delivered_total',
@@ -119,6 +128,18 @@ export class GatewayMetrics {
     this.clusterApplied = new Counter({ name: 'cwa_cluster_commands_applied_total', help: 'Commands of the shared stream this node applied', registers });
     this.clusterSnapshots = new Counter({ name: 'cwa_cluster_snapshots_written_total', help: 'Snapshots of the shared state this node wrote', registers });
     this.clusterSnapshotBytes = new Gauge({ name: 'cwa_cluster_snapshot_bytes', help: 'Size of the last snapshot this node wrote or loaded', registers });
+    new Counter({
+      name: 'cwa_request_validations_total',
+      help: 'Requests checked against cwa-requests.xsd (process-wide), by what decided: "compiled" (the compiled schema found them valid), "libxml2" (the rest); "disagreement" counts requests the compiled schema found invalid and libxml2 valid (libxml2 decides)',
+      labelNames: ['by'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ by: 'compiled' }, requestValidations.compiled);
+        this.inc({ by: 'libxml2' }, requestValidations.libxml2);
+        this.inc({ by: 'disagreement' }, requestValidations.disagreements);
+      },
+    });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cwa_' });
   }
 

@@ -12,6 +12,7 @@
 //
 // Hooks of one phase run concurrently; a hook that fails or overruns is reported and the
 // next phases still run (a stuck connection must not keep the store from being flushed).
+import type http from 'node:http';
 import type { Logger } from 'pino';
 
 export const SHUTDOWN_PHASES = ['release', 'drain', 'engine', 'flush', 'final'] as const;
@@ -35,6 +36,41 @@ export interface ShutdownReport {
 export function drainBudget(deadline: number, timeoutMs: number, now = Date.now()): number {
   const reserve = Math.min(2000, Math.floor(timeoutMs / 4));
   return Math.max(0, deadline - reserve - now);
+}
+
+/** The HTTP requests being served, from their headers to their answer (the drain waits for them). */
+export class RequestsInFlight {
+  private count = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(server: http.Server) {
+    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.count += 1;
+      res.once('close', () => {
+        this.count -= 1;
+        if (this.count === 0) for (const w of [...this.waiters]) w();
+      });
+    });
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves true once none is in flight, false after `ms`. */
+  none(ms: number): Promise<boolean> {
+    if (this.count === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(onNone);
+        resolve(v);
+      };
+      const onNone = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.waiters.add(onNone);
+    });
+  }
 }
 
 export class ShutdownRegistry {

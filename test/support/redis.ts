@@ -6,6 +6,20 @@ import { whenReady } from '../../src/store/redis-connection.js';
 
 export const REDIS_TEST_URL = process.env.CWA_TEST_REDIS_URL || 'redis://127.0.0.1:6379/15';
 
+/**
+ * Another database of the same Redis, for tests of two clusters side by side:
+ * CWA_TEST_REDIS_URL_2, or the next database number (mod 16) of REDIS_TEST_URL. Tests
+ * use only keys of their own prefix there and delete them afterwards (they never empty it).
+ */
+export const REDIS_TEST_URL_2 = process.env.CWA_TEST_REDIS_URL_2 || nextDatabase(REDIS_TEST_URL);
+
+function nextDatabase(url: string): string {
+  const u = new URL(url);
+  const db = Number(u.pathname.slice(1) || '0');
+  u.pathname = `/${(db + 1) % 16}`;
+  return u.toString();
+}
+
 export function redisTestsEnabled(): boolean {
   return Boolean(process.env.CI || process.env.CWA_TEST_REDIS);
 }

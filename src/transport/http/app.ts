@@ -41,6 +41,20 @@ function requireTicket(ctx: TransportContext): Handler {
   }, true);
 }
 
+/**
+ * Once shutdown has started, a request that arrives (on a keep-alive connection that was
+ * idle; the listener is closed) is not run: it gets 503, `Retry-After` and an error body,
+ * and its connection closes, so the client retries elsewhere or later. Requests that
+ * arrived before keep running and are answered (ops/shutdown.ts, server.ts).
+ */
+function refuseWhileStopping(ctx: TransportContext): Handler {
+  return (_req, res, next) => {
+    if (!ctx.ops.shutdown.shuttingDown) return next();
+    res.setHeader('Retry-After', '1');
+    sendError(res, 503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'));
+  };
+}
+
 export function createApp(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -52,9 +66,10 @@ export function createApp(ctx: TransportContext, opts: { isListening?: () => boo
   app.use(securityHeaders(ctx));
   corsSupport(app, ctx);
   operatorRoutes(app, ctx, opts.isListening ?? (() => true));
+  app.use(refuseWhileStopping(ctx));
   app.use(addressLimit(ctx));
 
-  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl));
   const body = xmlBody(ctx.limits.maxBodyBytes, ctx.fallbackCharset);
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
   for (const path of LOGON_PATHS) app.post(path, logonAddressLimit(ctx), body, wrap(logonHandler(ctx)));

@@ -20,6 +20,8 @@ const ACK_ROOT = /^\s*(?:<\?xml\s[^>]*\?>\s*)?<ack[\s/>]/;
 /** The ack as clients write it, taken without a parser (acks are the most frequent frame). */
 const PLAIN_ACK = /^<ack ackId="(\d{1,15})"\/>$/;
 const ACK_LIMITS: XmlLimits = { maxDepth: 1, maxElements: 1, maxAttributes: 4, maxAttributeLength: 64 };
+/** The longest ack frame parsed: a real one is under 200 characters, even with a declaration and the namespace. */
+export const MAX_ACK_CHARS = 1024;
 
 export function classifyFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ClientFrame {
   if (isBinary) return { kind: 'invalid', error: cwaError(ErrorCode.InvalidFormat, 'binary frames are not accepted: send each document as a text frame') };
@@ -28,6 +30,8 @@ export function classifyFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: b
   const plain = PLAIN_ACK.exec(text);
   if (plain) return { kind: 'ack', ackId: Number(plain[1]) };
   if (!ACK_ROOT.test(text)) return { kind: 'command', text };
+  // Refused unparsed: a 64 KB "ack" would cost a parse of 64 KB for nothing.
+  if (text.length > MAX_ACK_CHARS) return { kind: 'invalid', error: cwaError(ErrorCode.InvalidRequest, `ack frame longer than ${MAX_ACK_CHARS} characters`) };
   return parseAck(text);
 }
 

@@ -15,6 +15,7 @@ import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
+import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
@@ -22,6 +23,9 @@ import { StoreUnavailableError } from '../../store/unavailable.js';
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
   maxBufferedBytes: number;
+  /** Frames per second read from the client (0: no limit), after a burst of `frameBurst` (frame-budget.ts). */
+  frameRate: number;
+  frameBurst: number;
 }
 
 export interface SubscriberStart {
@@ -56,6 +60,10 @@ export class Subscriber implements Attachment {
   /** Command frames being run; the socket closes after their answers went out. */
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
+  private readonly budget: FrameBudget;
+  /** Frames that arrived past the budget, in order; reading is paused while there are any. */
+  private readonly waiting: Array<[RawData, boolean]> = [];
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -68,7 +76,8 @@ export class Subscriber implements Attachment {
     this.sid = start.sid;
     this.ticket = start.presented;
     this.sent = start.cursor;
-    socket.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(data, isBinary));
+    this.budget = new FrameBudget({ ratePerS: limits.frameRate, burst: limits.frameBurst });
+    socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
       this.touch();
@@ -167,6 +176,35 @@ export class Subscriber implements Attachment {
   }
 
   // ---- frames from the client ---------------------------------------------------
+
+  /** Every frame takes a token of the socket's budget; past it, frames wait and reading pauses (frame-budget.ts). */
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (!this.active) return;
+    if (this.waiting.length === 0 && this.budget.take()) {
+      this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'within' });
+      void this.onMessage(data, isBinary);
+      return;
+    }
+    // Frames of the chunk already read still come (the ws library parses a chunk whole): they wait their turn.
+    this.waiting.push([data, isBinary]);
+    if (!this.socket.isPaused) this.socket.pause();
+    this.waitForTokens();
+  }
+
+  private waitForTokens(): void {
+    if (this.waitTimer || !this.active) return;
+    this.waitTimer = setTimeout(() => {
+      this.waitTimer = undefined;
+      if (!this.active) return;
+      while (this.waiting.length > 0 && this.budget.take()) {
+        const [data, isBinary] = this.waiting.shift()!;
+        this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'waited' });
+        void this.onMessage(data, isBinary);
+      }
+      if (this.waiting.length > 0) this.waitForTokens();
+      else if (this.active) this.socket.resume();
+    }, Math.max(1, this.budget.msUntilToken()));
+  }
 
   private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
     if (!this.active) return;
@@ -303,6 +341,8 @@ export class Subscriber implements Attachment {
   private finish(reason: EndReason): void {
     if (!this.active) return;
     this.active = false;
+    clearTimeout(this.waitTimer);
+    this.waiting.length = 0;
     this.ctx.ops.metrics.webSockets.dec();
     this.abort.abort();
     this.ctx.attachments.detach(this.sid, this);

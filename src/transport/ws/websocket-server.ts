@@ -27,6 +27,9 @@ export interface WebSocketLimits {
   maxBufferedBytes: number;
   /** Heartbeat period; a socket that misses one pong is dropped. */
   pingIntervalMs: number;
+  /** Frames per second read from one socket (0: no limit), after a burst (frame-budget.ts). */
+  frameRate: number;
+  frameBurst: number;
 }
 
 export interface WebSocketStats {
@@ -95,7 +98,7 @@ export class WebSocketChannel {
     }
     const { ops } = this.ctx;
     if (ops.shutdown.shuttingDown) {
-      return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down.') });
+      return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), retryAfterS: 1 });
     }
     // The same per-address limit as every HTTP request.
     const allowed = ops.rates.address.take(addressKey(upgradeAddress(req, ops.trustProxy)));
@@ -153,7 +156,7 @@ export class WebSocketChannel {
         this.ctx,
         ws,
         { login: check.login, sid, presented, current: ticket, cursor: Math.min(ackId, r.head) },
-        { maxBufferedBytes: this.limits.maxBufferedBytes },
+        { maxBufferedBytes: this.limits.maxBufferedBytes, frameRate: this.limits.frameRate, frameBurst: this.limits.frameBurst },
         (s, reason) => this.onEnd(s, reason),
       );
       if (sub.isActive) this.subscribers.add(sub);
