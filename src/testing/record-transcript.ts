@@ -185,7 +185,8 @@ export class TranscriptBuilder {
       c.ownConfIds.add(v);
       return `${pre}${v}"`;
     });
-    for (const [value, name] of this.shared) out = out.replace(new RegExp(escapeRegex(value), 'g'), `{${name}}`);
+    // Short values could match unrelated text: only ids long enough to be unmistakable are sent back by name.
+    for (const [value, name] of this.shared) if (value.length >= 6) out = out.replace(new RegExp(escapeRegex(value), 'g'), `{${name}}`);
     return out;
   }
 
