@@ -1,5 +1,6 @@
 /**
- * The `cwa-gateway` command: `serve` (default), `hash-password`, `revoke`, `help`, `--version`.
+ * The `cwa-gateway` command: `serve` (default), `hash-password`, `revoke`, `replay`, `record`,
+ * `help`, `--version`.
  * Everything it touches comes through `io`, so tests run it in-process.
  */
 import { readFile } from 'node:fs/promises';
@@ -39,6 +40,9 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     if (first === 'hash-password') return await hashPasswordCommand(rest, cio);
     if (first === 'revoke') return await revokeCommand(rest, cio);
     if (first === 'serve') return await serve(rest, cio);
+    // Record and replay live in src/testing, loaded only when asked for.
+    if (first === 'replay') return await (await import('./testing/cli.js')).replayCommand(rest, cio);
+    if (first === 'record') return await (await import('./testing/record-cli.js')).recordCommand(rest, cio);
     if (first === undefined || first.startsWith('-')) return await serve(argv, cio);
     cio.stderr.write(`cwa-gateway: unknown command "${first}" (see cwa-gateway --help)\n`);
     return EXIT_USAGE;
@@ -58,6 +62,8 @@ export function usage(): string {
     'Usage: cwa-gateway [serve] [options]',
     '       cwa-gateway hash-password [PASSWORD]',
     '       cwa-gateway revoke --user LOGIN [--url URL] [--config FILE]',
+    '       cwa-gateway replay FILE|DIR... [--target URL] [--credentials FILE] [--reporter spec|tap|junit] [--out FILE]',
+    '       cwa-gateway record --target URL --port N --out FILE [--host H] [--title TEXT] [--max-seconds S]',
     '       cwa-gateway help | --help',
     '       cwa-gateway --version',
     '',
@@ -69,6 +75,10 @@ export function usage(): string {
     '  revoke           sign a user out everywhere on a running gateway: every ticket revoked, every',
     '                   session ended. Needs the gateway\'s --admin-token in CWA_ADMIN_TOKEN (or the',
     '                   config file); talks to --url, by default http://HOST:PORT of the configuration',
+    '  replay           replay recorded conversations (transcripts) against a fresh gateway or --target;',
+    '                   exit 0 all matched, 1 a step differed, 2 bad usage (cwa-gateway replay --help)',
+    '  record           a recording reverse proxy in front of --target: writes one transcript of the',
+    '                   conversations through it when stopped (cwa-gateway record --help)',
     '',
     'Options of serve (flags beat environment variables, which beat the config file):',
     describeOptions(),
