@@ -1,5 +1,6 @@
 /**
- * The `cwa-gateway` command: `serve` (default), `hash-password`, `revoke`, `help`, `--version`.
+ * The `cwa-gateway` command: `serve` (default), `hash-password`, `revoke`, `replay`, `record`,
+ * `help`, `--version`.
  * Everything it touches comes through `io`, so tests run it in-process.
  */
 import { readFile } from 'node:fs/promises';
@@ -39,6 +40,9 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     if (first === 'hash-password') return await hashPasswordCommand(rest, cio);
     if (first === 'revoke') return await revokeCommand(rest, cio);
     if (first === 'serve') return await serve(rest, cio);
+    // Record and replay live in src/testing, loaded only when asked for.
+    if (first === 'replay') return await (await import('./testing/cli.js')).replayCommand(rest, cio);
+    if (first === 'record') return await (await import('./testing/record-cli.js')).recordCommand(rest, cio);
     if (first === undefined || first.startsWith('-')) return await serve(argv, cio);
     cio.stderr.write(`cwa-gateway: unknown command "${first}" (see cwa-gateway --help)\n`);
     return EXIT_USAGE;
@@ -58,6 +62,8 @@ export function usage(): string {
     'Usage: cwa-gateway [serve] [options]',
     '       cwa-gateway hash-password [PASSWORD]',
     '       cwa-gateway revoke --user LOGIN [--url URL] [--config FILE]',
+    '       cwa-gateway replay FILE|DIR... [--target URL] [--credentials FILE] [--reporter spec|tap|junit] [--out FILE]',
+    '       cwa-gateway record --target URL --port N --out FILE [--host H] [--title TEXT] [--max-seconds S]',
     '       cwa-gateway help | --help',
     '       cwa-gateway --version',
     '',
@@ -69,6 +75,10 @@ export function usage(): string {
     '  revoke           sign a user out everywhere on a running gateway: every ticket revoked, every',
     '                   session ended. Needs the gateway\'s --admin-token in CWA_ADMIN_TOKEN (or the',
     '                   config file); talks to --url, by default http://HOST:PORT of the configuration',
+    '  replay           replay recorded conversations (transcripts) against a fresh gateway or --target;',
+    '                   exit 0 all matched, 1 a step differed, 2 bad usage (cwa-gateway replay --help)',
+    '  record           a recording reverse proxy in front of --target: writes one transcript of the',
+    '                   conversations through it when stopped (cwa-gateway record --help)',
     '',
     'Options of serve (flags beat environment variables, which beat the config file):',
     describeOptions(),
@@ -133,10 +143,15 @@ async function revokeCommand(args: readonly string[], io: CliIo): Promise<number
     throw new ConfigError('revoke: no admin token; set CWA_ADMIN_TOKEN (or adminToken in the config file) to the gateway\'s --admin-token');
   }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const base = (own['--url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
+  const scheme = config.tlsCert !== undefined ? 'https' : 'http';
+  const base = (own['--url'] ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
   const res = await fetch(`${base}/admin/revoke?user=${encodeURIComponent(user)}`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${config.adminToken}` },
+  }).catch((err: unknown) => {
+    // fetch says only "fetch failed"; the cause (refused, certificate not trusted …) is what helps.
+    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+    throw new Error(`revoke: cannot reach ${base}: ${cause}`);
   });
   const text = await res.text();
   let body: { login?: string; ticketsRevoked?: number; sessionsEnded?: number; error?: string } = {};
@@ -179,11 +194,14 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   try {
     gateway = await start(config, { users });
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // unusable certificate files: a usage error
     io.stderr.write(`cwa-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   io.stdout.write(`cwa-gateway listening on ${gateway.url}\n`);
+  const stopReloading = reloadOnHangup(gateway);
   const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs);
+  stopReloading();
   io.exit(code); // do not wait for stray handles (idle keep-alive sockets) to drain
   return code;
 }
@@ -199,6 +217,19 @@ function demoWarning(users: UserDirectory, config: GatewayConfig): string {
   lines.push('Demo logins (login / password):');
   for (const { login, password } of users.demoCredentials()) lines.push(`  ${login} / ${password}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * With HTTPS, SIGHUP reads the certificate files again (the gateway logs the outcome and
+ * keeps its certificate when the new files are unusable). Without it SIGHUP keeps its
+ * default meaning. Returns the function that removes the handler.
+ */
+function reloadOnHangup(gateway: RunningGateway): () => void {
+  const reload = gateway.reloadCertificates;
+  if (!reload) return () => undefined;
+  const onHangup = (): void => void reload();
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
 }
 
 /**

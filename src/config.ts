@@ -82,6 +82,13 @@ export interface GatewayConfig {
   fallbackCharset: string;
   wsFrameRate: number;
   wsFrameBurst: number;
+  /** PEM certificate (chain) and key: with both, the gateway serves HTTPS and WSS. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** PEM intermediates (or a CA bundle) sent after the certificate. */
+  tlsCa?: string;
+  /** The address clients reach the gateway at, for absolute links (no trailing slash). */
+  publicUrl?: string;
 }
 
 /** A configuration that cannot be used; the message names the flag, variable or file key. */
@@ -154,6 +161,27 @@ function checkCorsOrigins(value: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** An http(s) URL naming where clients reach the gateway: no credentials, query or fragment. */
+function checkPublicUrl(value: string): string | undefined {
+  const expected = 'expected http(s)://host[:port][/path] (the address clients use)';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return expected;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return expected;
+  if (url.hostname === '') return `${expected} (host missing)`;
+  if (url.username !== '' || url.password !== '') return `${expected} (no user or password)`;
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) return `${expected} (no query or fragment)`;
+  return undefined;
+}
+
+/** The public URL as links are built from it: normalized, without a trailing slash. */
+export function normalizePublicUrl(value: string): string {
+  return new URL(value).href.replace(/\/+$/, '');
 }
 
 function checkFallbackCharset(value: string): string | undefined {
@@ -290,6 +318,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'comma-separated origins (scheme://host[:port]) whose web pages may call the gateway, or * for any' },
   { key: 'adminToken', flag: '--admin-token', env: 'CWA_ADMIN_TOKEN', type: 'string', default: undefined, check: checkAdminToken, arg: 'TOKEN',
     description: 'enables POST /admin/revoke?user=LOGIN (and `cwa-gateway revoke`) for callers sending "Authorization: Bearer TOKEN"; at least 16 characters (prefer the environment or the config file: a flag shows in process lists)' },
+  { key: 'tlsCert', flag: '--tls-cert', env: 'CWA_TLS_CERT', type: 'string', default: undefined, path: true, arg: 'FILE',
+    description: 'PEM certificate (followed by its intermediates, if any): with --tls-key the port serves HTTPS and WSS instead of HTTP and WS; both files are read again on SIGHUP' },
+  { key: 'tlsKey', flag: '--tls-key', env: 'CWA_TLS_KEY', type: 'string', default: undefined, path: true, arg: 'FILE',
+    description: 'PEM private key of --tls-cert (unencrypted; keep the file readable by the gateway only)' },
+  { key: 'tlsCa', flag: '--tls-ca', env: 'CWA_TLS_CA', type: 'string', default: undefined, path: true, arg: 'FILE',
+    description: 'PEM intermediate certificates (a chain or CA bundle) sent after --tls-cert, for a certificate file that holds only the server\'s own' },
+  { key: 'publicUrl', flag: '--public-url', env: 'CWA_PUBLIC_URL', type: 'string', default: undefined, check: checkPublicUrl, arg: 'URL',
+    description: 'the address clients reach the gateway at (e.g. https://lyncdiscover.example.com, the proxy\'s when one terminates TLS): named on the root page; absolute links are built from it' },
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
@@ -396,6 +432,7 @@ export async function loadConfig(argv: readonly string[], env: Record<string, st
     for (const [o, value] of layer) config[o.key] = value;
   }
   checkCombination(config as unknown as GatewayConfig);
+  if (typeof config.publicUrl === 'string') config.publicUrl = normalizePublicUrl(config.publicUrl);
   return config as unknown as GatewayConfig;
 }
 
@@ -406,6 +443,14 @@ function checkCombination(config: GatewayConfig): void {
       `--headers-timeout-ms (${config.headersTimeoutMs}) must not exceed --request-timeout-ms (${config.requestTimeoutMs})`,
     );
   }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(
+      `${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${config.tlsCert === undefined ? '--tls-cert' : '--tls-key'} too: HTTPS takes a certificate and its private key (give both, or neither for plain HTTP)`,
+    );
+  }
+  if (config.tlsCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError('--tls-ca is sent with the certificate of --tls-cert: give --tls-cert and --tls-key too');
+  }
 }
 
 function defaultText(o: OptionSpec): string {
@@ -413,6 +458,7 @@ function defaultText(o: OptionSpec): string {
   if (o.key === 'usersFile') return 'demo users';
   if (o.key === 'corsOrigins') return 'none (no CORS headers)';
   if (o.key === 'adminToken') return 'none (no operator endpoint)';
+  if (o.key === 'tlsCert' || o.key === 'tlsKey') return 'none (plain HTTP)';
   return 'none';
 }
 

@@ -33,6 +33,7 @@ import { createRequestListener } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
+import { TlsEndpoint } from './transport/tls.js';
 import type { UserDirectory } from './users/directory.js';
 import { PACKAGE_VERSION } from './version.js';
 import type { Directory } from './engine/ports.js';
@@ -40,6 +41,8 @@ import type { Redis } from 'ioredis';
 
 export interface RunningGateway {
   url: string;
+  /** With --tls-cert: reads the certificate files again (SIGHUP); false when they are unusable. */
+  reloadCertificates?(): boolean;
   /** Graceful shutdown (see ops/shutdown.ts); rejects when a step that must not fail did. */
   close(): Promise<void>;
 }
@@ -55,6 +58,8 @@ export interface Gateway {
   tick(): Promise<void>;
   context: TransportContext;
   server: http.Server;
+  /** With --tls-cert/--tls-key: the certificate `server` serves (HTTPS and WSS), and its reload. */
+  tls?: TlsEndpoint;
   /** The WebSocket door to the data channel (upgrades of the data-channel path). */
   websocket: WebSocketChannel;
   /** Users' durable data (contacts, containers, published categories …). */
@@ -156,6 +161,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger();
   const metrics = new GatewayMetrics({ processMetrics: deps.processMetrics });
+  // First: unusable certificate files stop the start before anything is opened.
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? new TlsEndpoint({ cert: config.tlsCert, key: config.tlsKey, ...(config.tlsCa !== undefined ? { ca: config.tlsCa } : {}) }, logger, metrics)
+    : undefined;
   const shutdown = new ShutdownRegistry();
   const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
   const engineConfig = engineConfigOf(config);
@@ -281,17 +290,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     fallbackCharset: config.fallbackCharset === 'none' ? undefined : config.fallbackCharset,
     attachments,
     ops,
+    ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often
   // enough that the bound holds); a held poll has been received, so it is not affected.
-  const server: http.Server = http.createServer(
-    {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    createRequestListener(context, { isListening: (): boolean => server.listening }),
-  );
+  const serverOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+  };
+  const app = createRequestListener(context, { isListening: (): boolean => server.listening });
+  const server: http.Server = tls ? tls.createServer(serverOptions, app) : http.createServer(serverOptions, app);
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   const websocket = new WebSocketChannel(context, {
     maxPayloadBytes: config.wsMaxPayloadBytes,
@@ -357,6 +366,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     await inFlight.none(until - Date.now());
     const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server.closeIdleConnections();
+    tls?.closeHandshaking(); // connections still in the TLS handshake hold no request either
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       serverClosed.then(() => false),
@@ -366,6 +376,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (late) {
       logger.warn({ afterMs: budget }, 'shutdown: requests still in flight, closing their connections');
       server.closeAllConnections();
+      tls?.destroyConnections(); // also those still in the TLS handshake, which HTTP does not see
       await serverClosed;
     }
   });
@@ -395,6 +406,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     tick: () => coordinator.tick(),
     context,
     server,
+    ...(tls ? { tls } : {}),
     websocket,
     store,
     ...(redis ? { redis } : {}),
@@ -427,13 +439,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   const addr = gw.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${gw.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel }, 'listening');
   if (config.holdMs >= 30_000) {
     logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
   }
+  const tls = gw.tls;
   return {
     url,
+    ...(tls ? { reloadCertificates: () => tls.reload() } : {}),
     async close() {
       const report = await gw.stop();
       if (!report.ok) throw new Error(`shutdown incomplete: ${[...report.failed, ...report.timedOut].join(', ')}`);

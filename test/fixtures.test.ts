@@ -1,27 +1,29 @@
-// Replays every transcript in fixtures/ against a fresh gateway, and checks the matcher
-// that compares them. Run only these: npx mocha dist/test/fixtures.test.js [--grep im/]
+// Replays every transcript in fixtures/ against a fresh gateway with the package's own
+// replayer (cwa-gateway/testing), and checks the matcher that compares them.
+// Run only these: npx mocha dist/test/fixtures.test.js [--grep im/]
 import { expect } from 'chai';
-import { parse } from './support/client.js';
-import { startTestGateway } from './support/gateway.js';
+import { join } from 'node:path';
 import {
   Bindings,
   compareEvents,
   compareNode,
-  FixtureError,
-  fixtureFiles,
-  FIXTURES_DIR,
-  loadFixtureFile,
+  loadTranscript,
   matchTemplate,
   Mismatch,
-  parseFixture,
-  replayFixture,
+  parseTranscript as parseFixture,
+  replayTranscript,
+  TranscriptError as FixtureError,
+  transcriptFiles,
   usesManualClock,
-  type Fixture,
-} from './support/transcript.js';
+  type Transcript as Fixture,
+} from '../src/testing/index.js';
+import { parse } from './support/client.js';
+import { startTestGateway } from './support/gateway.js';
+import { FIXTURES_DIR, replayFixture } from './support/transcript.js';
 
 
 describe('fixtures: transcript replay', () => {
-  const files = fixtureFiles();
+  const files = transcriptFiles([FIXTURES_DIR], join(FIXTURES_DIR, '..'));
   it('finds transcripts under fixtures/', () => {
     expect(files, `no *.json under ${FIXTURES_DIR}`).to.not.be.empty;
   });
@@ -30,7 +32,7 @@ describe('fixtures: transcript replay', () => {
     let fixture: Fixture | undefined;
     let loadError: unknown;
     try {
-      fixture = loadFixtureFile(file, name);
+      fixture = loadTranscript(file, name);
     } catch (err) {
       loadError = err;
     }
@@ -43,7 +45,11 @@ describe('fixtures: transcript replay', () => {
         await gw.gateway.tick();
       };
       try {
-        await replayFixture(fixture, gw.url, manual ? advance : undefined);
+        const result = await replayTranscript(fixture, { url: gw.url, advance: manual ? advance : undefined });
+        const failure = result.steps.find((s) => s.failure)?.failure;
+        if (failure) throw new Error(failure.message);
+        expect(result.passed).to.equal(true);
+        expect(result.steps.map((s) => s.status)).to.deep.equal(fixture.steps.map(() => 'passed'));
       } finally {
         await gw.close();
       }
@@ -132,7 +138,7 @@ describe('fixtures: transcript matcher', () => {
       throw new Error('expected a FixtureError');
     };
     expect(bad({ ...base, steps: [{ client: 'alice', logon: {}, expext: {} }] })).to.equal(
-      'fixtures/x.json: steps[0]: unknown key "expext" (allowed: client, note, logon, post, poll, sleepMs, advanceMs, expect)',
+      'fixtures/x.json: steps[0]: unknown key "expext" (allowed: client, note, logon, post, poll, receive, sleepMs, advanceMs, expect)',
     );
     expect(bad({ ...base, steps: [{ client: 'bob', poll: {}, expect: {} }] })).to.contain('steps[0].client: "bob" is not declared');
     expect(bad({ ...base, steps: [{ client: 'alice', poll: {}, expect: { events: ['<a>'] } }] })).to.contain('steps[0].expect.events[0]: expected XML is not well-formed');

@@ -2,6 +2,7 @@
 // in one process (tests) do not mix their figures. Transports update the counters and
 // gauges here directly; values that live elsewhere (live sessions) are read at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { requestValidations } from '../protocol/schema.js';
 
 export type ErrorKind = 'document' | 'request';
 export type ThrottleLimit = 'address' | 'ticket' | 'logonAddress' | 'logonFailures' | 'logonUserAddress';
@@ -127,6 +128,18 @@ export class GatewayMetrics {
     this.clusterApplied = new Counter({ name: 'cwa_cluster_commands_applied_total', help: 'Commands of the shared stream this node applied', registers });
     this.clusterSnapshots = new Counter({ name: 'cwa_cluster_snapshots_written_total', help: 'Snapshots of the shared state this node wrote', registers });
     this.clusterSnapshotBytes = new Gauge({ name: 'cwa_cluster_snapshot_bytes', help: 'Size of the last snapshot this node wrote or loaded', registers });
+    new Counter({
+      name: 'cwa_request_validations_total',
+      help: 'Requests checked against cwa-requests.xsd (process-wide), by what decided: "compiled" (the compiled schema found them valid), "libxml2" (the rest); "disagreement" counts requests the compiled schema found invalid and libxml2 valid (libxml2 decides)',
+      labelNames: ['by'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ by: 'compiled' }, requestValidations.compiled);
+        this.inc({ by: 'libxml2' }, requestValidations.libxml2);
+        this.inc({ by: 'disagreement' }, requestValidations.disagreements);
+      },
+    });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cwa_' });
   }
 

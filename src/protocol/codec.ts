@@ -51,7 +51,7 @@ export function decodeBatch(text: string, limits: CodecLimits, schema: RequestSc
   }
   let verdicts;
   try {
-    verdicts = schema.validateRequests(text, root.ns === '');
+    verdicts = schema.validateTree(root, text);
   } catch (err) {
     if (err instanceof XmlRejectedError) throw new DocumentRejectedError(cwaError(ErrorCode.InvalidFormat, err.message), err.kind);
     throw err;

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ParseOption, XmlDocument, XmlElement, XmlParseError, XsdValidator, XmlValidateError } from 'libxml2-wasm';
-import { XmlRejectedError } from './xml-tree.js';
+import { CompiledRequestSchema } from './compiled-schema.js';
+import { XmlRejectedError, type XNode } from './xml-tree.js';
 
 export const CWA_NAMESPACE = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
 
@@ -38,11 +39,46 @@ export type RequestVerdict =
   | { valid: true }
   | { valid: false; unknown: boolean; errors: string[] };
 
+/**
+ * How requests were validated, process-wide (exported as a metric): by the compiled
+ * schema alone, or by libxml2 (a request the compiled schema did not find valid, or a
+ * document it leaves alone); `disagreements` counts requests the compiled schema found
+ * invalid and libxml2 valid (libxml2 wins; the differential test keeps this at zero).
+ */
+export const requestValidations = { compiled: 0, libxml2: 0, disagreements: 0 };
+
+const VALID: RequestVerdict = Object.freeze({ valid: true });
+
 export class RequestSchema {
-  private constructor(private readonly validator: XsdValidator) {}
+  private constructor(
+    private readonly validator: XsdValidator,
+    readonly compiled: CompiledRequestSchema,
+  ) {}
 
   static load(dir = schemaDir()): RequestSchema {
-    return new RequestSchema(loadValidator(path.join(dir, 'cwa-requests.xsd')));
+    const file = path.join(dir, 'cwa-requests.xsd');
+    return new RequestSchema(loadValidator(file), CompiledRequestSchema.fromText(readFileSync(file, 'utf8')));
+  }
+
+  /**
+   * The verdicts of validateRequests, from the tree the screener built out of `xmlText`:
+   * the compiled schema decides when it finds every request valid; otherwise libxml2
+   * parses and validates the text as before, for its verdicts and messages.
+   */
+  validateTree(root: XNode, xmlText: string): RequestVerdict[] {
+    const fast = this.compiled.validateBatch(root, xmlText);
+    if (fast && fast.every((v) => v === true)) {
+      requestValidations.compiled += fast.length;
+      return fast.map(() => VALID);
+    }
+    const verdicts = this.validateRequests(xmlText, root.ns === '');
+    requestValidations.libxml2 += verdicts.length;
+    if (fast && fast.length === verdicts.length) {
+      fast.forEach((v, i) => {
+        if (v === false && verdicts[i]!.valid) requestValidations.disagreements += 1;
+      });
+    }
+    return verdicts;
   }
 
   /**

@@ -23,6 +23,21 @@ export interface XNode {
   children: XNode[];
   /** Concatenated character data directly inside this element. */
   text: string;
+  /** A CDATA section stands directly inside (the schema tells it from text: even an empty one is content). */
+  cdata?: true;
+  /** The element carries xmlns="" (its unprefixed descendants are in no namespace). */
+  undeclaresDefault?: true;
+  /** On the root only: facts about the whole document that the tree does not show. */
+  doc?: XmlDocumentFacts;
+}
+
+export interface XmlDocumentFacts {
+  /** Every namespace URI declared in the document, in order (repeats kept). */
+  namespaces: string[];
+  /** The XML declaration's version, when there is one. */
+  version?: string;
+  /** Deepest element nesting. */
+  depth: number;
 }
 
 export type XmlRejection =
@@ -49,6 +64,7 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   let elements = 0;
   let tagName = '';
   let attributes = 0;
+  const doc: XmlDocumentFacts = { namespaces: [], depth: 0 };
 
   const reject = (kind: XmlRejection, message: string): never => {
     throw new XmlRejectedError(kind, message);
@@ -72,13 +88,18 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   });
   parser.on('attribute', (a) => {
     attributes += 1;
-    const what = a.name === 'xmlns' || a.name.startsWith('xmlns:') ? 'namespace declaration' : 'attribute';
+    const declaration = a.name === 'xmlns' || a.name.startsWith('xmlns:');
+    const what = declaration ? 'namespace declaration' : 'attribute';
     if (attributes > limits.maxAttributes) {
       reject('attributes', `more than ${limits.maxAttributes} attributes (namespace declarations included) on <${tagName}>`);
     }
     if (a.value.length > limits.maxAttributeLength) {
       reject('attributeLength', `${what} ${a.name} of <${tagName}> is longer than ${limits.maxAttributeLength} characters`);
     }
+    if (declaration) doc.namespaces.push(a.value);
+  });
+  parser.on('xmldecl', (decl) => {
+    doc.version = decl.version;
   });
   parser.on('opentag', (tag: SaxesTagNS) => {
     elements += 1;
@@ -87,13 +108,17 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
     const node: XNode = { name: tag.local, ns: tag.uri, attrs: {}, children: [], text: '' };
     for (const key in tag.attributes) {
       const a = tag.attributes[key]!;
-      if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
+      if (a.prefix === 'xmlns' || a.name === 'xmlns') {
+        if (a.name === 'xmlns' && a.value === '') node.undeclaresDefault = true;
+        continue;
+      }
       node.attrs[a.local] = a.value;
       if (a.uri) (node.attrNs ??= {})[a.local] = a.uri;
     }
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(node);
     else root = node;
+    if (stack.length + 1 > doc.depth) doc.depth = stack.length + 1;
     if (!tag.isSelfClosing) stack.push(node);
   });
   parser.on('closetag', (tag) => {
@@ -105,11 +130,15 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   });
   parser.on('cdata', (t) => {
     const top = stack[stack.length - 1];
-    if (top) top.text += t;
+    if (top) {
+      top.text += t;
+      top.cdata = true;
+    }
   });
 
   parser.write(text).close();
   if (!root) reject('malformed', 'malformed XML: no root element');
+  root!.doc = doc;
   return root!;
 }
 

@@ -22,7 +22,7 @@ export async function startNodeProcess(args: string[], timeoutMs = 10_000): Prom
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the node did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const look = () => {
-      const m = /cwa-gateway listening on (http:\/\/\S+)/.exec(out);
+      const m = /cwa-gateway listening on (https?:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -82,7 +82,7 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   app.use(refuseWhileStopping(ctx));
   app.use(addressLimit(ctx));
 
-  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }));
+  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl));
   // Sign-in, the command and the data channel are served before Express (fast-path.ts).
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
   for (const path of LOGOFF_PATHS) app.post(path, ...authed, wrap(logoffHandler(ctx)));

@@ -34,6 +34,11 @@ export interface TransportContext {
   /** The one listener (held poll or WebSocket) of each session. */
   attachments: AttachmentRegistry;
   ops: OpsContext;
+  /**
+   * Where clients reach the gateway (--public-url, normalized without a trailing slash):
+   * the base of absolute links. Unset: nothing names it (links needing one use the request's Host).
+   */
+  publicUrl?: string;
 }
 
 /** Logs, metrics, rate limits, browser access and the shutdown state, shared by the transports. */

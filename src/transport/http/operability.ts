@@ -164,8 +164,8 @@ export function requestContext(ctx: TransportContext, requests: RequestLog, path
 
 /**
  * Security headers that matter for an XML API: no sniffing, no framing, no referrer, a
- * CSP that lets an answer opened in a browser run nothing, and a resource policy. HSTS
- * is left to whatever terminates TLS (the gateway itself speaks plain HTTP); headers for
+ * CSP that lets an answer opened in a browser run nothing, and a resource policy. No HSTS,
+ * also over --tls-cert HTTPS: binding a host name to HTTPS is the site's decision; headers for
  * old browsers and plug-ins (X-XSS-Protection, X-Download-Options, X-DNS-Prefetch-Control,
  * X-Permitted-Cross-Domain-Policies, Origin-Agent-Cluster) are left out: every header is
  * paid for on every poll. Content-Type and caching of the XML answers are untouched.

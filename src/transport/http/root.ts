@@ -54,11 +54,12 @@ export interface RootPaths {
   data: string;
 }
 
-/** The plain-text page: the gateway's name and version, and its endpoints. */
-export function rootText(paths: RootPaths): string {
+/** The plain-text page: the gateway's name and version, its public address when configured, and its endpoints. */
+export function rootText(paths: RootPaths, publicUrl?: string): string {
   return [
     `cwa-gateway ${PACKAGE_VERSION}`,
     'A server for the UC AJAX API (Communicator Web Access 2007 R2).',
+    ...(publicUrl !== undefined ? [`Public address: ${publicUrl}`] : []),
     '',
     `POST ${paths.logon.join(', ')}  sign in (logon)`,
     `POST ${paths.command}  command channel`,
@@ -68,19 +69,19 @@ export function rootText(paths: RootPaths): string {
   ].join('\n');
 }
 
-function rootHtml(paths: RootPaths): string {
+function rootHtml(paths: RootPaths, publicUrl?: string): string {
   return (
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>cwa-gateway</title></head>' +
-    `<body><pre>${escapeText(rootText(paths))}</pre></body></html>\n`
+    `<body><pre>${escapeText(rootText(paths, publicUrl))}</pre></body></html>\n`
   );
 }
 
 /** What each kind of caller gets; the web client and the UCWA facade replace theirs when they exist. */
 export type RootAnswers = Record<RootCaller, (req: Request, res: Response) => void>;
 
-export function defaultRootAnswers(paths: RootPaths): RootAnswers {
-  const text = rootText(paths);
-  const html = rootHtml(paths);
+export function defaultRootAnswers(paths: RootPaths, publicUrl?: string): RootAnswers {
+  const text = rootText(paths, publicUrl);
+  const html = rootHtml(paths, publicUrl);
   const plain = (_req: Request, res: Response) => {
     res.status(200).type('text/plain; charset=utf-8').send(text);
   };

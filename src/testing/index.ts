@@ -1,0 +1,41 @@
+/**
+ * `cwa-gateway/testing`: transcripts of UC AJAX API conversations, replayed against a
+ * gateway (or any UC AJAX API server) from any test runner.
+ *
+ *   import { replay } from 'cwa-gateway/testing';
+ *   const report = await replay('recordings/');           // a fresh embedded gateway per file
+ *   if (!report.passed) console.log(report.results.flatMap((r) => r.steps).find((s) => s.failure));
+ *
+ * The format is documented in fixtures/README.md; schemas/transcript.schema.json is its structure.
+ */
+export { Bindings, compareEvents, compareNode, matchTemplate, Mismatch, parseXml } from './match.js';
+export {
+  checkTranscriptSchema,
+  loadTranscript,
+  parseTranscript,
+  TRANSCRIPT_FORMAT,
+  TranscriptError,
+  transcriptFiles,
+  usesManualClock,
+  type Expectation,
+  type LogonAction,
+  type PollAction,
+  type ReceiveAction,
+  type Step,
+  type Transcript,
+} from './transcript.js';
+export {
+  demoCredentials,
+  replayTranscript,
+  type Credentials,
+  type Difference,
+  type RecordedAnswer,
+  type ReplayTarget,
+  type StepResult,
+  type TranscriptResult,
+} from './replay.js';
+export { loadCredentials, replay, replayOne, type ReplayOptions, type ReplayReport } from './run.js';
+export { junit, tap, describeFailure, type ReporterName } from './report.js';
+export { startEmbeddedGateway, type EmbeddedGateway, type EmbeddedGatewayOptions } from './gateway.js';
+export { record, type Recorder, type RecordOptions } from './record.js';
+export { TranscriptBuilder, type Exchange, type TranscriptDocument } from './record-transcript.js';
