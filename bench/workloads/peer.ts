@@ -107,7 +107,9 @@ async function freePort(): Promise<number> {
 /** The gateway as a user starts it (bin/cwa-gateway.js), with no rate limits, as Prosody runs none. */
 async function startGateway(work: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'cwa-gateway.js'), 'serve', '--port', String(port), '--users', join(work, 'cwa-users.json'),
+  // CWA_PEER_GATEWAY_BIN runs another build's bin/cwa-gateway.js (e.g. before a change) under the same driver.
+  const bin = process.env.CWA_PEER_GATEWAY_BIN ?? join(ROOT, 'bin', 'cwa-gateway.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), '--users', join(work, 'cwa-users.json'),
     '--data-dir', join(work, 'gateway-data'), '--hold-ms', '25000', '--max-sessions-per-user', '100',
     '--rate-address', '0', '--rate-ticket', '0', '--rate-logon-address', '0', '--rate-logon-failures', '0', '--log-level', 'warn'],
   { stdio: ['ignore', 'ignore', 'inherit'] });
