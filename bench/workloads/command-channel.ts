@@ -28,7 +28,10 @@ const body = (sid: number, confId: number, rid: number) =>
   `<sendMessage><content>bench message ${rid}</content></sendMessage></conference></cwaRequests>`;
 
 async function gatewayRun(opts: CommandChannelOptions): Promise<LoadResult> {
-  const server = await ServerChild.start({ kind: 'gateway', users: 2, flags: opts.flags });
+  // Flow control off (--log-high-water-pct 100): the poller drains the receiver as fast as it can, and every
+  // answered POST must be a delivered message; with it on, a message sent while the poller is 500 events
+  // behind is refused to the sender instead (correct, but it would make that count differ).
+  const server = await ServerChild.start({ kind: 'gateway', users: 2, flags: [...(opts.flags ?? []), '--log-high-water-pct', '100'] });
   const target = HttpTarget.keepAlive(server.port, 8);
   const drainers: Drainer[] = [];
   try {
