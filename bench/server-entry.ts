@@ -33,6 +33,9 @@ const UNTHROTTLED = [
   '--rate-address', '1000000', '--rate-address-burst', '1000000',
   '--rate-ticket', '1000000', '--rate-ticket-burst', '1000000',
   '--rate-logon-address', '0', '--rate-logon-failures', '0',
+  // A bench socket sends a command frame per message, thousands a second: far past the default
+  // per-socket frame budget (200/s), which is sized for people, not for a load generator.
+  '--ws-frame-rate', '1000000', '--ws-frame-burst', '1000000',
 ];
 
 async function settledMemory(): Promise<ChildMessage> {

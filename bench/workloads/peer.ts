@@ -111,7 +111,8 @@ async function startGateway(work: string): Promise<{ child: ChildProcess; url: s
   const bin = process.env.CWA_PEER_GATEWAY_BIN ?? join(ROOT, 'bin', 'cwa-gateway.js');
   const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), '--users', join(work, 'cwa-users.json'),
     '--data-dir', join(work, 'gateway-data'), '--hold-ms', '25000', '--max-sessions-per-user', '100',
-    '--rate-address', '0', '--rate-ticket', '0', '--rate-logon-address', '0', '--rate-logon-failures', '0', '--log-level', 'warn'],
+    '--rate-address', '0', '--rate-ticket', '0', '--rate-logon-address', '0', '--rate-logon-failures', '0', '--rate-logon-failures-address', '0',
+    '--ws-frame-rate', '0', '--log-level', 'warn'],
   { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
