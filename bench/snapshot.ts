@@ -5,7 +5,7 @@
 // (the node's event loop is blocked meanwhile), its size, and the time to load it.
 import { loadConfig } from '../src/config.js';
 import { replicaPartsOf } from '../src/cluster/redis-coordinator.js';
-import { loadSnapshot, writeSnapshot } from '../src/cluster/snapshot.js';
+import { loadSnapshot, SNAPSHOT_VERSION, writeSnapshot } from '../src/cluster/snapshot.js';
 import { createGateway } from '../src/server.js';
 import { UserDirectory } from '../src/users/directory.js';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     });
     const built = (performance.now() - started) / 1000;
     const parts = replicaPartsOf(gw.cluster!);
-    const meta = { v: 1, epoch: 'bench', seq: gw.cluster!.position, clock: Date.now(), lastTickAt: 0 };
+    const meta = { v: SNAPSHOT_VERSION, epoch: 'bench', seq: gw.cluster!.position, clock: Date.now(), lastTickAt: 0 };
     const times: number[] = [];
     let bytes: Buffer = Buffer.alloc(0);
     for (let i = 0; i < 5; i++) {
