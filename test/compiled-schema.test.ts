@@ -9,9 +9,7 @@
 // counted and must stay a small share. CWA_DIFF_RUNS raises the count, CWA_FUZZ_SEED replays.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureRequestBodies, requestSamples } from './support/request-corpus.js';
 import { RequestSchema } from '../src/protocol/schema.js';
 import { parseXmlTree, XmlRejectedError, type XNode } from '../src/protocol/xml-tree.js';
 
@@ -20,30 +18,9 @@ const SEED = process.env.CWA_FUZZ_SEED === undefined ? undefined : Number(proces
 const NS = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 const LIMITS = { maxDepth: 16, maxElements: 2000, maxAttributes: 32, maxAttributeLength: 4096 };
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function files(dir: string, match: (name: string) => boolean): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p, match) : match(name) ? [p] : [];
-  });
-}
-
-function fixtureBodies(): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') {
-      if (v.trimStart().startsWith('<cwaRequests')) out.push(v.replace(/\{[^{}]*\}/g, '1'));
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const f of files(join(root, 'fixtures'), (n) => n.endsWith('.json'))) walk(JSON.parse(readFileSync(f, 'utf8')));
-  return out;
-}
-
-const SAMPLES = files(join(root, 'schemas', 'samples'), (n) => n.startsWith('requests-') && n.endsWith('.xml')).map((f) => readFileSync(f, 'utf8'));
-const FIXTURES = fixtureBodies();
+const SAMPLES = requestSamples();
+const FIXTURES = fixtureRequestBodies();
 const SEEDS = [...SAMPLES, ...FIXTURES];
 const VOCABULARY = [...new Set(SEEDS.flatMap((s) => [...s.matchAll(/<([A-Za-z][\w]*)/g)].map((m) => m[1]!)))];
 const ATTRIBUTES = [...new Set(SEEDS.flatMap((s) => [...s.matchAll(/\s([A-Za-z]\w*)="/g)].map((m) => m[1]!)))].filter((a) => a !== 'xmlns');

@@ -15,7 +15,7 @@
 import { expect } from 'chai';
 import { defaultConfig } from '../src/config.js';
 import type { XNode } from '../src/protocol/xml-tree.js';
-import { CWA_NS, conferenceChild, LegacyClient, parse } from './support/client.js';
+import { CWA_NS, conferenceChild, drainEvents, LegacyClient, messageTexts, parse } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { dom, elementsByPosition, type DomElement } from './support/position-dom.js';
 import { expectValidDocument } from './support/schemas.js';
@@ -129,26 +129,8 @@ class JavaLibraryClient {
   }
 }
 
-/** Everything an ordinary client has queued now. */
-async function drain(c: LegacyClient): Promise<XNode[]> {
-  const all: XNode[] = [];
-  for (let i = 0; i < 50; i++) {
-    const { events, reply } = await c.poll();
-    expect(reply.status, reply.body).to.equal(200);
-    if (events.length === 0) return all;
-    all.push(...events);
-  }
-  throw new Error('the log did not drain');
-}
-
-const texts = (events: XNode[]) =>
-  events.flatMap((e) => {
-    const m = conferenceChild(e, 'messageReceived');
-    return m ? [m.children[0]!.children.find((c) => c.name === 'content')!.text] : [];
-  });
-
 async function acceptFrom(c: LegacyClient, inviter: string): Promise<number> {
-  const events = await drain(c);
+  const events = await drainEvents(c);
   const inv = events.find((e) => conferenceChild(e, 'imSessionReceived')?.children.find((x) => x.name === 'inviter')?.attrs.uri === inviter);
   expect(inv, `${c.login}: an invitation from ${inviter}`).to.not.equal(undefined);
   const confId = Number(inv!.attrs.confId);
@@ -181,7 +163,7 @@ describe('a client library written against the original server, all its habits a
     const logonTicket = alice.ticket;
     const [bob, carol, dave] = await Promise.all(['bob', 'carol', 'dave'].map((l) => new LegacyClient(gw.url, l).signIn()));
     await alice.pollAll();
-    for (const c of [bob, carol, dave]) await drain(c);
+    for (const c of [bob, carol, dave]) await drainEvents(c);
 
     // Her first conversation, numbered 1 by her.
     expect(await alice.start('sip:dave@example.com', 'hi dave')).to.equal(1);
@@ -196,10 +178,10 @@ describe('a client library written against the original server, all its habits a
     const latin = 'Grüße, Carol: nur für dich';
     await alice.say(2, latin);
     await step(3_000);
-    expect(texts(await drain(carol)), 'carol gets the line, decoded from ISO-8859-1').to.deep.equal([latin]);
-    const bobSaw = await drain(bob);
-    expect(texts(bobSaw), 'nothing of hers reaches bob').to.deep.equal([]);
-    expect(texts(await drain(dave))).to.deep.equal([]);
+    expect(messageTexts(await drainEvents(carol)), 'carol gets the line, decoded from ISO-8859-1').to.deep.equal([latin]);
+    const bobSaw = await drainEvents(bob);
+    expect(messageTexts(bobSaw), 'nothing of hers reaches bob').to.deep.equal([]);
+    expect(messageTexts(await drainEvents(dave))).to.deep.equal([]);
 
     // Nobody accepts bob's invitation, and her library polls UA=false: after --mpop-accept-s
     // her endpoint, heard from last, takes it, and bob can go on sending.
@@ -209,7 +191,7 @@ describe('a client library written against the original server, all its habits a
     await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><sendMessage><content>are you there?</content></sendMessage></conference>`);
     await alice.pollAll();
     expect(alice.received.map((m) => m.text), 'bob\'s line reaches her').to.include('are you there?');
-    const bobEvents = await drain(bob);
+    const bobEvents = await drainEvents(bob);
     expect(bobEvents.some((e) => conferenceChild(e, 'messageSendFailed')), 'bob\'s line was delivered').to.equal(false);
 
     // Presence, read by position: userPresence [text, user, text], user [text, cwaCategory, …, text],
@@ -234,7 +216,7 @@ describe('a client library written against the original server, all its habits a
     let sent = 0;
     for (let minute = 5; minute <= 240; minute += 5) {
       await step(5 * MINUTE);
-      for (const c of [bob, carol, dave]) await drain(c);
+      for (const c of [bob, carol, dave]) await drainEvents(c);
       await alice.pollAll();
       if (minute % 30 === 0) {
         const confId = await alice.start('sip:carol@example.com', `line ${minute}`);
@@ -243,8 +225,8 @@ describe('a client library written against the original server, all its habits a
         const carolConf = await acceptFrom(carol, 'sip:alice@example.com');
         expect(carolConf).to.be.greaterThan(1_000_000);
         await alice.say(confId, `more ${minute}`);
-        expect(texts(await drain(carol)), 'her next line, on the confId she chose').to.deep.equal([`more ${minute}`]);
-        for (const c of [bob, dave]) expect(texts(await drain(c)), `${c.login} gets nothing of hers`).to.deep.equal([]);
+        expect(messageTexts(await drainEvents(carol)), 'her next line, on the confId she chose').to.deep.equal([`more ${minute}`]);
+        for (const c of [bob, dave]) expect(messageTexts(await drainEvents(c)), `${c.login} gets nothing of hers`).to.deep.equal([]);
       }
     }
     expect(sent).to.equal(8);

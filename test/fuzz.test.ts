@@ -6,9 +6,7 @@
 // CWA_FUZZ_SEED replays a run.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureRequestBodies, requestSamples } from './support/request-corpus.js';
 import { LegacyClient, parse } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { expectValidDocument, expectValidResponses } from './support/schemas.js';
@@ -16,37 +14,9 @@ import { expectValidDocument, expectValidResponses } from './support/schemas.js'
 const RUNS = Number(process.env.CWA_FUZZ_RUNS ?? 1000);
 const SEED = process.env.CWA_FUZZ_SEED === undefined ? undefined : Number(process.env.CWA_FUZZ_SEED);
 const NS = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function files(dir: string, match: (name: string) => boolean): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p, match) : match(name) ? [p] : [];
-  });
-}
-
-/** Every string in a fixture that is a request document, placeholders filled with plausible values. */
-function fixtureBodies(): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') {
-      if (v.trimStart().startsWith('<cwaRequests')) out.push(v.replace(/\{[^{}]*\}/g, '1'));
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const f of files(join(root, 'fixtures'), (n) => n.endsWith('.json'))) {
-    try {
-      walk(JSON.parse(readFileSync(f, 'utf8')));
-    } catch {
-      // not a transcript
-    }
-  }
-  return out;
-}
-
-const samples = files(join(root, 'schemas', 'samples'), (n) => n.startsWith('requests-') && n.endsWith('.xml')).map((f) => readFileSync(f, 'utf8'));
-const SEEDS = [...samples, ...fixtureBodies()];
+const samples = requestSamples();
+const SEEDS = [...samples, ...fixtureRequestBodies()];
 const LOGON_SEEDS = SEEDS.filter((s) => s.includes('<logon'));
 const VOCABULARY = [...new Set(SEEDS.flatMap((s) => [...s.matchAll(/<([A-Za-z][\w]*)/g)].map((m) => m[1]!)))];
 const ATTRIBUTES = ['rid', 'sid', 'confId', 'confid', 'eid', 'uri', 'name', 'type', 'id', 'value', 'xmlns'];

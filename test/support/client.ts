@@ -108,3 +108,23 @@ export function describe(e: XNode): string {
 export function conferenceChild(e: XNode, name: string): XNode | undefined {
   return e.name === 'conference' && e.children[0]?.name === name ? e.children[0] : undefined;
 }
+
+/** Every event a client has queued now, read with its own cursor (holdMs 0: an empty poll answers at once). */
+export async function drainEvents(c: LegacyClient): Promise<XNode[]> {
+  const all: XNode[] = [];
+  for (let i = 0; i < 50; i++) {
+    const { events, reply } = await c.poll();
+    expect(reply.status, reply.body).to.equal(200);
+    if (events.length === 0) return all;
+    all.push(...events);
+  }
+  throw new Error(`${c.login}: the log did not drain`);
+}
+
+/** The text of every messageReceived among `events`, in order. */
+export function messageTexts(events: XNode[]): string[] {
+  return events.flatMap((e) => {
+    const m = conferenceChild(e, 'messageReceived');
+    return m ? [m.children[0]!.children.find((c) => c.name === 'content')!.text] : [];
+  });
+}

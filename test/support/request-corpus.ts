@@ -1,0 +1,40 @@
+// The request documents the project holds: the schema samples and every request body in
+// the fixtures (placeholders filled with plausible values). The fuzzers and the compiled
+// schema's differential test start from them.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function files(dir: string, match: (name: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? files(p, match) : match(name) ? [p] : [];
+  });
+}
+
+/** schemas/samples/requests-*.xml (the `.invalid` ones included), as text. */
+export function requestSamples(): string[] {
+  return files(join(ROOT, 'schemas', 'samples'), (n) => n.startsWith('requests-') && n.endsWith('.xml')).map((f) => readFileSync(f, 'utf8'));
+}
+
+/** Every string in a fixture that is a request document, placeholders filled with plausible values. */
+export function fixtureRequestBodies(): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.trimStart().startsWith('<cwaRequests')) out.push(v.replace(/\{[^{}]*\}/g, '1'));
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  for (const f of files(join(ROOT, 'fixtures'), (n) => n.endsWith('.json'))) {
+    try {
+      walk(JSON.parse(readFileSync(f, 'utf8')));
+    } catch {
+      // not a transcript
+    }
+  }
+  return out;
+}
