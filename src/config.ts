@@ -329,7 +329,35 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
-const BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
+/** The camelCase name of a flag: `--im-composing-refresh-s` -> `imComposingRefreshS`. */
+export function camelCaseOf(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+/** Config-file keys: each option's key, and the camelCase name of its flag where that differs (what the README promises). */
+const BY_KEY = new Map<string, OptionSpec>([...OPTIONS.map((o) => [camelCaseOf(o.flag), o] as const), ...OPTIONS.map((o) => [o.key, o] as const)]);
+
+/** Edit distance (insertions, deletions, substitutions), for suggesting the name a typo meant. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** ` (did you mean X?)` for the nearest known name, when one is near enough to be what was meant. */
+function didYouMean(given: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const g = given.toLowerCase();
+  for (const k of known) {
+    const d = editDistance(g, k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(given.length / 4)) ? ` (did you mean ${best}?)` : '';
+}
 
 function allowed(o: OptionSpec): string {
   if (o.type === 'int') return `an integer in ${o.min}..${o.max}`;
@@ -371,7 +399,7 @@ function parseFlags(argv: readonly string[]): Map<OptionSpec, unknown> {
     const eq = arg.indexOf('=');
     const flag = eq >= 0 ? arg.slice(0, eq) : arg;
     const o = BY_FLAG.get(flag);
-    if (!o) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    if (!o) throw new ConfigError(`unknown option ${flag}${didYouMean(flag, BY_FLAG.keys())} (see --help)`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
     else {
@@ -400,7 +428,9 @@ async function readConfigFile(file: string): Promise<Map<OptionSpec, unknown>> {
   for (const [key, raw] of Object.entries(doc)) {
     const o = BY_KEY.get(key);
     if (!o || o.noFile) {
-      throw new ConfigError(`${file}: unknown key "${key}" (allowed: ${OPTIONS.filter((x) => !x.noFile).map((x) => x.key).join(', ')})`);
+      const keys = [...BY_KEY].filter(([, x]) => !x.noFile).map(([k]) => k);
+      const hint = didYouMean(key, keys) || ` (allowed: ${OPTIONS.filter((x) => !x.noFile).map((x) => camelCaseOf(x.flag)).join(', ')})`;
+      throw new ConfigError(`${file}: unknown key "${key}"${hint}`);
     }
     let value = parseValue(o, raw, `${file}: key "${key}"`, false);
     if (o.path && typeof value === 'string' && !isAbsolute(value)) value = resolve(dirname(file), value);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ConfigError, OPTIONS, defaultConfig, describeOptions, describeOptionsMarkdown, loadConfig, type GatewayConfig,
+  camelCaseOf, ConfigError, OPTIONS, defaultConfig, describeOptions, describeOptionsMarkdown, loadConfig, type GatewayConfig,
 } from '../src/config.js';
 
 async function expectConfigError(p: Promise<unknown>, ...fragments: string[]): Promise<ConfigError> {
@@ -184,6 +184,29 @@ describe('config', () => {
     }
     const err = await expectConfigError(loadConfig([], { CWA_STORE: 'redis://:hunter2@h/x' }), 'CWA_STORE');
     expect(err.message).not.to.include('hunter2');
+  });
+
+  it('suggests the nearest flag or key for a typo', async () => {
+    const flag = await expectConfigError(loadConfig(['--prot', '80'], {}), '--prot');
+    expect(flag.message).to.include('did you mean --port?');
+    const far = await expectConfigError(loadConfig(['--zzzzzzzz', '1'], {}), '--zzzzzzzz');
+    expect(far.message).not.to.include('did you mean');
+    const key = await expectConfigError(loadConfig(['--config', await configFile({ holdMS: 1 })], {}), '"holdMS"');
+    expect(key.message).to.include('did you mean holdMs?');
+  });
+
+  it('takes every option in a config file by the camelCase name of its flag (and its older key)', async () => {
+    for (const o of OPTIONS.filter((x) => !x.noFile)) {
+      const camel = camelCaseOf(o.flag);
+      const file = await configFile({ [camel]: o.default ?? 'x' });
+      const err = await loadConfig(['--config', file], {}).then(() => undefined, (e: unknown) => e as Error);
+      // A value some options refuse on their own (paths, tokens) is fine: the key must not be the problem.
+      if (err) expect(err.message, camel).not.to.include('unknown key');
+    }
+    const file = await configFile({ imComposingRefreshS: 45 });
+    expect((await loadConfig(['--config', file], {})).composingRefreshS).to.equal(45);
+    const older = await configFile({ composingRefreshS: 44 });
+    expect((await loadConfig(['--config', older], {})).composingRefreshS).to.equal(44);
   });
 
   it('rejects unknown or misplaced config-file keys and unreadable files', async () => {
