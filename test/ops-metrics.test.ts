@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { conferenceChild, LegacyClient } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { GatewayMetrics } from '../src/ops/metrics.js';
 
 
 function sample(text: string, name: string, labels = ''): number {
@@ -95,5 +96,15 @@ describe('/metrics', () => {
     expect(overflows).to.be.within(1, 2);
     expect(sample(text, 'cwa_sessions')).to.equal(2 - overflows);
     expect(sample(text, 'cwa_websockets')).to.equal(1);
+  });
+});
+
+describe('process metrics', () => {
+  it('uses the standard names (process_*, nodejs_*), so stock Node.js dashboards match', async () => {
+    const text = await new GatewayMetrics({ processMetrics: true }).text();
+    expect(text).to.match(/^process_cpu_user_seconds_total /m);
+    expect(text).to.match(/^nodejs_eventloop_lag_seconds /m);
+    expect(text).not.to.include('cwa_process_');
+    expect(text).not.to.include('cwa_nodejs_');
   });
 });

@@ -140,7 +140,7 @@ export class GatewayMetrics {
         this.inc({ by: 'disagreement' }, requestValidations.disagreements);
       },
     });
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cwa_' });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry }); // standard names (process_*, nodejs_*): stock Node.js dashboards match
   }
 
   /** Tells the metrics where to read the values that live elsewhere. */
