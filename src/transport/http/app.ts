@@ -12,6 +12,7 @@ import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
 import { LOGOFF_PATHS, logoffHandler, REVOKE_PATH, revokeHandler } from './sign-out.js';
 import { addressLimit, ticketLimit } from './throttle.js';
+import { NOT_SIGNED_IN, SHUTTING_DOWN, STORE_UNAVAILABLE } from '../refusals.js';
 
 export { COMMAND_PATH, DATA_PATH, LOGON_PATHS };
 
@@ -31,7 +32,7 @@ function requireTicket(ctx: TransportContext): Handler {
     const presented = req.get('CWA-Ticket');
     const check = await ctx.coordinator.checkTicket(presented);
     if (!check) {
-      sendError(res, 401, { ...cwaError(ErrorCode.SessionNotFound, 'A valid CWA-Ticket header is required: sign in first.'), reason: 'Not Authenticated' });
+      sendError(res, 401, NOT_SIGNED_IN);
       return;
     }
     res.locals.auth = { login: check.login, current: check.current, presented };
@@ -48,7 +49,7 @@ function refuseWhileStopping(ctx: TransportContext): Handler {
   return (_req, res, next) => {
     if (!ctx.ops.shutdown.shuttingDown) return next();
     res.setHeader('Retry-After', '1');
-    sendError(res, 503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'));
+    sendError(res, 503, SHUTTING_DOWN);
   };
 }
 
@@ -99,7 +100,7 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
     if (err instanceof StoreUnavailableError && !res.headersSent) {
       // Fail fast and say so; the client retries, and the gateway serves again once Redis is back.
       res.setHeader('Retry-After', '1');
-      sendError(res, 503, cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), (res.locals as { auth?: { current?: string } }).auth?.current);
+      sendError(res, 503, STORE_UNAVAILABLE, (res.locals as { auth?: { current?: string } }).auth?.current);
       return;
     }
     ctx.ops.logger.error({ reqId: (res.locals as RequestLocals).requestId, url: req.path, err }, 'internal error');

@@ -19,6 +19,7 @@ import { Exchange, type Auth, type ExchangeShared } from './exchange.js';
 import { CommonHeaders } from './headers.js';
 import { logonHandler } from './logon.js';
 import { clientAddress, type RequestLog } from './operability.js';
+import { NOT_SIGNED_IN, SHUTTING_DOWN, STORE_UNAVAILABLE } from '../refusals.js';
 
 export const LOGON_PATHS = ['/forms/logon.html', '/iwa/logon.html', '/sso/logon.html'];
 export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
@@ -84,7 +85,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
   const failed = (x: Exchange, err: unknown): void => {
     if (err instanceof StoreUnavailableError && !x.res.headersSent) {
       // Fail fast and say so; the client retries, and the gateway serves again once Redis is back.
-      x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), x.auth?.current, RETRY_SOON);
+      x.error(503, STORE_UNAVAILABLE, x.auth?.current, RETRY_SOON);
       return;
     }
     logger.error({ reqId: x.requestId, url: (x.req.url ?? '').split('?')[0], err }, 'internal error');
@@ -103,7 +104,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     const presented = x.req.headers['cwa-ticket'] as string | undefined;
     const checked = (check: TicketCheck | undefined): void => {
       if (!check || presented === undefined) {
-        x.error(401, { ...cwaError(ErrorCode.SessionNotFound, 'A valid CWA-Ticket header is required: sign in first.'), reason: 'Not Authenticated' });
+        x.error(401, NOT_SIGNED_IN);
         return;
       }
       const auth: Auth = { login: check.login, current: check.current, presented };
@@ -168,7 +169,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
       if (shutdown.shuttingDown) {
         // Arrived once shutdown began (on a keep-alive connection that was idle): not run; the
         // client retries elsewhere or later, and the connection closes after this answer.
-        x.error(503, cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), undefined, RETRY_SOON);
+        x.error(503, SHUTTING_DOWN, undefined, RETRY_SOON);
         return true;
       }
       // Every request from one client address (IPv6: one /64), before anything is read.

@@ -19,6 +19,7 @@ import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
+import { STORE_UNAVAILABLE } from '../refusals.js';
 
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
@@ -257,7 +258,7 @@ export class Subscriber implements Attachment {
     } catch (err) {
       if (err instanceof StoreUnavailableError) {
         // As a POST would get a 503: say so; the client sends the frame again later.
-        this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.')));
+        this.send(renderErrorResponse(STORE_UNAVAILABLE));
         return;
       }
       this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');

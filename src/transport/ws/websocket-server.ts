@@ -17,6 +17,7 @@ import { StoreUnavailableError } from '../../store/unavailable.js';
 import { XML_CONTENT_TYPE } from '../http/replies.js';
 import { CloseCode } from './close-codes.js';
 import { Subscriber, type EndReason } from './subscriber.js';
+import { SHUTTING_DOWN, STORE_UNAVAILABLE } from '../refusals.js';
 
 export const WS_PATH = '/cwa/AsyncDataChannel.ashx';
 
@@ -79,7 +80,7 @@ export class WebSocketChannel {
       this.handleUpgrade(req, socket, head).catch((err) => {
         if (err instanceof StoreUnavailableError) {
           // As a poll would be answered: 503, and the client attaches again later.
-          return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.'), retryAfterS: 1 });
+          return refuse(socket, { status: 503, error: STORE_UNAVAILABLE, retryAfterS: 1 });
         }
         this.ctx.ops.logger.error({ err }, 'WebSocket upgrade failed');
         refuse(socket, { status: 500, error: cwaError(ErrorCode.InternalFailure, 'internal error') });
@@ -98,7 +99,7 @@ export class WebSocketChannel {
     }
     const { ops } = this.ctx;
     if (ops.shutdown.shuttingDown) {
-      return refuse(socket, { status: 503, error: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down; retry shortly.'), retryAfterS: 1 });
+      return refuse(socket, { status: 503, error: SHUTTING_DOWN, retryAfterS: 1 });
     }
     // The same per-address limit as every HTTP request.
     const allowed = ops.rates.address.take(addressKey(upgradeAddress(req, ops.trustProxy)));
