@@ -5,7 +5,7 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderEvents } from '../../protocol/responses.js';
 import { findSession } from '../sessions.js';
 import type { TransportContext } from './context.js';

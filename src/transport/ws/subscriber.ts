@@ -10,7 +10,7 @@
 // client's cursor and gets them again.
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';

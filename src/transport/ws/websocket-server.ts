@@ -6,9 +6,9 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { addressKey } from '../../ops/rate-limit.js';
-import type { CwaError } from '../../engine/types.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 import type { TransportContext } from '../http/context.js';
 import { intParam, queryParams } from '../http/query.js';
