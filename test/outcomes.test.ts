@@ -1,12 +1,15 @@
 // The catalogue of the engine's outcomes (engine/outcomes.ts) and the doors' readings of
 // it: every reason has a CWA error (18xxx, and a SIP response for failures) and a UCWA
 // status + code/subcode; the CWA documents they make validate.
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { DETAILED_REFUSALS, FAILURES, type Outcome, PLAIN_REFUSALS, type Reason, REASONS, reasonOf, SESSION_ENDS } from '../src/engine/outcomes.js';
 import { CWA_CODE, cwaErrorOf, FAILURE_SIP } from '../src/protocol/cwa-outcomes.js';
 import { recordXml, toRecord } from '../src/protocol/events.js';
 import { renderEvents, renderResponses } from '../src/protocol/responses.js';
 import { UCWA_OUTCOMES, ucwaErrorOf } from '../src/protocol/ucwa-outcomes.js';
+import { LegacyClient } from './support/client.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { expectValidEvents, expectValidResponses } from './support/schemas.js';
 
 /** One outcome of each reason, with its parameters filled in. */
@@ -99,6 +102,39 @@ describe('outcomes: one catalogue, read by each door', () => {
       const xml = renderEvents({ sid: 1, ackId: 1, pollWaitTime: 1000 }, [recordXml(toRecord({ kind: 'sessionTerminated', reason: end }), 1)]);
       expectValidEvents(xml);
       expect(xml).to.contain(`reason="${end}"`).and.contain(`code="${CWA_CODE[end]}"`);
+    }
+  });
+});
+
+describe('cwa_refusals_total: refusals counted from the typed outcome', () => {
+  let gw: TestGateway;
+  afterEach(() => gw.close());
+
+  it('counts each refused request by reason (and by code in cwa_errors_total), a retried batch answered from the cache too', async () => {
+    gw = await startTestGateway({ holdMs: 0, maxConferencesPerSession: 1 });
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    await new LegacyClient(gw.url, 'bob').signIn();
+    const { metrics } = gw.gateway;
+    const start = (rid: string) =>
+      `<conference rid="${rid}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`;
+    await alice.command(start(alice.nextRid()));
+    // A second conversation is one too many; an unknown element and a bad confId in the same batch.
+    const batch = `${start('r1')}<frobnicate rid="r2"/><conference rid="r3" confId="77"><acceptImSession/></conference>`;
+    const first = await alice.command(batch);
+    const retried = await alice.command(batch);
+    expect(retried.body).to.equal(first.body);
+    expectValidResponses(first.body);
+    expect(await metrics.value('cwa_refusals_total', { reason: 'tooManyConversations' })).to.equal(2);
+    expect(await metrics.value('cwa_refusals_total', { reason: 'unknownRequest' })).to.equal(2);
+    expect(await metrics.value('cwa_refusals_total', { reason: 'noSuchConversation' })).to.equal(2);
+    expect(await metrics.value('cwa_errors_total', { code: '18102', kind: 'request' })).to.equal(4);
+    expect(await metrics.value('cwa_errors_total', { code: '18001', kind: 'request' })).to.equal(2);
+  });
+
+  it('finds no error code with a regular expression over a document', () => {
+    for (const file of ['src/ops/metrics.ts', 'src/transport/http/command-channel.ts', 'src/transport/ws/subscriber.ts']) {
+      const text = readFileSync(file, 'utf8');
+      expect(text, file).to.not.match(/<error code=|<request\(\?:|matchAll\(\//);
     }
   });
 });

@@ -9,6 +9,7 @@ import type { CachedResponse, ProducedResponse, RidCache } from '../delivery/rid
 import type { Session } from '../engine/session.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import { renderResponses } from '../protocol/responses.js';
+import { reasonOf } from '../engine/outcomes.js';
 import type { Command } from './commands.js';
 
 export type CommandResult = CachedResponse | SignOutResult | undefined;
@@ -42,10 +43,10 @@ export class GatewayState {
         return engine.signOut(cmd.login);
       case 'batch': {
         const run = async (): Promise<ProducedResponse> => {
-          const { body, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
+          const { body, refusals, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
           // Not kept: the start of a session that already ended, an answer about a session already removed (terminateSession).
           const keep = started.every((s) => !s.ended) && sessions.every((s) => !s.ended || engine.isEndedLogReadable(s.sid));
-          return { response: { status: 200, body }, sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
+          return { response: { status: 200, body, refusals }, sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
         };
         if (cmd.scope === undefined || cmd.key === undefined) return (await run()).response;
         return (await this.ridCache.run(cmd.scope, cmd.key, run)).response;
@@ -72,7 +73,11 @@ export function ticketScope(hash: string): string {
 }
 
 /** Executes a decoded batch in order, one request after another, and renders the answers; with the sessions it acted in and started. */
-export async function executeBatch(engine: Engine, login: string, batch: DecodedBatch): Promise<{ body: string; sessions: Session[]; started: Session[] }> {
+export async function executeBatch(
+  engine: Engine,
+  login: string,
+  batch: DecodedBatch,
+): Promise<{ body: string; refusals: string[]; sessions: Session[]; started: Session[] }> {
   return engine.exclusive(async () => {
     const command: CommandContext = {
       login,
@@ -97,6 +102,7 @@ export async function executeBatch(engine: Engine, login: string, batch: Decoded
       }
     }
     await engine.endBatch();
-    return { body: renderResponses(answers, processed, unexpected), sessions: [...sessions], started };
+    const refusals = answers.flatMap((a) => (a.type === 'requestFailed' || a.type === 'requestInvalid' ? [reasonOf(a.error)] : []));
+    return { body: renderResponses(answers, processed, unexpected), refusals, sessions: [...sessions], started };
   });
 }
