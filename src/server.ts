@@ -23,6 +23,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, RequestsInFlight, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
+import { renderBatchAnswer } from './protocol/responses.js';
 import { LogEventSink, overflowRecord } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
@@ -39,6 +40,9 @@ import { PACKAGE_VERSION } from './version.js';
 import type { Directory } from './engine/ports.js';
 import type { Redis } from 'ioredis';
 
+
+/** Each door's rendering of batch answers (cluster/state.ts runs batches, the doors render them). */
+const DOORS = { cwa: renderBatchAnswer };
 export interface RunningGateway {
   url: string;
   /** With --tls-cert: reads the certificate files again (SIGHUP); false when they are unusable. */
@@ -183,7 +187,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
     const local = new MeteredEventLog(new MemoryEventLog(limits, overflowRecord(config.xmlLayout)), metrics, onOverflow);
     const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), clock, engineConfig, store);
-    coordinator = new LocalCoordinator(new GatewayState(engine, local, ridCacheOf()));
+    coordinator = new LocalCoordinator(new GatewayState(engine, local, ridCacheOf(), DOORS));
     log = local;
   } else {
     // Nodes sharing Redis: every change is a command on one stream there, and every node
@@ -213,7 +217,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       const local = new MeteredEventLog(logs, metrics, onOverflow);
       const store = new MemoryUserDataStore();
       const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), replicaClock, engineConfig, store, random);
-      return { state: new GatewayState(engine, local, ridCacheOf()), clock: replicaClock, random, logs, store };
+      return { state: new GatewayState(engine, local, ridCacheOf(), DOORS), clock: replicaClock, random, logs, store };
     };
     cluster = new RedisCoordinator({
       redis,

@@ -2,6 +2,7 @@
 import type { ResponseItem } from '../engine/types.js';
 import type { CwaError } from './cwa-errors.js';
 import { cwaErrorOf } from './cwa-outcomes.js';
+import { reasonOf } from '../engine/outcomes.js';
 import { renderError } from './events.js';
 import { layoutEnvelopeContent, type XmlLayout } from './layout.js';
 import { attrs, element, textElement } from './xml.js';
@@ -28,6 +29,13 @@ export function renderResponseItem(item: ResponseItem): string {
       // The reference's logon result: requestSucceeded with eid 0 and an empty rid.
       return element('requestSucceeded', { eid: 0, rid: '' }, textElement('uri', item.uri) + textElement('signInData', item.signInData));
   }
+}
+
+/** The CWA door's rendering of a batch's typed answer (what the command channel sends, and the rid cache keeps). */
+export function renderBatchAnswer(a: { answers: ResponseItem[]; processed: number; unexpected: number }): { status: number; body: string; refusals: string[] } {
+  const refusals: string[] = [];
+  for (const item of a.answers) if (item.type === 'requestFailed' || item.type === 'requestInvalid') refusals.push(reasonOf(item.error));
+  return { status: 200, body: renderResponses(a.answers, a.processed, a.unexpected), refusals };
 }
 
 export function renderResponses(items: ResponseItem[], requestProcessed: number, unexpectedElement: number): string {
