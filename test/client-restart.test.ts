@@ -146,6 +146,23 @@ describe('client library across a gateway restart (src/client)', () => {
     expect(engine.liveSessions()).to.equal(0);
   });
 
+  for (const transport of ['auto', 'polling'] as const) {
+    it(`does not sign in again after a sign-out everywhere (revocation) of a healthy connection (${transport})`, async () => {
+      const alice = watched({ transport });
+      await alice.client.signIn('alice', 'alice-demo');
+      if (transport === 'auto') await until(() => alice.client.transport === 'websocket', 'a WebSocket');
+      await sleep(50); // a poll or socket in place
+      const engine = gw!.gateway.engine;
+      await engine.signOut('alice');
+      await until(() => alice.ended.length === 1, 'the end');
+      expect(alice.ended[0]).to.be.oneOf(['notAuthenticated', 'sessionEnded']);
+      await sleep(200);
+      expect(alice.lost).to.deep.equal([]);
+      expect(alice.again).to.deep.equal([]);
+      expect(engine.liveSessions()).to.equal(0);
+    });
+  }
+
   it('signs out cleanly: no sign-in again after signOut', async () => {
     const alice = watched();
     await alice.client.signIn('alice', 'alice-demo');

@@ -191,16 +191,19 @@ export class CwaClient {
     }, this.options.inspect);
     channel.onEvent.add((ev) => this.dispatch(ev));
     channel.onTransport.add((t) => this.transportListeners.emit(t));
-    channel.onEnd.add((reason, error) => this.channelEnded(channel, reason, error));
+    channel.onEnd.add((reason, error, afterOutage) => this.channelEnded(channel, reason, error, afterOutage));
     this.channel = channel;
     channel.start();
   }
 
-  private channelEnded(channel: EventChannel, reason: EndReason, error: Error | undefined): void {
+  private channelEnded(channel: EventChannel, reason: EndReason, error: Error | undefined, afterOutage: boolean): void {
     if (this.channel !== channel) return;
-    // Gone without a sessionTerminated event (which a sign-out, a timeout, an overflow or a
-    // revocation sends first): the gateway lost it, as a restart does.
-    const lost = (reason === 'notAuthenticated' || reason === 'sessionEnded') && this.terminatedReason === undefined && !this.signingOut;
+    // Lost to a restart: the gateway went away, and once back it no longer knew the session
+    // or the ticket, without a sessionTerminated event (which a sign-out, a timeout or an
+    // overflow sends first). A revocation (sign-out everywhere) refuses a connection that
+    // was healthy: that one ends the client, as it must.
+    const lost =
+      (reason === 'notAuthenticated' || reason === 'sessionEnded') && afterOutage && this.terminatedReason === undefined && !this.signingOut;
     this.sessions.endAll();
     if (!lost) {
       this.endListeners.emit(reason, { sessionTerminated: this.terminatedReason, error });

@@ -62,7 +62,15 @@ export class EventChannel {
   cursor = 0;
   readonly onEvent = new Listeners<[XmlElement]>();
   readonly onTransport = new Listeners<[TransportName]>();
-  readonly onEnd = new Listeners<[EndReason, Error | undefined]>();
+  /** The end; `afterOutage`: the gateway had gone away (unreachable, or closing connections as a shutdown does) just before. */
+  readonly onEnd = new Listeners<[EndReason, Error | undefined, boolean]>();
+  /**
+   * Set when the gateway could not be reached or dropped the connection as a shutdown does
+   * (poll network error or 5xx, WebSocket 1001/1006/1011, upgrade not answered); cleared by
+   * the next answer with events. A session refused right after one was lost to a restart,
+   * not ended on purpose (a revocation closes a healthy connection).
+   */
+  private outage = false;
   private running = false;
   private current: TransportName | undefined;
   private socket: WebSocketLike | undefined;
@@ -187,7 +195,7 @@ export class EventChannel {
     this.running = false;
     this.current = undefined;
     for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
-    if (wasRunning) this.onEnd.emit(reason, error);
+    if (wasRunning) this.onEnd.emit(reason, error, this.outage);
   }
 
   private setTransport(t: TransportName): void {
@@ -240,8 +248,10 @@ export class EventChannel {
         if (openedAt === undefined) {
           if (refusedWith === 401) return resolve('notAuthenticated');
           if (refusedWith === 404) return resolve('sessionEnded');
+          if (refusedWith === undefined || refusedWith >= 500) this.outage = true;
           return resolve('refused');
         }
+        if (ev.code === 1001 || ev.code === 1006 || ev.code === 1011) this.outage = true;
         switch (ev.code) {
           case 4004:
             return resolve('sessionEnded');
@@ -265,6 +275,7 @@ export class EventChannel {
     }
     switch (root.name) {
       case 'cwaEvents':
+        this.outage = false;
         if (!this.take(root)) {
           socket.close(1000); // a gap: start again from the cursor
           return;
@@ -313,6 +324,7 @@ export class EventChannel {
           answer = await this.http.get(`${DATA_PATH}?Sid=${this.sid}&AckId=${this.cursor}`, signal);
         } catch (err) {
           if (signal.aborted || !this.running) return undefined;
+          this.outage = true;
           failingSince ??= started;
           if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
           await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
@@ -321,6 +333,7 @@ export class EventChannel {
         if (!this.running) return undefined;
         if (asksToComeBack(answer)) {
           // Not served: come back when the gateway said (throttled, shutting down, store unavailable).
+          if (answer.status === 503) this.outage = true;
           await sleep(answer.retryAfterMs ?? 1000, signal);
           continue;
         }
@@ -334,11 +347,13 @@ export class EventChannel {
           case 409:
             return 'cursorLost';
           default:
+            if (answer.status >= 500) this.outage = true;
             failingSince ??= started;
             if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
             await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
             continue;
         }
+        this.outage = false;
         failingSince = undefined;
         failures = 0;
         const root = answer.root!;
