@@ -33,6 +33,7 @@ import { createRequestListener } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
+import { WEB_CLIENT_DIR, WebClientFiles } from './transport/http/web-client.js';
 import { TlsEndpoint } from './transport/tls.js';
 import type { UserDirectory } from './users/directory.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -245,6 +246,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     eventsPending: () => (coordinator.state.log as MeteredEventLog).pending(),
   });
   const schema = RequestSchema.load();
+  // The web client, unless turned off; a gateway built without it (tsc alone) serves the plain root page.
+  const webClient = config.noWebClient ? undefined : WebClientFiles.load();
+  if (!config.noWebClient && !webClient) logger.warn({ dir: WEB_CLIENT_DIR }, 'the web client is not built (npm run build): /app/ is not served');
   const inFlight = new RequestsInFlight();
   const ops: OpsContext = {
     logger,
@@ -291,6 +295,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     attachments,
     ops,
     ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
+    ...(webClient ? { webClient } : {}),
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often
   // enough that the bound holds); a held poll has been received, so it is not affected.
