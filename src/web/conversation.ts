@@ -130,11 +130,15 @@ export class Conversation {
   }
 
   private joined(uri: string, name: string | undefined, announce: boolean): void {
+    const shown = this.names.of(uri, name); // also learns the name the gateway gave
     if (sameUri(uri, this.client.uri)) return;
-    if (this.others.some((o) => sameUri(o, uri))) return;
+    if (this.others.some((o) => sameUri(o, uri))) {
+      this.rename();
+      return;
+    }
     this.others.push(uri);
     this.rename();
-    if (announce) this.line(`${this.names.of(uri, name)} joined`, 'event');
+    if (announce) this.line(`${shown} joined`, 'event');
   }
 
   private left(uri: string): void {
