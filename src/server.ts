@@ -445,7 +445,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const addr = gw.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${gw.tls ? 'https' : 'http'}://${host}:${addr.port}`;
-  logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel }, 'listening');
+  logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel, ...(gw.context.webClient ? { webClient: `${url}/app/` } : {}) }, 'listening');
   if (config.holdMs >= 30_000) {
     logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
   }

@@ -364,9 +364,15 @@ describe('web client in Chromium (/app/)', function () {
     step = 'the gateway is back';
     await startServing();
     await hasText(alice.page.getByRole('alert'), 'Sign in again', 'the reason on the sign-in form');
-    await signIn(alice, 'alice');
+    // Keyboard only: the user name is kept and the password box has the focus.
+    expect(await alice.page.getByRole('textbox', { name: 'User name', exact: true }).inputValue()).to.equal('alice');
+    await alice.page.keyboard.type('alice-demo');
+    await alice.page.keyboard.press('Enter');
     await visible(alice.page.getByRole('heading', { name: 'Alice Anders', exact: true }), "alice's heading again");
     await hasText(alice.page.locator('#connection'), 'Connected', 'the connection state');
+    // Still keyboard only: the status is a native select that has the focus after sign-in.
+    await alice.page.keyboard.press('ArrowDown');
+    expect(await alice.page.getByRole('combobox', { name: 'My status', exact: true }).inputValue()).to.equal('busy');
     expect(alice.errors).to.deep.equal([]);
   });
 
