@@ -89,6 +89,8 @@ export interface GatewayConfig {
   tlsCa?: string;
   /** The address clients reach the gateway at, for absolute links (no trailing slash). */
   publicUrl?: string;
+  /** Do not serve the web client at /app/ (and answer a browser's GET / with the plain page). */
+  noWebClient: boolean;
 }
 
 /** A configuration that cannot be used; the message names the flag, variable or file key. */
@@ -100,8 +102,9 @@ export interface OptionSpec {
   key: keyof GatewayConfig;
   flag: string;
   env: string;
-  type: 'int' | 'string' | 'enum';
-  default: number | string | undefined;
+  /** `switch`: a flag without a value (`--no-web-client`); `true`/`false` in the environment and a JSON boolean in a file. */
+  type: 'int' | 'string' | 'enum' | 'switch';
+  default: number | string | boolean | undefined;
   min?: number;
   max?: number;
   values?: readonly string[];
@@ -326,6 +329,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'PEM intermediate certificates (a chain or CA bundle) sent after --tls-cert, for a certificate file that holds only the server\'s own' },
   { key: 'publicUrl', flag: '--public-url', env: 'CWA_PUBLIC_URL', type: 'string', default: undefined, check: checkPublicUrl, arg: 'URL',
     description: 'the address clients reach the gateway at (e.g. https://lyncdiscover.example.com, the proxy\'s when one terminates TLS): named on the root page; absolute links are built from it' },
+  { key: 'noWebClient', flag: '--no-web-client', env: 'CWA_NO_WEB_CLIENT', type: 'switch', default: false, arg: '',
+    description: 'do not serve the web client at /app/ (a browser opening / then gets the plain page naming the gateway instead of a redirect to /app/)' },
 ];
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]));
@@ -362,6 +367,7 @@ function didYouMean(given: string, known: Iterable<string>): string {
 function allowed(o: OptionSpec): string {
   if (o.type === 'int') return `an integer in ${o.min}..${o.max}`;
   if (o.type === 'enum') return `one of ${o.values!.join(', ')}`;
+  if (o.type === 'switch') return 'true or false';
   return 'a non-empty string';
 }
 
@@ -369,11 +375,17 @@ function allowed(o: OptionSpec): string {
  * Parses and checks one value; `source` names where it came from, for the error message.
  * Flags and env are text; a config file must use JSON numbers for integers.
  */
-function parseValue(o: OptionSpec, raw: unknown, source: string, fromText = true): number | string {
+function parseValue(o: OptionSpec, raw: unknown, source: string, fromText = true): number | string | boolean {
   const bad = (why?: string): never => {
     const shown = o.key === 'store' || o.key === 'adminToken' ? '' : ` ${JSON.stringify(raw)}`; // a Redis URL may hold a password
     throw new ConfigError(`${source}: invalid value${shown}: ${why ?? `expected ${allowed(o)}`}`);
   };
+  if (o.type === 'switch') {
+    if (typeof raw === 'boolean') return raw;
+    if (fromText && typeof raw === 'string' && /^(true|1)$/i.test(raw.trim())) return true;
+    if (fromText && typeof raw === 'string' && /^(false|0)$/i.test(raw.trim())) return false;
+    return bad();
+  }
   if (o.type === 'int') {
     let n: number;
     if (typeof raw === 'number') n = raw;
@@ -402,6 +414,7 @@ function parseFlags(argv: readonly string[]): Map<OptionSpec, unknown> {
     if (!o) throw new ConfigError(`unknown option ${flag}${didYouMean(flag, BY_FLAG.keys())} (see --help)`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
+    else if (o.type === 'switch') value = 'true'; // a switch takes no value
     else {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) throw new ConfigError(`${flag}: missing value, expected ${allowed(o)}`);
@@ -509,9 +522,10 @@ function rangeText(o: OptionSpec): string {
 
 /** Help text: one block per option with flag, environment variable, default and description. */
 export function describeOptions(): string {
-  const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.arg}`.length)) + 2;
+  const usage = (o: OptionSpec) => `${o.flag} ${o.arg}`.trimEnd();
+  const width = Math.max(...OPTIONS.map((o) => usage(o).length)) + 2;
   return OPTIONS.map((o) => {
-    const head = `  ${`${o.flag} ${o.arg}`.padEnd(width)}${o.description}${rangeText(o)}`;
+    const head = `  ${usage(o).padEnd(width)}${o.description}${rangeText(o)}`;
     return `${head}\n  ${''.padEnd(width)}env ${o.env}, default: ${defaultText(o)}`;
   }).join('\n');
 }
@@ -519,6 +533,6 @@ export function describeOptions(): string {
 /** The same table as Markdown, for the README. */
 export function describeOptionsMarkdown(): string {
   const rows = OPTIONS.map((o) =>
-    `| \`${o.flag} ${o.arg}\` | \`${o.env}\` | ${o.description}${rangeText(o).replace(/\|/g, '\\|')} | ${defaultText(o)} |`);
+    `| \`${`${o.flag} ${o.arg}`.trimEnd()}\` | \`${o.env}\` | ${o.description}${rangeText(o).replace(/\|/g, '\\|')} | ${defaultText(o)} |`);
   return ['| flag | env | meaning | default |', '|---|---|---|---|', ...rows].join('\n');
 }

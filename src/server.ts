@@ -34,6 +34,7 @@ import { createRequestListener } from './transport/http/app.js';
 import type { OpsContext, TransportContext } from './transport/http/context.js';
 import { HeldPolls } from './transport/http/held-polls.js';
 import { WebSocketChannel } from './transport/ws/websocket-server.js';
+import { WEB_CLIENT_DIR, WebClientFiles } from './transport/http/web-client.js';
 import { TlsEndpoint } from './transport/tls.js';
 import type { UserDirectory } from './users/directory.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -249,6 +250,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     eventsPending: () => (coordinator.state.log as MeteredEventLog).pending(),
   });
   const schema = RequestSchema.load();
+  // The web client, unless turned off; a gateway built without it (tsc alone) serves the plain root page.
+  const webClient = config.noWebClient ? undefined : WebClientFiles.load();
+  if (!config.noWebClient && !webClient) logger.warn({ dir: WEB_CLIENT_DIR }, 'the web client is not built (npm run build): /app/ is not served');
   const inFlight = new RequestsInFlight();
   const ops: OpsContext = {
     logger,
@@ -295,6 +299,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     attachments,
     ops,
     ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
+    ...(webClient ? { webClient } : {}),
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often
   // enough that the bound holds); a held poll has been received, so it is not affected.
@@ -447,7 +452,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // The start line is written at every level but silent: it is where operators and scripts find the URL.
   const startLog = config.logLevel === 'silent' ? logger : logger.child({}, { level: 'info' });
   const dataDir = config.store === 'embedded' ? config.dataDir : undefined;
-  startLog.info({ url, holdMs: config.holdMs, logLevel: config.logLevel, ...(dataDir !== undefined ? { dataDir } : {}) }, 'listening');
+  startLog.info({ url, holdMs: config.holdMs, logLevel: config.logLevel, ...(dataDir !== undefined ? { dataDir } : {}), ...(gw.context.webClient ? { webClient: `${url}/app/` } : {}) }, 'listening');
   if (config.holdMs >= 30_000) {
     logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
   }

@@ -46,7 +46,7 @@ describe('config', () => {
       rateLogonFailures: 10, logonFailureHoldMs: 3000, trustProxy: 0, headersTimeoutMs: 10000, requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000, shutdownTimeoutMs: 10000,
       wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000, wsFrameRate: 200, wsFrameBurst: 400,
-      fallbackCharset: 'windows-1252', xmlLayout: 'original',
+      fallbackCharset: 'windows-1252', xmlLayout: 'original', noWebClient: false,
     };
     // --data-dir is made absolute (./data in the working directory when nothing says otherwise).
     expect(config).to.deep.equal({ ...expected, dataDir: resolve('data') });
@@ -240,6 +240,18 @@ describe('config', () => {
     await expectConfigError(loadConfig(['--config', list], {}), list, 'object');
     const missing = join(dir, 'does-not-exist.json');
     await expectConfigError(loadConfig([], { CWA_CONFIG: missing }), missing);
+  });
+
+  it('takes --no-web-client as a flag without a value, true/false in the environment and a boolean in a file', async () => {
+    expect((await loadConfig(['--no-web-client'], {})).noWebClient).to.equal(true);
+    expect((await loadConfig(['--no-web-client', '--port', '81'], {})).port).to.equal(81);
+    expect((await loadConfig(['--no-web-client=false'], {})).noWebClient).to.equal(false);
+    expect((await loadConfig([], { CWA_NO_WEB_CLIENT: 'true' })).noWebClient).to.equal(true);
+    expect((await loadConfig([], { CWA_NO_WEB_CLIENT: '0' })).noWebClient).to.equal(false);
+    expect((await loadConfig(['--config', await configFile({ noWebClient: true })], {})).noWebClient).to.equal(true);
+    await expectConfigError(loadConfig([], { CWA_NO_WEB_CLIENT: 'yes please' }), 'CWA_NO_WEB_CLIENT', 'true or false');
+    await expectConfigError(loadConfig(['--config', await configFile({ noWebClient: 'true' })], {}), 'noWebClient', 'true or false');
+    expect(describeOptions()).to.match(/--no-web-client +do not serve the web client/);
   });
 
   it('documents every option in the help text and the Markdown table', () => {

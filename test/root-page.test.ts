@@ -73,16 +73,34 @@ describe('GET / (a client library connects by fetching the root)', () => {
     expect(r.headers['content-type']).to.match(/^text\/plain/);
   });
 
-  it('answers a browser with an HTML page and a UCWA-style caller with 200 too', async () => {
+  it('redirects a browser to the web client (302 to /app/) and answers a UCWA-style caller with 200', async () => {
     const browser = await request(`${gw.url}/`, 'GET', { Accept: FIREFOX_ACCEPT });
-    expect(browser.status).to.equal(200);
-    expect(browser.headers['content-type']).to.match(/^text\/html; charset=utf-8/);
-    expect(browser.body).to.include('cwa-gateway');
-    expect(browser.headers['content-security-policy']).to.match(/default-src 'none'/);
+    expect(browser.status).to.equal(302);
+    expect(browser.headers.location).to.equal('/app/');
+    expect(browser.headers.vary).to.match(/Accept/);
+    const head = await request(`${gw.url}/`, 'HEAD', { Accept: 'text/html' });
+    expect(head.status).to.equal(302);
+    expect(head.headers.location).to.equal('/app/');
     for (const accept of [undefined, '*/*', 'application/json', 'application/xml']) {
       const r = await request(`${gw.url}/`, 'GET', accept === undefined ? {} : { Accept: accept });
       expect(r.status, String(accept)).to.equal(200);
+      expect(r.headers.location, String(accept)).to.equal(undefined);
       expect(r.body, String(accept)).to.include('cwa-gateway');
+    }
+  });
+
+  it('with --no-web-client answers a browser with an HTML page naming the gateway (200, no redirect)', async () => {
+    const off = await startTestGateway({ holdMs: 0, noWebClient: true });
+    try {
+      const browser = await request(`${off.url}/`, 'GET', { Accept: FIREFOX_ACCEPT });
+      expect(browser.status).to.equal(200);
+      expect(browser.headers.location).to.equal(undefined);
+      expect(browser.headers['content-type']).to.match(/^text\/html; charset=utf-8/);
+      expect(browser.body).to.include('cwa-gateway');
+      expect(browser.headers['content-security-policy']).to.match(/default-src 'none'/);
+      expect((await request(`${off.url}/app/`, 'GET', { Accept: FIREFOX_ACCEPT })).status).to.equal(404);
+    } finally {
+      await off.close();
     }
   });
 

@@ -16,6 +16,9 @@ import { Listeners, type Unsubscribe } from './emitter.js';
 import { CwaRequestError, GatewayUnreachableError, NotSignedInError, SignInRejectedError } from './errors.js';
 import { EventChannel, type EndReason, type TransportName, type TransportPreference } from './event-channel.js';
 import { SessionManager, type ConferenceRunner } from './conversations.js';
+import { ContactList } from './contacts.js';
+import { Presence } from './presence.js';
+import { Directory } from './search.js';
 import { COMMAND_PATH, CWA_NAMESPACE, DEFAULT_RETRY, HttpChannel, LOGON_PATH, type Inspector, type RetryPolicy } from './http.js';
 import { defaultWebSocket, type WebSocketSupport } from './websocket.js';
 import { childOf, escapeXmlAttr, escapeXmlText, parseXml, type XmlElement } from './xml.js';
@@ -74,6 +77,12 @@ export interface SignInOptions {
 
 export class CwaClient {
   readonly sessions: SessionManager;
+  /** The user's own presence and note, and other people's presence (presence.ts). */
+  readonly presence: Presence;
+  /** The user's contacts and groups (contacts.ts). */
+  readonly contacts: ContactList;
+  /** Directory search (search.ts). */
+  readonly directory: Directory;
   /** The current CWA-Ticket (rotations are followed automatically). */
   ticket: string | undefined;
   /** The signed-in user's SIP URI. */
@@ -103,6 +112,9 @@ export class CwaClient {
       nextRid: () => this.nextRid(),
     };
     this.sessions = new SessionManager(runner);
+    this.presence = new Presence(this);
+    this.contacts = new ContactList(this);
+    this.directory = new Directory(this);
   }
 
   nextRid(): string {

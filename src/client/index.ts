@@ -16,3 +16,6 @@ export type { Inspector, RetryPolicy } from './http.js';
 export { webSocketSupport, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 export { parseXml, XmlSyntaxError, type XmlElement } from './xml.js';
 export type { Unsubscribe } from './emitter.js';
+export { ContactList, DEFAULT_GROUP, type AddContactOptions, type Contact, type ContactGroup } from './contacts.js';
+export { AVAILABILITY_NUMBERS, availabilityOf, Presence, type Availability, type PresenceInfo, type SubscriptionState } from './presence.js';
+export { Directory, type DirectoryUser, type SearchQuery, type SearchResult } from './search.js';

@@ -7,6 +7,7 @@ import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import type { TransportContext } from './context.js';
 import { COMMAND_PATH, cwaPaths, DATA_PATH, LOGON_PATHS } from './fast-path.js';
 import { defaultRootAnswers, rootRoute } from './root.js';
+import { WEB_CLIENT_PATH, webClientRoutes } from './web-client.js';
 import { corsSupport, operatorRoutes, requestContext, RequestLog, securityHeaders, type RequestLocals } from './operability.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { sendError } from './replies.js';
@@ -83,7 +84,15 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   app.use(refuseWhileStopping(ctx));
   app.use(addressLimit(ctx));
 
-  rootRoute(app, defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl));
+  const rootAnswers = defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl);
+  if (ctx.webClient) {
+    // A browser opening the gateway gets the web client (root.ts says why 302).
+    // Behind a proxy that serves the gateway under a path, --public-url names it.
+    const target = ctx.publicUrl !== undefined ? `${ctx.publicUrl}${WEB_CLIENT_PATH}` : WEB_CLIENT_PATH;
+    rootAnswers.browser = (_req, res) => res.redirect(302, target);
+    webClientRoutes(app, ctx.webClient);
+  }
+  rootRoute(app, rootAnswers);
   // Sign-in, the command and the data channel are served before Express (fast-path.ts).
   const authed = [requireTicket(ctx), ticketLimit(ctx)];
   for (const path of LOGOFF_PATHS) app.post(path, ...authed, wrap(logoffHandler(ctx)));

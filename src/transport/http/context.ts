@@ -12,6 +12,7 @@ import type { CodecLimits } from '../../protocol/codec.js';
 import type { XmlLayout } from '../../protocol/layout.js';
 import type { RequestSchema } from '../../protocol/schema.js';
 import type { HeldPolls } from './held-polls.js';
+import type { WebClientFiles } from './web-client.js';
 
 export interface TransportContext {
   /** The engine, to read from (sessions, users); changes go through `coordinator`. */
@@ -39,6 +40,8 @@ export interface TransportContext {
    * the base of absolute links. Unset: nothing names it (links needing one use the request's Host).
    */
   publicUrl?: string;
+  /** The web client's files, served at /app/ (absent with --no-web-client, or when it was not built). */
+  webClient?: WebClientFiles;
 }
 
 /** Logs, metrics, rate limits, browser access and the shutdown state, shared by the transports. */

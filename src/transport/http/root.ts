@@ -1,8 +1,11 @@
 // GET / (and HEAD /). Legacy clients fetch the server root before they sign in (the
 // original served its sign-in page there) and give up on any status >= 400, so the root
-// always answers 200, directly: not every client follows a redirect. Three kinds of
+// answers them 200, directly: not every client follows a redirect. Three kinds of
 // caller share it, told apart by Accept in one place (rootCallerOf):
-//   browser  Accept names text/html            -> (later) the web client at /app/; today a page naming the gateway
+//   browser  Accept names text/html            -> 302 to the web client at /app/ (app.ts; 302 rather than
+//                                                 303: every user agent and proxy knows it, it is temporary, as
+//                                                 the answer depends on Accept and --no-web-client, and for a GET
+//                                                 browsers treat both alike); with --no-web-client a page naming the gateway
 //   ucwa     no Accept, */*, JSON or XML       -> (later) the UCWA autodiscover document; today plain text
 //   text     anything else (text/plain …)      -> a short plain-text page naming the gateway
 import type { Express, Request, Response } from 'express';

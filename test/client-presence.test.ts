@@ -1,0 +1,156 @@
+// The client library's presence, contact-list and directory parts (src/client/presence.ts,
+// contacts.ts, search.ts) against a live gateway; every document received is checked
+// against schemas/.
+import { expect } from 'chai';
+import { AVAILABILITY_NUMBERS, availabilityOf, CwaClient, CwaRequestError, type PresenceInfo } from '../src/client/index.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { expectValidDocument } from './support/schemas.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('client library: presence, contacts, directory', () => {
+  let gw: TestGateway;
+  const clients: CwaClient[] = [];
+
+  async function signedIn(login: string, transport: 'websocket' | 'polling' = 'websocket'): Promise<CwaClient> {
+    const client = new CwaClient({
+      baseUrl: gw.url,
+      transport,
+      inspect: (direction, _channel, xml) => {
+        if (direction === 'received') expectValidDocument(xml);
+      },
+    });
+    clients.push(client);
+    await client.signIn(login, `${login}-demo`, { availability: AVAILABILITY_NUMBERS.available });
+    return client;
+  }
+
+  beforeEach(async () => {
+    gw = await startTestGateway({ holdMs: 1000 });
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.signOut().catch(() => undefined);
+    await gw.close();
+  });
+
+  it('names availability numbers by their ranges', () => {
+    expect([3500, 4500, 6500, 7500, 9500, 12500, 15500, 18500, 0, undefined].map(availabilityOf)).to.deep.equal([
+      'available', 'away', 'busy', 'busy', 'doNotDisturb', 'beRightBack', 'away', 'offline', 'offline', 'offline',
+    ]);
+    for (const [name, n] of Object.entries(AVAILABILITY_NUMBERS)) expect(availabilityOf(n)).to.equal(name);
+  });
+
+  it('reads its own presence at sign-in and publishes status and note (selfPresence follows)', async () => {
+    const alice = await signedIn('alice');
+    await until(() => alice.presence.self !== undefined, 'selfPresence');
+    expect(alice.presence.self).to.include({ uri: 'sip:alice@example.com', availability: 'available', displayName: 'Alice Anders' });
+    const seen: PresenceInfo[] = [];
+    alice.presence.onSelfChanged((p) => seen.push(p));
+    await alice.presence.setAvailability('busy');
+    await until(() => alice.presence.self?.availability === 'busy', 'busy');
+    await alice.presence.setNote('Working <from> home & away');
+    await until(() => alice.presence.self?.note === 'Working <from> home & away', 'the note');
+    await alice.presence.setNote('');
+    await until(() => alice.presence.self?.note === '', 'the note cleared');
+    expect(seen.map((p) => p.availability)).to.include('busy');
+    expect(alice.presence.self?.availability).to.equal('busy');
+  });
+
+  it('subscribes to others and sees their changes live, over WebSocket and over polling', async () => {
+    const alice = await signedIn('alice', 'polling');
+    const bob = await signedIn('bob', 'websocket');
+    const states: string[] = [];
+    alice.presence.onSubscriptionState((uri, state) => states.push(`${uri} ${state}`));
+    await alice.presence.subscribe(['sip:bob@example.com']);
+    await until(() => alice.presence.get('SIP:Bob@example.com')?.availability === 'available', 'bob available');
+    expect(states).to.deep.equal(['sip:bob@example.com subscribed']);
+    expect(alice.presence.subscriptionOf('sip:bob@example.com')).to.equal('subscribed');
+    expect(alice.presence.get('sip:bob@example.com')?.displayName).to.equal('Bob Brennan');
+    await bob.presence.setAvailability('doNotDisturb');
+    await bob.presence.setNote('in the lab');
+    await until(() => alice.presence.get('sip:bob@example.com')?.availability === 'doNotDisturb' && alice.presence.get('sip:bob@example.com')?.note === 'in the lab', 'bob busy with a note');
+    await bob.presence.setAvailability('offline'); // Appear offline
+    await until(() => alice.presence.get('sip:bob@example.com')?.availability === 'offline', 'bob appears offline');
+    await alice.presence.unsubscribe(['sip:bob@example.com']);
+    expect(alice.presence.subscriptionOf('sip:bob@example.com')).to.equal(undefined);
+    await bob.presence.setAvailability('available');
+    await sleep(200);
+    expect(alice.presence.get('sip:bob@example.com')?.availability).to.equal('offline');
+  });
+
+  it('queries presence once, and refuses a URI without sip: with a CwaRequestError', async () => {
+    const alice = await signedIn('alice');
+    await signedIn('carol');
+    const [carol] = await alice.presence.query(['sip:carol@example.com']);
+    expect(carol).to.include({ uri: 'sip:carol@example.com', availability: 'available' });
+    const err = await alice.presence.subscribe(['carol@example.com']).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(CwaRequestError);
+    expect((err as CwaRequestError).code).to.equal(18001);
+  });
+
+  it('keeps the contact list: the full list at sign-in, adds, groups, removals, also from another session', async () => {
+    const alice = await signedIn('alice');
+    await until(() => alice.contacts.loaded, 'the contact list');
+    expect(alice.contacts.all()).to.deep.equal([]);
+    const changes: number[] = [];
+    alice.contacts.onChanged(() => changes.push(alice.contacts.all().length));
+    const friends = await alice.contacts.addGroup('Friends');
+    expect(friends.name).to.equal('Friends');
+    await alice.contacts.add('sip:bob@example.com', { name: 'Bob Brennan', groups: [friends.id] });
+    await until(() => alice.contacts.get('sip:bob@example.com') !== undefined, 'bob in the list');
+    expect(alice.contacts.get('sip:bob@example.com')).to.deep.include({ name: 'Bob Brennan', subscribed: true, tag: false, groups: [friends.id] });
+    expect(alice.contacts.inGroup(friends.id).map((c) => c.uri)).to.deep.equal(['sip:bob@example.com']);
+    // A subscribed contact's presence comes by itself.
+    await until(() => alice.presence.get('sip:bob@example.com') !== undefined, "bob's presence");
+
+    // A second session of alice's sees the list, and the changes the first makes.
+    const alice2 = await signedIn('alice', 'polling');
+    await until(() => alice2.contacts.get('sip:bob@example.com') !== undefined, 'the list in the second session');
+    await alice.contacts.add('sip:carol@example.com', { name: 'Carol' });
+    await until(() => alice2.contacts.get('sip:carol@example.com')?.name === 'Carol', 'carol in the second session');
+    await alice.contacts.remove('sip:bob@example.com');
+    await until(() => alice2.contacts.get('sip:bob@example.com') === undefined, 'bob removed in the second session');
+    await alice.contacts.renameGroup(friends.id, 'Pals');
+    await until(() => alice2.contacts.group(friends.id)?.name === 'Pals', 'the group renamed');
+    await alice.contacts.removeGroup(friends.id);
+    await until(() => alice.contacts.group(friends.id) === undefined, 'the group gone');
+    expect(changes.length).to.be.greaterThan(3);
+
+    const dup = await alice.contacts.addGroup('~').then(() => undefined, (e: unknown) => e);
+    expect(dup).to.be.instanceOf(CwaRequestError);
+    expect((dup as CwaRequestError).sip?.code).to.equal(485);
+  });
+
+  it('searches the directory by name or address, and says why an empty search is refused', async () => {
+    const alice = await signedIn('alice');
+    const byName = await alice.directory.search('car');
+    expect(byName.users.map((u) => u.uri)).to.deep.equal(['sip:carol@example.com']);
+    expect(byName.users[0]).to.include({ displayName: 'Carol Chen', title: 'Product Manager' });
+    expect(byName.moreAvailable).to.equal(false);
+    const byWord = await alice.directory.search({ displayName: 'brennan' });
+    expect(byWord.users.map((u) => u.displayName)).to.deep.equal(['Bob Brennan']);
+    const none = await alice.directory.search('nobody-here');
+    expect(none.users).to.deep.equal([]);
+    const err = await alice.directory.search({ firstName: ' ' }).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(CwaRequestError);
+    expect((err as CwaRequestError).code).to.equal(18001);
+  });
+
+  it('caps results and says more are available', async () => {
+    await gw.close();
+    gw = await startTestGateway({ holdMs: 1000, searchMaxResults: 2 });
+    const alice = await signedIn('alice');
+    // Alice (by name), bob (by address), carol (by first name): three match, two come.
+    const r = await alice.directory.search({ displayName: 'alice', emailAlias: 'bob', firstName: 'carol', match: 'or' });
+    expect(r.users).to.have.length(2);
+    expect(r.moreAvailable).to.equal(true);
+  });
+});
