@@ -71,11 +71,12 @@ describe('replay: cwa-gateway/testing', function () {
     expect(r.steps.slice(9).every((s) => s.status === 'skipped')).to.equal(true);
   });
 
-  it('reads format 1 (written or absent) and refuses a newer format', () => {
+  it('reads formats 1 (written or absent) and 2, and refuses a newer format', () => {
     const doc = oneToOne();
     expect(loadTranscript(write('f1.json', { format: 1, ...doc })).format).to.equal(1);
     expect(loadTranscript(write('f0.json', doc)).format).to.equal(1);
-    expect(() => loadTranscript(write('f2.json', { ...doc, format: 2 }))).to.throw(TranscriptError, /format: version 2 is newer than this cwa-gateway reads \(1\)/);
+    expect(loadTranscript(write('f2.json', { ...doc, format: 2 })).format).to.equal(2);
+    expect(() => loadTranscript(write('f3.json', { ...doc, format: 3 }))).to.throw(TranscriptError, /format: version 3 is newer than this cwa-gateway reads \(2\)/);
   });
 
   it('checks the JSON Schema first, naming the place', () => {
