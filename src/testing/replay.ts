@@ -48,6 +48,11 @@ export interface TranscriptResult {
   error?: string;
   /** The transcript file could not be read or is not a valid transcript. */
   unreadable?: boolean;
+  /**
+   * Replayed against a --target: the `cwa-gateway serve` flags its `gateway` block stands for
+   * (with `--hold-ms 0`, the replay's default), which that server does not know of.
+   */
+  serverFlags?: string[];
 }
 
 /** Passwords of recorded logons, by login (case-insensitive). */
