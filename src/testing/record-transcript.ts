@@ -211,13 +211,17 @@ export class TranscriptBuilder {
     this.push(step);
   }
 
-  /** An ack of the client's cursor is written as such; another value as it was. */
+  /**
+   * An ack of events the client had received is written as an ack of its cursor: a client
+   * acknowledges later than events arrive, and the replayed client has received at least as
+   * much by then. Only an ack beyond what it had received keeps its number.
+   */
   private wsAck(x: Exchange): void {
     const c = this.clientOf(x);
     const ackId = /ackId="(\d+)"/.exec(x.requestBody)?.[1] ?? '0';
     const ua = /\sua="([^"]*)"/.exec(x.requestBody)?.[1];
     const ack: Record<string, unknown> = {};
-    if (Number(ackId) !== c.maxEid) ack.ackId = Number(ackId);
+    if (Number(ackId) > c.maxEid) ack.ackId = Number(ackId);
     if (ua !== undefined && !hasBraces(ua)) ack.ua = ua;
     this.push({ client: c.name, ack });
   }

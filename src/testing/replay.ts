@@ -1,10 +1,11 @@
 // Replays a transcript against a UC AJAX API server, step by step, and reports per step
-// whether the answer matched, with the first differing place when it did not.
+// whether the answer matched, with the first differing place when it did not. The
+// WebSocket steps are in replay-ws.ts, the checks every answer must pass in checks.ts.
 import type { XNode } from '../protocol/xml-tree.js';
-import { DocumentSchema } from '../protocol/schema.js';
-import { Bindings, compareAttributes, compareEvents, compareNode, fill, matchTemplate, Mismatch, parseXml, render, xmlEscape } from './match.js';
-import { ReplaySocket } from './replay-ws.js';
-import { defaultWsUrl, RECORD, type Expectation, type Step, type Transcript } from './transcript.js';
+import { Bindings, compareAttributes, compareEvents, compareNode, fill, Mismatch, parseXml, render, xmlEscape } from './match.js';
+import { checkDeliveryContract, compareStatusAndHeaders, documentErrors, type Exchange } from './checks.js';
+import { receiveFrames, runWebSocketStep, type ClientChannel, type ReplaySocket } from './replay-ws.js';
+import type { Step, Transcript } from './transcript.js';
 
 /** Where a step's answer differed from the transcript. */
 export interface Difference {
@@ -81,82 +82,7 @@ const DATA_PATH = '/cwa/AsyncDataChannel.ashx';
 /** Between two polls that came back empty at once (a server that does not hold polls). */
 const REPOLL_PAUSE_MS = 50;
 
-let schemas: { responses: DocumentSchema; events: DocumentSchema; frames: DocumentSchema } | undefined;
-
-/** Schema errors of an answer or a WebSocket frame, chosen by its root element. */
-function documentErrors(xml: string): string[] {
-  schemas ??= { responses: DocumentSchema.load('cwa-responses.xsd'), events: DocumentSchema.load('cwa-events.xsd'), frames: DocumentSchema.load('ws-frames.xsd') };
-  const root = xml.replace(/^\s*(<\?xml[^>]*\?>\s*)?/, '');
-  return (root.startsWith('<cwaEvents') ? schemas.events : root.startsWith('<ticket') ? schemas.frames : schemas.responses).errors(xml);
-}
-
-/** Data-channel parameters the way the gateway reads them: names without case, empty pairs skipped. */
-function queryValue(query: string, name: string): string | undefined {
-  for (const pair of query.split('&')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).toLowerCase() === name) return decodeURIComponent(pair.slice(eq + 1));
-  }
-  return undefined;
-}
-
-/** The delivery contract every 200 poll answer must keep, whatever the transcript expects. */
-function checkDeliveryContract(root: XNode, query: string): void {
-  if (root.name !== 'cwaEvents') throw new Mismatch('/', `a 200 data-channel answer must be cwaEvents, got ${render(root)}`);
-  const sid = queryValue(query, 'sid');
-  if (sid !== undefined && root.attrs.sid !== sid.trim()) throw new Mismatch('/cwaEvents/@sid', `delivery contract: polled Sid ${sid}, answered sid="${root.attrs.sid}"`);
-  if (root.children.length === 0) return;
-  const eids = root.children.map((c) => Number(c.attrs.eid));
-  const asked = Number(queryValue(query, 'ackid')?.trim() || 0);
-  eids.forEach((eid, i) => {
-    const want = asked + 1 + i;
-    if (eid !== want) throw new Mismatch(`events[${i}]/@eid`, `delivery contract: AckId=${asked} must be answered with eids ${asked + 1}, ${asked + 2}, … in order; got ${eids.join(', ')}`);
-  });
-  if (root.attrs.ackId !== String(eids[eids.length - 1])) {
-    throw new Mismatch('/cwaEvents/@ackId', `delivery contract: ackId must be the last eid (${eids[eids.length - 1]}), got "${root.attrs.ackId}"`);
-  }
-}
-
-/** The delivery contract every event frame must keep: the socket's Sid, eids on from the last frame (or the attach AckId). */
-function checkFrameContract(root: XNode, s: ReplaySocket): void {
-  if (s.sid !== undefined && root.attrs.sid !== s.sid) throw new Mismatch('frame/cwaEvents/@sid', `delivery contract: attached with Sid ${s.sid}, frame has sid="${root.attrs.sid}"`);
-  const first = s.first;
-  s.first = false;
-  if (root.children.length === 0) {
-    // The first frame confirms the attach: its ackId is the head (which may correct a cursor that was ahead).
-    if (first) s.cursor = Number(root.attrs.ackId);
-    return;
-  }
-  const eids = root.children.map((c) => Number(c.attrs.eid));
-  eids.forEach((eid, i) => {
-    if (eid !== s.cursor + 1 + i) {
-      throw new Mismatch(`frame/events[${i}]/@eid`, `delivery contract: after eid ${s.cursor} the socket must send ${s.cursor + 1}, ${s.cursor + 2}, … in order; got ${eids.join(', ')}`);
-    }
-  });
-  if (root.attrs.ackId !== String(eids[eids.length - 1])) {
-    throw new Mismatch('frame/cwaEvents/@ackId', `delivery contract: ackId must be the last eid (${eids[eids.length - 1]}), got "${root.attrs.ackId}"`);
-  }
-  s.cursor = eids[eids.length - 1]!;
-}
-
 interface Answer { status: number; headers: Headers; body: string; root: XNode }
-
-/** One exchange of a step, kept for the failure message. */
-interface Exchange { request: string; raw?: { status: number; body: string }; frame?: string }
-
-/** Status and headers an answer must have (also a WebSocket handshake's). */
-function compareStatusAndHeaders(expectation: Expectation, status: number, headers: Headers, b: Bindings, from: string): void {
-  if (expectation.status !== RECORD && status !== expectation.status) throw new Mismatch('', `HTTP status: expected ${expectation.status}, got ${status}`);
-  for (const [h, template] of Object.entries(expectation.headers)) {
-    const actual = headers.get(h);
-    if (template === null) {
-      if (actual !== null) throw new Mismatch(`header ${h}`, `must be absent, got "${actual}"`);
-      continue;
-    }
-    if (actual === null) throw new Mismatch(`header ${h}`, `missing (expected ${JSON.stringify(template)})`);
-    const diff = matchTemplate(template, actual, b, from);
-    if (diff) throw new Mismatch(`header ${h}`, diff);
-  }
-}
 
 async function send(url: string, method: 'GET' | 'POST', path: string, body: string | undefined, ticket: string | undefined, ex: Exchange, signal?: AbortSignal): Promise<Answer> {
   ex.request = `${method} ${path}${body !== undefined ? `\n  ${body}` : ''}`;
@@ -240,118 +166,9 @@ export async function replayTranscript(t: Transcript, target: ReplayTarget): Pro
         };
         const cursorQuery = (ack = b.use(`ack.${c}`)) => `Sid=${encodeURIComponent(b.use(`sid.${c}`))}&AckId=${encodeURIComponent(ack)}&UA=false`;
 
-        /**
-         * Reads the frames the client's socket received so far: events join what the client
-         * must receive (redeliveries skipped), answers wait for their send step, a successor
-         * ticket becomes the client's. Every frame must validate and keep the delivery contract.
-         */
-        const readFrames = (s: ReplaySocket) => {
-          if (s.binary) throw new Mismatch('frame', 'the server sent a binary frame (the data channel sends text frames only)');
-          for (const text of s.take()) {
-            ex.frame = text;
-            const errors = documentErrors(text);
-            if (errors.length) throw new Mismatch('frame', `the frame does not validate against schemas/: ${errors.join('; ')}`);
-            const root = parseXml(text);
-            if (root.name === 'cwaResponses') s.answers.push(text);
-            else if (root.name === 'ticket') b.update(`ticket.${c}`, root.text.trim(), from);
-            else if (root.name === 'cwaEvents') {
-              checkFrameContract(root, s);
-              const last = seen.get(c)!;
-              pending.get(c)!.push(...root.children.filter((e) => Number(e.attrs.eid) > last));
-              if (root.children.length > 0 || Number(root.attrs.ackId) > last) receivedUpTo(c, root.attrs.ackId!, from);
-            } else throw new Mismatch('frame', `a frame the data channel does not send: <${root.name}>`);
-          }
-          ex.frame = undefined;
-        };
-        const socketOf = (what: string): ReplaySocket => {
-          const s = sockets.get(c);
-          if (!s) throw new Mismatch('', `${what} needs an open WebSocket: ${c} has none (a ws step opens one)`);
-          return s;
-        };
-
-        if (step.kind === 'ws') {
-          const query = fill(step.ws.url ?? defaultWsUrl(c), b, encodeURIComponent);
-          const url = target.url.replace(/^http/i, 'ws') + query;
-          ex.request = `GET ${query} (Upgrade: websocket)`;
-          const headers: Record<string, string> = {};
-          const tk = ticket();
-          if (step.ws.ticketHeader !== false && tk) headers['CWA-Ticket'] = tk;
-          const search = query.includes('?') ? query.slice(query.indexOf('?') + 1) : '';
-          const sid = queryValue(search, 'sid');
-          const old = sockets.get(c);
-          if (old) readFrames(old);
-          const opened = await ReplaySocket.open(url, headers, sid?.trim(), Number(queryValue(search, 'ackid')?.trim() || 0), timeoutMs);
-          ex.raw = { status: opened.status, body: opened.body };
-          if (opened.socket) {
-            // The old socket (superseded by this one) has nothing more to say.
-            if (old) old.terminate();
-            sockets.set(c, opened.socket);
-          }
-          compareStatusAndHeaders(step.expect, opened.status, opened.headers, b, from);
-          const newTicket = opened.headers.get('cwa-ticket');
-          if (newTicket) b.update(`ticket.${c}`, newTicket, from);
-          if (opened.status !== 101) {
-            const type = opened.headers.get('content-type') ?? '';
-            if (!/^text\/xml/.test(type)) throw new Mismatch('', `content type must be text/xml, got "${type}"`);
-            const errors = documentErrors(opened.body);
-            if (errors.length) throw new Mismatch('', `the answer does not validate against schemas/: ${errors.join('; ')}`);
-            if (step.expect.body) compareNode(step.expect.body, parseXml(opened.body), b, `/${step.expect.body.name}`, from);
-          }
-          return undefined;
-        }
-        if (step.kind === 'send') {
-          const s = socketOf('a send step');
-          const text = fill(step.send, b, xmlEscape);
-          ex.request = `WebSocket frame: ${text}`;
-          readFrames(s);
-          if (!s.sendable) throw new Mismatch('', `the server closed ${c}'s socket (code ${s.closeCode ?? 'on its way'}) before this frame`);
-          const before = s.answers.length;
-          s.send(text);
-          if (!step.expect?.body) return undefined;
-          // Answers come in the order of the frames: this one is the next after those already waiting.
-          const deadline = Date.now() + timeoutMs;
-          while (s.answers.length <= before && s.open && Date.now() < deadline) {
-            await s.wait(deadline);
-            readFrames(s);
-          }
-          readFrames(s);
-          const answer = s.answers.splice(0, before + 1)[before];
-          if (answer === undefined) {
-            throw new Mismatch('', s.open ? `no answer frame within ${timeoutMs} ms` : `the server closed the socket (code ${s.closeCode}) without answering`);
-          }
-          ex.raw = { status: 101, body: answer };
-          compareNode(step.expect.body, parseXml(answer), b, `/${step.expect.body.name}`, from);
-          return undefined;
-        }
-        if (step.kind === 'ack') {
-          const s = socketOf('an ack step');
-          readFrames(s);
-          const ua = step.ack.ua === undefined ? '' : ` ua="${fill(step.ack.ua, b, xmlEscape)}"`;
-          const text = `<ack ackId="${fill(step.ack.ackId ?? `{ack.${c}}`, b, xmlEscape)}"${ua}/>`;
-          ex.request = `WebSocket frame: ${text}`;
-          // An ack races with the server closing the socket (after a terminateSession, say); it asks
-          // for no answer, so one the closing socket can no longer carry is simply not sent.
-          if (s.sendable) s.send(text);
-          return undefined;
-        }
-        if (step.kind === 'close' || step.kind === 'closed') {
-          const s = socketOf(`a ${step.kind} step`);
-          ex.request = step.kind === 'close' ? `close the WebSocket (${step.close.code ?? 1000})` : 'wait for the server to close the WebSocket';
-          readFrames(s);
-          if (step.kind === 'close') await s.close(step.close.code ?? 1000, timeoutMs);
-          const deadline = Date.now() + timeoutMs;
-          while (s.open && Date.now() < deadline) {
-            await s.wait(deadline);
-            readFrames(s);
-          }
-          readFrames(s);
-          sockets.delete(c);
-          if (s.open) {
-            s.terminate();
-            throw new Mismatch('', `the server did not close ${c}'s socket within ${timeoutMs} ms`);
-          }
-          const code = step.kind === 'closed' ? step.expect?.code : undefined;
-          if (code !== undefined && s.closeCode !== code) throw new Mismatch('close code', `expected ${code}, got ${s.closeCode}`);
+        const client: ClientChannel = { name: c, b, from, ex, timeoutMs, baseUrl: target.url, sockets, pending: pending.get(c)!, seen: () => seen.get(c)!, receivedUpTo: (ackId) => receivedUpTo(c, ackId, from), ticket };
+        if (step.kind === 'ws' || step.kind === 'send' || step.kind === 'ack' || step.kind === 'close' || step.kind === 'closed') {
+          await runWebSocketStep(step, client);
           return undefined;
         }
 
@@ -363,17 +180,7 @@ export async function replayTranscript(t: Transcript, target: ReplayTarget): Pro
           const want = expectation.events!.length;
           const deadline = Date.now() + (step.receive.timeoutMs ?? timeoutMs);
           const s = sockets.get(c);
-          if (s) {
-            ex.request = `WebSocket ${s.url.replace(/^wss?:\/\/[^/]+/, '')}: event frames`;
-            readFrames(s);
-            while (queue.length < want && s.open && Date.now() < deadline) {
-              await s.wait(deadline);
-              readFrames(s);
-            }
-            if (queue.length < want && !s.open) {
-              throw new Mismatch('', `the server closed ${c}'s socket (code ${s.closeCode}) after ${queue.length} of the ${want} expected events`);
-            }
-          }
+          if (s) await receiveFrames(s, client, want, deadline);
           while (!s && queue.length < want && Date.now() < deadline) {
             const asked = Date.now();
             let a: Answer | undefined;
