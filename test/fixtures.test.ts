@@ -138,7 +138,7 @@ describe('fixtures: transcript matcher', () => {
       throw new Error('expected a FixtureError');
     };
     expect(bad({ ...base, steps: [{ client: 'alice', logon: {}, expext: {} }] })).to.equal(
-      'fixtures/x.json: steps[0]: unknown key "expext" (allowed: client, note, logon, post, poll, receive, sleepMs, advanceMs, expect)',
+      'fixtures/x.json: steps[0]: unknown key "expext" (allowed: client, note, logon, post, poll, receive, ws, send, ack, close, closed, sleepMs, advanceMs, expect)',
     );
     expect(bad({ ...base, steps: [{ client: 'bob', poll: {}, expect: {} }] })).to.contain('steps[0].client: "bob" is not declared');
     expect(bad({ ...base, steps: [{ client: 'alice', poll: {}, expect: { events: ['<a>'] } }] })).to.contain('steps[0].expect.events[0]: expected XML is not well-formed');

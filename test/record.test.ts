@@ -165,7 +165,7 @@ describe('record: the recording proxy', function () {
 describe('record: WebSocket data channels and the command line', function () {
   this.timeout(60_000);
 
-  it('records a WebSocket client (events and command frames) beside a polling one; the recording replays', async () => {
+  it('record(): a WebSocket client (events and command frames) beside a polling one; the recording replays', async () => {
     const gw = await startEmbeddedGateway({ holdMs: 500 });
     const rec = await record({ target: gw.url, port: 0 });
     let doc;
@@ -204,6 +204,11 @@ describe('record: WebSocket data channels and the command line', function () {
     // alice's events came only over her socket: recorded as what she must receive.
     const aliceEvents = doc.steps.filter((s) => s.client === 'alice' && s.receive).flatMap((s) => (s.expect as { events: string[] }).events);
     expect(aliceEvents.some((e) => e.includes('<messageIdReceived'))).to.equal(true);
+    // Her socket and its frames are WebSocket steps; bob, who polled, has none.
+    expect(doc.format).to.equal(2);
+    expect(doc.steps.filter((s) => s.client === 'alice' && s.ws)).to.have.length(1);
+    expect(doc.steps.some((s) => s.client === 'alice' && typeof s.send === 'string' && s.send.includes('<content>lunch?</content>'))).to.equal(true);
+    expect(doc.steps.some((s) => s.client === 'bob' && ['ws', 'send', 'ack', 'close', 'closed'].some((k) => k in s))).to.equal(false);
     expect(text).to.contain('<content>lunch?</content>');
     const report = await replay(file);
     expect(report.passed, report.results[0]!.steps.find((s) => s.failure)?.failure?.message).to.equal(true);
@@ -221,6 +226,90 @@ describe('record: WebSocket data channels and the command line', function () {
     expect((await cli(['record', '--port', '0', '--out', join(dir, 'x.json')])).stderr).to.contain('--target');
     expect((await cli(['record', '--target', 'http://127.0.0.1:1', '--out', join(dir, 'x.json')])).code).to.equal(2);
     expect((await cli(['record', '--target', 'http://127.0.0.1:1', '--port', '0'])).code).to.equal(2);
+  });
+});
+
+describe('record: a WebSocket client through `cwa-gateway record`, replayed with `cwa-gateway replay`', function () {
+  this.timeout(60_000);
+  const recording = join(dir, 'websocket.json');
+  type Doc = { format: number; steps: Record<string, unknown>[] };
+  let doc: Doc;
+
+  before(async () => {
+    const gw = await startEmbeddedGateway({ holdMs: 500 });
+    try {
+      const recorder = await startRecorder(gw.url, recording);
+      const alice = new CwaClient({ baseUrl: recorder.url, transport: 'websocket' });
+      const bob = new CwaClient({ baseUrl: recorder.url, transport: 'polling' });
+      const bobGot = new Promise<string>((resolve) =>
+        bob.sessions.onIncomingSession(async (s) => {
+          s.onMessage((m) => resolve(m.content));
+          await s.accept();
+          await s.sendMessage('on my way');
+        }),
+      );
+      await alice.signIn('alice', 'alice-demo');
+      await bob.signIn('bob', 'bob-demo');
+      const chat = await alice.sessions.startImSession('sip:bob@example.com', 'coffee?');
+      const reply = new Promise<string>((resolve) => chat.onMessage((m) => resolve(m.content)));
+      await chat.connected();
+      expect(await reply).to.equal('on my way');
+      await chat.sendMessage('see you');
+      expect(await bobGot).to.be.oneOf(['coffee?', 'see you']);
+      await alice.signOut();
+      await bob.signOut();
+      const stopped = await recorder.stop();
+      expect(stopped.code, stopped.stderr).to.equal(0);
+    } finally {
+      await gw.close();
+    }
+    doc = JSON.parse(readFileSync(recording, 'utf8')) as Doc;
+  });
+
+  it('writes format 2 with WebSocket steps: the attach, command frames with their answers, acks, the close', () => {
+    expect(doc.format).to.equal(2);
+    loadTranscript(recording); // valid against the schema and the format's rules
+    const alice = doc.steps.filter((s) => s.client === 'alice');
+    expect(alice.filter((s) => s.ws)).to.have.length(1);
+    const sends = alice.filter((s) => typeof s.send === 'string');
+    expect(sends.some((s) => (s.send as string).includes('<content>see you</content>'))).to.equal(true);
+    expect(sends.every((s) => (s.expect as { body: string }).body.startsWith('<cwaResponses'))).to.equal(true);
+    expect(alice.some((s) => s.ack)).to.equal(true);
+    expect(alice.some((s) => s.close || s.closed)).to.equal(true);
+    // What came over the socket is what she must receive, whatever frames carried it.
+    expect(alice.some((s) => s.receive && JSON.stringify(s.expect).includes('<content>on my way</content>'))).to.equal(true);
+  });
+
+  it('replays against a fresh gateway: exit 0', async () => {
+    const r = await cli(['replay', recording]);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+  });
+
+  it('with the message alice received over her socket changed: exit 1, naming that step', async () => {
+    const index = doc.steps.findIndex((s) => s.client === 'alice' && s.receive && JSON.stringify(s.expect).includes('<content>on my way</content>'));
+    const changed = structuredClone(doc);
+    const step = changed.steps[index]! as { expect: { events: string[] } };
+    step.expect.events = step.expect.events.map((e) => e.replace('<content>on my way</content>', '<content>running late</content>'));
+    const file = join(dir, 'websocket-changed.json');
+    writeFileSync(file, JSON.stringify(changed, null, 2));
+    const r = await cli(['replay', file]);
+    expect(r.code, r.stdout + r.stderr).to.equal(1);
+    expect(r.stdout).to.contain(`steps[${index}] (alice receive)`);
+    expect(r.stdout).to.match(/content\/text\(\): expected "running late", got "on my way"/);
+    expect(r.stdout).to.match(/request: WebSocket \/cwa\/AsyncDataChannel\.ashx\?Sid=\d+&AckId=0: event frames/);
+  });
+
+  it('with a command frame\'s text changed: the answer frame differs at that send step', async () => {
+    const index = doc.steps.findIndex((s) => s.client === 'alice' && typeof s.send === 'string' && (s.send as string).includes('<content>see you</content>'));
+    const changed = structuredClone(doc);
+    const step = changed.steps[index]! as { send: string };
+    step.send = step.send.replace(/rid="(\d+)"/, 'rid="99"');
+    const file = join(dir, 'websocket-rid.json');
+    writeFileSync(file, JSON.stringify(changed, null, 2));
+    const r = await cli(['replay', file]);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.contain(`steps[${index}] (alice send)`);
+    expect(r.stdout).to.match(/\/cwaResponses\/requestAccepted\/@rid: expected "\d+", got "99"/);
   });
 });
 

@@ -71,11 +71,51 @@ describe('replay: cwa-gateway/testing', function () {
     expect(r.steps.slice(9).every((s) => s.status === 'skipped')).to.equal(true);
   });
 
-  it('reads format 1 (written or absent) and refuses a newer format', () => {
+  it('reads formats 1 (written or absent) and 2, and refuses a newer format', () => {
     const doc = oneToOne();
     expect(loadTranscript(write('f1.json', { format: 1, ...doc })).format).to.equal(1);
     expect(loadTranscript(write('f0.json', doc)).format).to.equal(1);
-    expect(() => loadTranscript(write('f2.json', { ...doc, format: 2 }))).to.throw(TranscriptError, /format: version 2 is newer than this cwa-gateway reads \(1\)/);
+    expect(loadTranscript(write('f2.json', { ...doc, format: 2 })).format).to.equal(2);
+    expect(() => loadTranscript(write('f3.json', { ...doc, format: 3 }))).to.throw(TranscriptError, /format: version 3 is newer than this cwa-gateway reads \(2\)/);
+  });
+
+  it('WebSocket steps: format 2 only, each with what it may expect', () => {
+    const wsDoc = () => JSON.parse(readFileSync(join(root, 'fixtures/delivery/websocket.json'), 'utf8')) as { format?: number; steps: Record<string, unknown>[] };
+    const t = loadTranscript(join(root, 'fixtures/delivery/websocket.json'));
+    expect(t.format).to.equal(2);
+    expect([...new Set(t.steps.map((s) => s.kind))]).to.include.members(['ws', 'send', 'ack', 'closed', 'receive', 'poll']);
+    const v1 = wsDoc();
+    v1.format = 1;
+    expect(() => loadTranscript(write('ws-v1.json', v1), 'ws-v1.json')).to.throw(TranscriptError, /^ws-v1\.json: steps\[4\]: a "ws" step \(WebSocket\) needs "format": 2 at the top of the transcript$/);
+    const ackExpect = wsDoc();
+    ackExpect.steps[6] = { client: 'alice', ack: {}, expect: { status: 200 } };
+    expect(() => loadTranscript(write('ws-ack.json', ackExpect), 'ws-ack.json')).to.throw(TranscriptError, /steps\[6\]: an ack step has no expect/);
+    const badUrl = wsDoc();
+    badUrl.steps[4] = { client: 'alice', ws: { url: 'ws://elsewhere/' } };
+    expect(() => loadTranscript(write('ws-url.json', badUrl), 'ws-url.json')).to.throw(TranscriptError, /steps\[4\]\.ws\.url: must match pattern/);
+    const code = wsDoc();
+    code.steps[4] = { client: 'alice', ws: {}, expect: { code: 4001 } };
+    expect(() => loadTranscript(write('ws-code.json', code), 'ws-code.json')).to.throw(TranscriptError, /steps\[4\]\.expect\.code: only a closed step expects a close code/);
+  });
+
+  it('WebSocket steps: a differing close code, a frame with no socket, and an event that differs in a frame are named at their step', async () => {
+    const wsDoc = () => JSON.parse(readFileSync(join(root, 'fixtures/delivery/websocket.json'), 'utf8')) as { steps: Record<string, unknown>[] };
+    const last = wsDoc().steps.findIndex((s) => s.closed !== undefined && (s.expect as { code: number }).code === 4004);
+    const code = wsDoc();
+    (code.steps[last]!.expect as { code: number }).code = 4001;
+    let f = (await replay(write('ws-4001.json', code))).results[0]!.steps[last]!.failure!;
+    expect(f.place).to.equal('close code');
+    expect(f.detail).to.equal('expected 4001, got 4004');
+    const early = wsDoc();
+    early.steps.splice(4, 0, { client: 'alice', ack: {} });
+    f = (await replay(write('ws-early.json', early))).results[0]!.steps[4]!.failure!;
+    expect(f.detail).to.equal('an ack step needs an open WebSocket: alice has none (a ws step opens one)');
+    const changed = wsDoc();
+    const recv = changed.steps[5]!.expect as { events: string[] };
+    recv.events[3] = '<subscribers eid="5"/>';
+    f = (await replay(write('ws-eid.json', changed))).results[0]!.steps[5]!.failure!;
+    expect(f.message).to.match(/ws-eid\.json, steps\[5\] \(alice receive\) "the initial burst, in the socket's first frame": events\[3\]\/subscribers\/@eid: expected "5", got "4"/);
+    expect(f.message).to.contain('request: WebSocket /cwa/AsyncDataChannel.ashx?Sid=');
   });
 
   it('checks the JSON Schema first, naming the place', () => {
@@ -125,6 +165,17 @@ describe('replay: cwa-gateway/testing', function () {
     expect(demo.steps[0]!.failure!.detail).to.equal('HTTP status: expected 200, got 401');
     expect(demo.steps[0]!.failure!.message).to.contain('<password>…</password>');
     expect(demo.steps[0]!.failure!.message).to.not.contain('zed-demo');
+  });
+
+  it('against a --target, a failed transcript names the serve flags its gateway block stands for', async () => {
+    const gw = await startEmbeddedGateway({ holdMs: 0 });
+    try {
+      const r = await cli(['replay', 'fixtures/conference/failures-and-limits.json', '--target', gw.url, '--timeout-ms', '500']);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.contain('it was written for a server started with --hold-ms 0 --invite-timeout-s 3 --max-participants-per-conference 6');
+    } finally {
+      await gw.close();
+    }
   });
 
   it('replays twice against one running server (fresh captures each time)', async () => {

@@ -15,7 +15,8 @@ export const REPLAY_USAGE = [
   '',
   'Replays transcripts (fixtures/README.md; a folder is searched for *.json). Without --target each',
   'file gets a fresh embedded gateway with the settings of its "gateway" block; with --target they all',
-  'run against that server. --credentials is a users file (the --users format): the passwords of the',
+  'run against that server, which should run with those settings (a failure names the flags), and a',
+  'file with advanceMs steps cannot run there (it needs a gateway on a clock replay moves). --credentials is a users file (the --users format): the passwords of the',
   'recorded logons, and the users an embedded gateway serves (default: the demo users).',
   '--reporter picks the report (default spec); --out writes it to a file and prints spec as well.',
   '--timeout-ms is how long a client waits for expected events (default 10000).',
@@ -87,6 +88,10 @@ export async function replayCommand(args: readonly string[], io: CliIo): Promise
       timeoutMs: opts.timeoutMs,
       onResult: (r) => {
         if (specToStdout) io.stdout.write(specLine(r));
+        // The server was started by someone else: say what the transcript expected of it.
+        if (specToStdout && !r.passed && r.serverFlags?.length) {
+          io.stdout.write(`        (its "gateway" block does not apply to --target: it was written for a server started with ${r.serverFlags.join(' ')})\n`);
+        }
       },
     });
   } catch (err) {

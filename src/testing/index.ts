@@ -7,6 +7,7 @@
  *   if (!report.passed) console.log(report.results.flatMap((r) => r.steps).find((s) => s.failure));
  *
  * The format is documented in fixtures/README.md; schemas/transcript.schema.json is its structure.
+ * Clients that open a WebSocket data channel (`ws` steps, format 2) are replayed over WebSocket.
  */
 export { Bindings, compareEvents, compareNode, matchTemplate, Mismatch, parseXml } from './match.js';
 export {
@@ -14,6 +15,8 @@ export {
   loadTranscript,
   parseTranscript,
   TRANSCRIPT_FORMAT,
+  WEBSOCKET_FORMAT,
+  defaultWsUrl,
   TranscriptError,
   transcriptFiles,
   usesManualClock,
@@ -21,6 +24,9 @@ export {
   type LogonAction,
   type PollAction,
   type ReceiveAction,
+  type WsAction,
+  type AckAction,
+  type CloseAction,
   type Step,
   type Transcript,
 } from './transcript.js';
@@ -34,7 +40,7 @@ export {
   type StepResult,
   type TranscriptResult,
 } from './replay.js';
-export { loadCredentials, replay, replayOne, type ReplayOptions, type ReplayReport } from './run.js';
+export { loadCredentials, replay, replayOne, serverFlags, type ReplayOptions, type ReplayReport } from './run.js';
 export { junit, tap, describeFailure, type ReporterName } from './report.js';
 export { startEmbeddedGateway, type EmbeddedGateway, type EmbeddedGatewayOptions } from './gateway.js';
 export { record, type Recorder, type RecordOptions } from './record.js';

@@ -13,8 +13,8 @@ export const RECORD_USAGE = [
   '--target, a UC AJAX API server (a CWA 2007 R2 or a cwa-gateway). Point the application at the printed',
   'address and use it; on SIGINT/SIGTERM (or after --max-seconds) the logons, commands and events that went',
   'through are written to --out as a transcript for `cwa-gateway replay`. Passwords are not written: replay',
-  'takes them from --credentials or the demo users. WebSocket data channels are recorded too (their events and',
-  'command batches become the same steps as polls and POSTs: replay drives them over HTTP).',
+  'takes them from --credentials or the demo users. WebSocket data channels are recorded as WebSocket steps',
+  '(the attach, command and ack frames, the events received, the close): replay speaks WebSocket for them.',
   '',
 ].join('\n');
 

@@ -2,12 +2,18 @@
 // and session and named from the signed-in user, server-chosen values made captures or
 // wildcards, passwords left out, polls folded into what each client must receive.
 import { canonicalLogonName } from '../users/directory.js';
-import { TRANSCRIPT_FORMAT } from './transcript.js';
+import { defaultWsUrl, WEBSOCKET_FORMAT } from './transcript.js';
 
 /** One request and its answer, as the proxy forwarded them. */
 export interface Exchange {
-  /** `ticket`: a successor ticket offered on a WebSocket (no step; the ticket is the client's). */
-  kind: 'logon' | 'command' | 'poll' | 'ticket';
+  /**
+   * `poll`: a data-channel answer, or an event frame of a WebSocket. `ticket`: a successor
+   * ticket offered on a WebSocket (no step; the ticket is the client's). `wsOpen`: a
+   * WebSocket attach (status 101, or the refusal); `wsSend`: a frame the client sent with
+   * the frame that answered it (responseBody, '' when none came); `wsAck`: an ack frame;
+   * `wsClose`: the socket closed, by `closedBy`.
+   */
+  kind: 'logon' | 'command' | 'poll' | 'ticket' | 'wsOpen' | 'wsSend' | 'wsAck' | 'wsClose';
   /** Path without the query. */
   path: string;
   query: string;
@@ -16,6 +22,10 @@ export interface Exchange {
   requestBody: string;
   status: number;
   responseBody: string;
+  /** wsOpen: the ticket came in the CWA-Ticket header (else in the query). */
+  ticketInHeader?: boolean;
+  closedBy?: 'client' | 'server';
+  closeCode?: number;
 }
 
 /** A transcript as written to a file (the JSON document of fixtures/README.md). */
@@ -84,11 +94,17 @@ export class TranscriptBuilder {
     if (x.kind === 'logon') this.logon(x);
     else if (x.kind === 'ticket') this.clientOf(x);
     else if (x.kind === 'command') this.command(x);
+    else if (x.kind === 'wsOpen') this.wsOpen(x);
+    else if (x.kind === 'wsSend') this.wsSend(x);
+    else if (x.kind === 'wsAck') this.wsAck(x);
+    else if (x.kind === 'wsClose') this.wsClose(x);
     else this.poll(x);
   }
 
   build(): TranscriptDocument {
-    return { format: TRANSCRIPT_FORMAT, title: this.meta.title, ...(this.meta.source ? { source: this.meta.source } : {}), clients: { ...this.logins }, steps: this.steps };
+    // The oldest format that holds the steps, so an older replayer still reads a recording without WebSocket steps.
+    const ws = this.steps.some((s) => ['ws', 'send', 'ack', 'close', 'closed'].some((k) => k in s));
+    return { format: ws ? WEBSOCKET_FORMAT : 1, title: this.meta.title, ...(this.meta.source ? { source: this.meta.source } : {}), clients: { ...this.logins }, steps: this.steps };
   }
 
   private next(kind: string): string {
@@ -154,6 +170,71 @@ export class TranscriptBuilder {
       this.bySid.set(c.sid, c);
     }
     this.push({ client: c.name, post, expect: { status: x.status, body } });
+  }
+
+  /** A WebSocket attach: its URL with the client's sid, cursor and ticket as placeholders. */
+  private wsOpen(x: Exchange): void {
+    const c = this.clientOf(x);
+    const query = x.query
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) return pair;
+        const name = pair.slice(0, eq);
+        let value = pair.slice(eq + 1);
+        try {
+          value = decodeURIComponent(value);
+        } catch {
+          // Kept as it was sent.
+        }
+        const key = name.toLowerCase();
+        if (key === 'sid' && value.trim() === c.sid) return `${name}={sid.${c.name}}`;
+        if (key === 'ackid' && value.trim() === String(c.maxEid)) return `${name}={ack.${c.name}}`;
+        if (key === 'ticket' || key === 'cwa-ticket') return `${name}={ticket.${c.name}}`;
+        return hasBraces(pair) ? pair.replace(/[{}]/g, encodeURIComponent) : pair;
+      })
+      .join('&');
+    const url = `${x.path}${query ? `?${query}` : ''}`;
+    const ws: Record<string, unknown> = {};
+    if (url !== defaultWsUrl(c.name)) ws.url = url;
+    if (x.ticketInHeader === false) ws.ticketHeader = false;
+    const step: Record<string, unknown> = { client: c.name, ws };
+    if (x.status !== 101) step.expect = { status: x.status, body: this.answer(c, x.responseBody) };
+    this.push(step);
+  }
+
+  /** A frame the client sent on its socket, with the frame that answered it. */
+  private wsSend(x: Exchange): void {
+    const c = this.clientOf(x);
+    const step: Record<string, unknown> = { client: c.name, send: this.request(c, x.requestBody) };
+    if (x.responseBody) step.expect = { body: this.answer(c, x.responseBody) };
+    this.push(step);
+  }
+
+  /**
+   * An ack of events the client had received is written as an ack of its cursor: a client
+   * acknowledges later than events arrive, and the replayed client has received at least as
+   * much by then. Only an ack beyond what it had received keeps its number.
+   */
+  private wsAck(x: Exchange): void {
+    const c = this.clientOf(x);
+    const ackId = /ackId="(\d+)"/.exec(x.requestBody)?.[1] ?? '0';
+    const ua = /\sua="([^"]*)"/.exec(x.requestBody)?.[1];
+    const ack: Record<string, unknown> = {};
+    if (Number(ackId) > c.maxEid) ack.ackId = Number(ackId);
+    if (ua !== undefined && !hasBraces(ua)) ack.ua = ua;
+    this.push({ client: c.name, ack });
+  }
+
+  private wsClose(x: Exchange): void {
+    const c = this.clientOf(x);
+    const code = x.closeCode ?? 1005;
+    if (x.closedBy === 'server') {
+      // 1005/1006: the server sent no close code (or no close frame): any close will do.
+      this.push({ client: c.name, closed: {}, ...(code !== 1005 && code !== 1006 ? { expect: { code } } : {}) });
+      return;
+    }
+    this.push({ client: c.name, close: code === 1000 || (code >= 3000 && code <= 4999) ? (code === 1000 ? {} : { code }) : {} });
   }
 
   private poll(x: Exchange): void {

@@ -1,5 +1,6 @@
 // A recording reverse proxy: forwards every request to a UC AJAX API server and keeps the
-// logons, commands and polls it saw, to be written as one transcript (record-transcript.ts).
+// logons, commands, polls and WebSocket data channels it saw, to be written as one
+// transcript (record-transcript.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -116,18 +117,26 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
   // WebSocket data channels: relayed frame by frame; events, command batches and their answers are recorded.
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<WebSocket>();
+  const channels = new Set<FrameRecorder>();
+  /** Set by stop(): the sockets it cuts are not the conversation's. */
+  let stopping = false;
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
       if (!DROPPED.has(k) && !k.startsWith('sec-websocket') && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
+    const order = ++clock;
+    const queryTicket = url.searchParams.get('ticket') ?? url.searchParams.get('CWA-Ticket') ?? url.searchParams.get('cwa-ticket') ?? undefined;
     const channel = new FrameRecorder(
+      url.pathname,
       url.search.replace(/^\?/, ''),
-      (req.headers['cwa-ticket'] as string | undefined) ?? url.searchParams.get('ticket') ?? url.searchParams.get('CWA-Ticket') ?? undefined,
-      (x, order) => exchanges.push(x, order),
+      (req.headers['cwa-ticket'] as string | undefined) ?? queryTicket,
+      req.headers['cwa-ticket'] !== undefined,
+      (x, at) => exchanges.push(x, at),
       () => ++clock,
     );
+    channels.add(channel);
     const up = new WebSocket(base.replace(/^http/, 'ws') + (req.url ?? '/'), { headers });
     sockets.add(up);
     const early: { data: RawData; binary: boolean }[] = [];
@@ -142,12 +151,14 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
         const body = Buffer.concat(chunks);
+        channel.opened(order, res.statusCode ?? 0, decode(body, res.headers['content-type']));
         socket.end(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nContent-Type: ${res.headers['content-type'] ?? 'text/xml'}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
       });
       sockets.delete(up);
     });
     up.on('error', () => socket.destroy());
     up.on('open', () => {
+      channel.opened(order, 101, '');
       wss.handleUpgrade(req, socket, head, (ws) => {
         client = ws;
         sockets.add(ws);
@@ -157,12 +168,15 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
           up.send(data, { binary });
         });
         const closeCode = (code: number) => (code === 1005 || code === 1006 || code === 1015 ? 1000 : code);
+        // Who closed first is what the transcript says: the client (close) or the server (closed, with its code).
         ws.on('close', (code, reason) => {
           sockets.delete(ws);
+          if (!stopping) channel.closed('client', code);
           if (up.readyState === WebSocket.OPEN) up.close(closeCode(code), reason);
         });
         up.on('close', (code, reason) => {
           sockets.delete(up);
+          if (!stopping) channel.closed('server', code);
           if (ws.readyState === WebSocket.OPEN) ws.close(closeCode(code), reason);
         });
         ws.on('error', () => up.terminate());
@@ -182,6 +196,8 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
       return recorded.length;
     },
     async stop() {
+      stopping = true;
+      for (const ch of channels) ch.flush();
       server.closeAllConnections();
       for (const s of sockets) s.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -195,37 +211,66 @@ export async function record(opts: RecordOptions): Promise<Recorder> {
   };
 }
 
+/** An ack frame as clients write it: recorded as an ack step. */
+const ACK_FRAME = /^\s*<ack\s+ackId="\d+"(?:\s+ua="[^"]*")?\s*\/>\s*$/;
+
 /**
- * One WebSocket data channel: event frames are recorded as what a poll would have brought,
- * a command batch with the answer frame that follows it (answers come in order).
+ * One WebSocket data channel: its opening, the frames the client sent (acks; command
+ * batches with the answer frame that follows, answers coming in order), the events it
+ * received (as what a poll would have brought), successor tickets, and who closed it.
  */
 class FrameRecorder {
   private readonly pending: { text: string; order: number }[] = [];
+  private done = false;
   constructor(
+    private readonly path: string,
     private readonly query: string,
     private ticket: string | undefined,
+    private readonly ticketInHeader: boolean,
     private readonly push: (x: Exchange, order?: number) => void,
     private readonly tick: () => number,
   ) {}
 
+  private get base() {
+    return { query: this.query, ticketIn: this.ticket, status: 200, requestBody: '', responseBody: '' };
+  }
+
+  /** The upgrade's outcome: 101, or the refusal the server answered. */
+  opened(order: number, status: number, body: string): void {
+    this.push({ ...this.base, kind: 'wsOpen', path: this.path, status, responseBody: body, ticketInHeader: this.ticketInHeader }, order);
+  }
+
   fromClient(text: string): void {
-    if (text.trimStart().startsWith('<cwaRequests')) this.pending.push({ text, order: this.tick() });
+    if (ACK_FRAME.test(text)) this.push({ ...this.base, kind: 'wsAck', path: this.path, requestBody: text.trim() });
+    // Anything else is answered by one cwaResponses frame (a batch's answer, or the error for an unusable frame).
+    else this.pending.push({ text, order: this.tick() });
   }
 
   fromServer(text: string): void {
     const t = text.trimStart();
-    const base = { query: this.query, ticketIn: this.ticket, status: 200 };
-    if (t.startsWith('<cwaEvents')) this.push({ ...base, kind: 'poll', path: '/cwa/AsyncDataChannel.ashx', requestBody: '', responseBody: t });
+    if (t.startsWith('<cwaEvents')) this.push({ ...this.base, kind: 'poll', path: this.path, responseBody: t });
     else if (t.startsWith('<cwaResponses') && this.pending.length) {
       const { text: requestBody, order } = this.pending.shift()!;
-      this.push({ ...base, kind: 'command', path: '/cwa/MainCommandHandler.ashx', requestBody, responseBody: t }, order);
+      this.push({ ...this.base, kind: 'wsSend', path: this.path, requestBody, responseBody: t }, order);
     } else if (t.startsWith('<ticket')) {
       // A successor ticket: the client's from now on.
       const next = /<ticket[^>]*>([^<]*)<\/ticket>/.exec(t)?.[1];
       if (next) {
-        this.push({ ...base, kind: 'ticket', path: '', requestBody: '', responseBody: '', ticketOut: next });
+        this.push({ ...this.base, kind: 'ticket', path: '', ticketOut: next });
         this.ticket = next;
       }
     }
+  }
+
+  closed(by: 'client' | 'server', code: number): void {
+    if (this.done) return;
+    this.flush();
+    this.done = true;
+    this.push({ ...this.base, kind: 'wsClose', path: this.path, closedBy: by, closeCode: code });
+  }
+
+  /** Frames still waiting for an answer are recorded without one. */
+  flush(): void {
+    for (const { text, order } of this.pending.splice(0)) this.push({ ...this.base, kind: 'wsSend', path: this.path, requestBody: text }, order);
   }
 }

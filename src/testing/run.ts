@@ -1,6 +1,7 @@
 // Replays transcript files: each against a fresh embedded gateway (settings from its
 // `gateway` block), or all against a running server.
 import { readFile } from 'node:fs/promises';
+import { OPTIONS } from '../config.js';
 import { UserDirectory, UserDirectoryError } from '../users/directory.js';
 import { startEmbeddedGateway } from './gateway.js';
 import { replayTranscript, type Credentials, type TranscriptResult } from './replay.js';
@@ -40,7 +41,10 @@ export async function loadCredentials(file: string): Promise<{ credentials: Cred
 
 /** Replays one loaded transcript (see `replay` for the options). */
 export async function replayOne(t: Transcript, opts: Omit<ReplayOptions, 'credentialsFile' | 'onResult'> & { credentials?: Credentials; users?: UserDirectory } = {}): Promise<TranscriptResult> {
-  if (opts.target) return replayTranscript(t, { url: opts.target.replace(/\/+$/, ''), credentials: opts.credentials, timeoutMs: opts.timeoutMs });
+  if (opts.target) {
+    const result = await replayTranscript(t, { url: opts.target.replace(/\/+$/, ''), credentials: opts.credentials, timeoutMs: opts.timeoutMs });
+    return { ...result, serverFlags: serverFlags(t) };
+  }
   const manual = usesManualClock(t);
   let gw;
   try {
@@ -57,6 +61,12 @@ export async function replayOne(t: Transcript, opts: Omit<ReplayOptions, 'creden
   } finally {
     await gw.close();
   }
+}
+
+/** The `cwa-gateway serve` flags for the settings a replay would start the transcript's own gateway with. */
+export function serverFlags(t: Transcript): string[] {
+  const settings: Record<string, unknown> = { holdMs: 0, ...t.gateway };
+  return Object.entries(settings).map(([key, value]) => `${OPTIONS.find((o) => o.key === key)?.flag ?? key} ${String(value)}`);
 }
 
 /**

@@ -10,7 +10,9 @@ import type { XNode } from '../protocol/xml-tree.js';
 import { parseXml } from './match.js';
 
 /** The newest transcript format this package reads; a file without `format` is version 1. */
-export const TRANSCRIPT_FORMAT = 1;
+export const TRANSCRIPT_FORMAT = 2;
+/** The format that added WebSocket steps (ws, send, ack, close, closed). */
+export const WEBSOCKET_FORMAT = 2;
 
 /** The transcript itself is wrong (unreadable, bad JSON, against the schema, unknown key …). */
 export class TranscriptError extends Error {
@@ -26,18 +28,36 @@ export interface Expectation {
   body?: XNode;
   events?: XNode[];
   envelope?: Record<string, string>;
+  /** A `closed` step: the close code the server's close frame must carry. */
+  code?: number;
 }
 
 export interface LogonAction { user?: string; password?: string; uri?: string; path?: string; body?: string }
 export interface PollAction { ackId?: string; sid?: string; ua?: string; rawQuery?: string }
 /** Poll with the client's cursor until the expected events arrived (or `timeoutMs` passed). */
 export interface ReceiveAction { timeoutMs?: number }
+/** Opens the client's data channel as a WebSocket. `url`: path and query (a template). */
+export interface WsAction { url?: string; ticketHeader?: boolean }
+/** An `<ack ackId="…"/>` frame on the client's socket; `ackId` defaults to the client's cursor. */
+export interface AckAction { ackId?: string; ua?: string }
+/** The client closes its socket (a no-op when the server closed it already). */
+export interface CloseAction { code?: number }
+/** The WebSocket data channel a `ws` step opens when it says no `url`. */
+export const defaultWsUrl = (client: string) => `/cwa/AsyncDataChannel.ashx?Sid={sid.${client}}&AckId={ack.${client}}&UA=false`;
 
 export type Step = { index: number; note?: string } & (
   | { kind: 'logon'; client: string; logon: LogonAction; expect: Expectation }
   | { kind: 'post'; client: string; post: string; expect: Expectation }
   | { kind: 'poll'; client: string; poll: PollAction; expect: Expectation }
   | { kind: 'receive'; client: string; receive: ReceiveAction; expect: Expectation }
+  /** Opens the client's WebSocket data channel; expects 101, or the refusal (status and body). */
+  | { kind: 'ws'; client: string; ws: WsAction; expect: Expectation }
+  /** A text frame on the client's socket; with `expect.body`, the cwaResponses frame answering it. */
+  | { kind: 'send'; client: string; send: string; expect?: Expectation }
+  | { kind: 'ack'; client: string; ack: AckAction }
+  | { kind: 'close'; client: string; close: CloseAction }
+  /** Waits until the server closes the client's socket; `expect.code` is its close code. */
+  | { kind: 'closed'; client: string; expect?: Expectation }
   | { kind: 'sleep'; ms: number }
   /** Moves the gateway's (manual) clock forward and runs its timers: idle, invitation and MPOP deadlines. */
   | { kind: 'advance'; ms: number }
@@ -58,13 +78,18 @@ export interface Transcript {
 // ---- loading -------------------------------------------------------------------------
 
 const TOP_KEYS = ['format', 'title', 'source', 'gateway', 'clients', 'steps'];
-const STEP_KEYS = ['client', 'note', 'logon', 'post', 'poll', 'receive', 'sleepMs', 'advanceMs', 'expect'];
-const EXPECT_KEYS = ['status', 'headers', 'body', 'events', 'envelope'];
+const ACTIONS = ['logon', 'post', 'poll', 'receive', 'ws', 'send', 'ack', 'close', 'closed', 'sleepMs', 'advanceMs'];
+const WEBSOCKET_ACTIONS = ['ws', 'send', 'ack', 'close', 'closed'];
+const STEP_KEYS = ['client', 'note', ...ACTIONS, 'expect'];
+const EXPECT_KEYS = ['status', 'headers', 'body', 'events', 'envelope', 'code'];
 /** The status of a step being recorded: any answer is taken. */
 export const RECORD = -1;
 const LOGON_KEYS = ['user', 'password', 'uri', 'path', 'body'];
 const POLL_KEYS = ['ackId', 'sid', 'ua', 'rawQuery'];
 const RECEIVE_KEYS = ['timeoutMs'];
+const WS_KEYS = ['url', 'ticketHeader'];
+const ACK_KEYS = ['ackId', 'ua'];
+const CLOSE_KEYS = ['code'];
 const HARNESS_OWNED: (keyof GatewayConfig)[] = ['port', 'host', 'usersFile', 'configFile', 'store', 'dataDir'];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -117,7 +142,7 @@ export function checkTranscriptSchema(doc: unknown, name: string): void {
       ? `unknown key "${String(pick.params.additionalProperty)}"`
       : pick.keyword === 'oneOf' || pick.keyword === 'required'
         ? pick.instancePath.startsWith('/steps/')
-          ? 'needs exactly one of logon, post, poll, receive, sleepMs, advanceMs'
+          ? `needs exactly one of ${ACTIONS.join(', ')}`
           : (pick.message ?? pick.keyword)
         : (pick.message ?? pick.keyword);
   throw new TranscriptError(`${name}: ${jsonPath(pick.instancePath)}: ${detail} (schemas/transcript.schema.json)`);
@@ -237,9 +262,12 @@ export function parseTranscript(doc: unknown, file: string, opts: { recording?: 
     const at = `steps[${index}]`;
     if (!isObject(raw)) return fail(at, 'must be an object');
     keys(raw, STEP_KEYS, at);
-    const actions = ['logon', 'post', 'poll', 'receive', 'sleepMs', 'advanceMs'].filter((k) => raw[k] !== undefined);
-    if (actions.length !== 1) fail(at, `needs exactly one of logon, post, poll, receive, sleepMs, advanceMs (found ${actions.join(', ') || 'none'})`);
+    const actions = ACTIONS.filter((k) => raw[k] !== undefined);
+    if (actions.length !== 1) fail(at, `needs exactly one of ${ACTIONS.join(', ')} (found ${actions.join(', ') || 'none'})`);
     const note = raw.note === undefined ? undefined : str(raw.note, `${at}.note`);
+    if (WEBSOCKET_ACTIONS.includes(actions[0]!) && format < WEBSOCKET_FORMAT) {
+      fail(at, `a "${actions[0]}" step (WebSocket) needs "format": ${WEBSOCKET_FORMAT} at the top of the transcript`);
+    }
     if (raw.sleepMs !== undefined) {
       if (typeof raw.sleepMs !== 'number' || raw.sleepMs < 0) fail(`${at}.sleepMs`, 'must be a non-negative number');
       if (raw.client !== undefined || raw.expect !== undefined) fail(at, 'a sleepMs step has no client and no expect');
@@ -252,9 +280,29 @@ export function parseTranscript(doc: unknown, file: string, opts: { recording?: 
     }
     const client = str(raw.client, `${at}.client`);
     if (!(client in clients)) fail(`${at}.client`, `"${client}" is not declared in "clients"`);
-    if (raw.expect === undefined && opts.recording) raw.expect = { status: RECORD };
-    if (!isObject(raw.expect)) return fail(`${at}.expect`, 'is required (an object; at least { "status": 200 })');
-    const ex = raw.expect;
+    if (raw.ack !== undefined || raw.close !== undefined) {
+      if (raw.expect !== undefined) fail(at, `an ${raw.ack !== undefined ? 'ack' : 'close'} step has no expect (nothing comes back)`);
+      if (raw.ack !== undefined) {
+        if (!isObject(raw.ack)) return fail(`${at}.ack`, 'must be an object (may be empty)');
+        keys(raw.ack, ACK_KEYS, `${at}.ack`);
+        const ack: AckAction = {};
+        for (const k of ACK_KEYS) if (raw.ack[k] !== undefined) ack[k as keyof AckAction] = scalar(raw.ack[k], `${at}.ack.${k}`);
+        return { index, note, kind: 'ack', client, ack };
+      }
+      if (!isObject(raw.close)) return fail(`${at}.close`, 'must be an object (may be empty)');
+      keys(raw.close, CLOSE_KEYS, `${at}.close`);
+      const code = raw.close.code;
+      if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999)))) {
+        fail(`${at}.close.code`, 'must be 1000 or a code from 3000 to 4999 (RFC 6455 §7.4)');
+      }
+      return { index, note, kind: 'close', client, close: { code: code as number | undefined } };
+    }
+    // A socket is expected to open (101); a frame need not be answered; a close need not have a given code.
+    const rawExpect =
+      raw.expect ??
+      (raw.ws !== undefined ? { status: 101 } : raw.send !== undefined || raw.closed !== undefined ? {} : opts.recording ? { status: RECORD } : undefined);
+    if (!isObject(rawExpect)) return fail(`${at}.expect`, 'is required (an object; at least { "status": 200 })');
+    const ex = rawExpect;
     keys(ex, EXPECT_KEYS, `${at}.expect`);
     if (ex.body !== undefined && (ex.events !== undefined || ex.envelope !== undefined)) fail(`${at}.expect`, 'use either body, or events/envelope');
     const headers: Record<string, string | null> = {};
@@ -272,8 +320,11 @@ export function parseTranscript(doc: unknown, file: string, opts: { recording?: 
     }
     if (ex.events !== undefined && !Array.isArray(ex.events)) fail(`${at}.expect.events`, 'must be an array of XML strings');
     if (ex.status !== undefined && (typeof ex.status !== 'number' || !Number.isInteger(ex.status))) fail(`${at}.expect.status`, 'must be an integer');
+    if (ex.code !== undefined && raw.closed === undefined) fail(`${at}.expect.code`, 'only a closed step expects a close code');
+    if (ex.code !== undefined && (typeof ex.code !== 'number' || !Number.isInteger(ex.code))) fail(`${at}.expect.code`, 'must be an integer');
     const expect: Expectation = {
-      status: (ex.status as number | undefined) ?? 200,
+      status: (ex.status as number | undefined) ?? (raw.ws !== undefined ? 101 : 200),
+      code: ex.code as number | undefined,
       headers,
       body: ex.body === undefined ? undefined : xml(ex.body, `${at}.expect.body`),
       events: (ex.events as unknown[] | undefined)?.map((e, i) => xml(e, `${at}.expect.events[${i}]`)),
@@ -296,6 +347,32 @@ export function parseTranscript(doc: unknown, file: string, opts: { recording?: 
       return { index, note, kind: 'receive', client, receive: { timeoutMs: t as number | undefined }, expect };
     }
     if (raw.post !== undefined) return { index, note, kind: 'post', client, post: text(raw.post, `${at}.post`), expect };
+    if (raw.ws !== undefined) {
+      if (!isObject(raw.ws)) return fail(`${at}.ws`, 'must be an object (may be empty)');
+      keys(raw.ws, WS_KEYS, `${at}.ws`);
+      const ws: WsAction = {};
+      if (raw.ws.url !== undefined) {
+        ws.url = str(raw.ws.url, `${at}.ws.url`);
+        if (!ws.url.startsWith('/')) fail(`${at}.ws.url`, 'is a path and query on the server, starting with "/" (e.g. "/cwa/AsyncDataChannel.ashx?Sid={sid.alice}&AckId={ack.alice}")');
+      }
+      if (raw.ws.ticketHeader !== undefined) {
+        if (typeof raw.ws.ticketHeader !== 'boolean') fail(`${at}.ws.ticketHeader`, 'must be true or false');
+        ws.ticketHeader = raw.ws.ticketHeader as boolean;
+      }
+      if (ex.events !== undefined || ex.envelope !== undefined) fail(`${at}.expect`, 'a ws step expects a status (101, or a refusal with its body); events come in receive steps');
+      return { index, note, kind: 'ws', client, ws, expect };
+    }
+    if (raw.send !== undefined) {
+      if (ex.events !== undefined || ex.envelope !== undefined || ex.status !== undefined || ex.headers !== undefined) {
+        fail(`${at}.expect`, 'a send step expects only body: the frame that answers it');
+      }
+      return { index, note, kind: 'send', client, send: text(raw.send, `${at}.send`), expect: ex.body === undefined ? undefined : expect };
+    }
+    if (raw.closed !== undefined) {
+      if (!isObject(raw.closed) || Object.keys(raw.closed).length > 0) fail(`${at}.closed`, 'must be {} (the close code goes in expect.code)');
+      if (Object.keys(ex).some((k) => k !== 'code')) fail(`${at}.expect`, 'a closed step expects only code');
+      return { index, note, kind: 'closed', client, expect: ex.code === undefined ? undefined : expect };
+    }
     if (!isObject(raw.poll)) return fail(`${at}.poll`, 'must be an object (may be empty)');
     keys(raw.poll, POLL_KEYS, `${at}.poll`);
     const poll: PollAction = {};
