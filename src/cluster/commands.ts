@@ -3,6 +3,7 @@
 // applies the whole stream in order (see redis-coordinator.ts), so each node's state is
 // the same function of the same commands.
 import type { DecodedBatch } from '../protocol/codec.js';
+import type { UcwaOp } from '../protocol/ucwa/operations.js';
 
 export type Command =
   /** A user signed in (the proposing node checked the password and drew the ticket): keep its hash. */
@@ -20,7 +21,9 @@ export type Command =
   /** Clients acknowledged every event <= ackId of these sessions ([sid, ackId] pairs). */
   | { t: 'ack'; acks: [number, number][] }
   /** Timers: idle sessions, unanswered invitations, composing, old tickets and logs. */
-  | { t: 'tick' };
+  | { t: 'tick' }
+  /** An operation of a UCWA application of `login` (create, makeMeAvailable, startMessaging …), typed. */
+  | { t: 'ucwa'; login: string; op: UcwaOp };
 
 /** A command as it travels: who proposed it, when, and the seed of its random values. */
 export interface Envelope {

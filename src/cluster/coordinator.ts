@@ -10,6 +10,7 @@ import type { SignOutResult } from '../engine/engine.js';
 import type { Session } from '../engine/session.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import type { GatewayState } from './state.js';
+import type { UcwaOp, UcwaResult } from '../protocol/ucwa/operations.js';
 
 export interface BatchCommand {
   login: string;
@@ -30,6 +31,8 @@ export interface Coordinator {
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
   runBatch(cmd: BatchCommand): Promise<CachedResponse>;
+  /** An operation of a UCWA application (the UCWA door's changes). */
+  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult>;
   /** A poll or WebSocket of the session arrived or reported UA (a single gateway: at once, no promise). */
   touch(session: Session, ua?: boolean): void | Promise<void>;
   /** Resolves once this node has applied every change committed anywhere before the call (a single gateway: nothing to wait for). */
@@ -60,6 +63,10 @@ export class LocalCoordinator implements Coordinator {
 
   signOut(login: string): Promise<SignOutResult> {
     return this.state.apply({ t: 'signOut', login }) as Promise<SignOutResult>;
+  }
+
+  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
+    return this.state.apply({ t: 'ucwa', login, op }) as Promise<UcwaResult>;
   }
 
   touch(session: Session, ua?: boolean): void {

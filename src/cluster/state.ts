@@ -10,10 +10,19 @@ import type { Session } from '../engine/session.js';
 import type { DecodedBatch } from '../protocol/codec.js';
 import { renderResponses } from '../protocol/responses.js';
 import type { Command } from './commands.js';
+import type { UcwaRendering } from '../protocol/event-sink.js';
+import { UcwaOperations, type UcwaResult } from '../protocol/ucwa/operations.js';
+import { UcwaState } from '../protocol/ucwa/state.js';
+import { UcwaTranslator } from '../protocol/ucwa/translate.js';
 
-export type CommandResult = CachedResponse | SignOutResult | undefined;
+export type CommandResult = CachedResponse | SignOutResult | UcwaResult | undefined;
 
 export class GatewayState {
+  /** The UCWA applications (the door's state beside the engine sessions they are). */
+  readonly ucwa: UcwaState;
+  private readonly ucwaTranslator: UcwaTranslator;
+  private readonly ucwaOps: UcwaOperations;
+
   constructor(
     readonly engine: Engine,
     /** The event logs as commands leave them (a cluster node's transports read them through a ReplicatedEventLog). */
@@ -21,9 +30,23 @@ export class GatewayState {
     readonly ridCache: RidCache,
   ) {
     // Answers describing a session go with it; answers of a ticket's batches go with the ticket.
-    engine.sessionEnded = (sid) => ridCache.sessionEnded(sid);
-    engine.sessionRemoved = (sid) => ridCache.sessionRemoved(sid);
+    this.ucwa = new UcwaState(() => engine.clock, () => engine.random);
+    this.ucwaTranslator = new UcwaTranslator(this.ucwa, () => engine.config.inviteTimeoutS * 1000);
+    this.ucwaOps = new UcwaOperations(engine, this.ucwa, this.ucwaTranslator, log);
+    engine.sessionEnded = (sid) => {
+      ridCache.sessionEnded(sid);
+      this.ucwa.ended(sid, 'expired');
+    };
+    engine.sessionRemoved = (sid) => {
+      ridCache.sessionRemoved(sid);
+      this.ucwa.removed(sid);
+    };
     engine.tickets.forgotten = (hash) => ridCache.dropScope(ticketScope(hash));
+  }
+
+  /** What the event sink needs to render the events of UCWA applications. */
+  ucwaRendering(): UcwaRendering {
+    return { dialectOf: (sid) => this.engine.dialectOf(sid), state: this.ucwa, translator: this.ucwaTranslator };
   }
 
   async apply(cmd: Command): Promise<CommandResult> {
@@ -62,6 +85,8 @@ export class GatewayState {
       case 'tick':
         await engine.tick();
         return undefined;
+      case 'ucwa':
+        return engine.exclusive(() => this.ucwaOps.apply(cmd.login, cmd.op));
     }
   }
 }
@@ -76,7 +101,8 @@ export async function executeBatch(engine: Engine, login: string, batch: Decoded
   return engine.exclusive(async () => {
     const command: CommandContext = {
       login,
-      session: batch.sid ? engine.sessionFor(login, batch.sid) : engine.soleSessionOf(login),
+      // A UCWA application is not a CWA session: the CWA door does not reach it.
+      session: batch.sid ? cwaOnly(engine.sessionFor(login, batch.sid)) : engine.soleSessionOf(login),
     };
     const answers: ResponseItem[] = [];
     const sessions = new Set<Session>();
@@ -99,4 +125,8 @@ export async function executeBatch(engine: Engine, login: string, batch: Decoded
     await engine.endBatch();
     return { body: renderResponses(answers, processed, unexpected), sessions: [...sessions], started };
   });
+}
+
+function cwaOnly(session: Session | undefined): Session | undefined {
+  return session?.dialect === 'ucwa' ? undefined : session;
 }

@@ -282,7 +282,7 @@ export class ImService implements EngineModule {
     const user = this.core.directory.findByUri(uri);
     if (!user) return SIP.notFound;
     if (blocked.has(uri.toLowerCase())) return SIP.temporarilyUnavailable;
-    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv));
+    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv) && s.ringable !== false);
     if (sessions.length === 0) return SIP.temporarilyUnavailable;
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
     if (free.length === 0) return BUSY;
@@ -595,7 +595,8 @@ export class ImService implements EngineModule {
           // MPOP: the invitee's most active endpoint takes it, so the inviter can go on sending
           // even when no client ever sends acceptImSession (reference §2.2). A leg whose confId
           // the client gave to another conversation is never taken for it.
-          const pick = mostActive(invitation.endpoints.filter((l) => l.state === 'incoming' && !l.disowned));
+          // A UCWA application answers explicitly (accept/decline), as Lync endpoints do.
+          const pick = mostActive(invitation.endpoints.filter((l) => l.state === 'incoming' && !l.disowned && l.session.dialect !== 'ucwa'));
           if (pick) this.accept(pick, out);
         }
       }
