@@ -188,7 +188,8 @@ export class ImService implements EngineModule {
       return invalidOperation(rid, `This session already takes part in ${config.maxConferencesPerSession} conversations, the most allowed.`);
     }
     const focusUri = action.confUri ?? (action.uris.length === 1 && this.byFocus.has(action.uris[0]!.toLowerCase()) ? action.uris[0] : undefined);
-    if (action.message !== undefined || focusUri === undefined) {
+    // A CWA initiateImSession carries its first message; UCWA's startMessaging may come without one.
+    if (action.message !== undefined || (focusUri === undefined && session.dialect !== 'ucwa')) {
       const invalid = this.checkMessage(action.message);
       if (invalid) return failed(rid, invalid);
     }
