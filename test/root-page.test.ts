@@ -73,7 +73,7 @@ describe('GET / (a client library connects by fetching the root)', () => {
     expect(r.headers['content-type']).to.match(/^text\/plain/);
   });
 
-  it('answers a browser with an HTML page and a UCWA-style caller with 200 too', async () => {
+  it('answers a browser with an HTML page and a UCWA caller with 200 and the autodiscover document', async () => {
     const browser = await request(`${gw.url}/`, 'GET', { Accept: FIREFOX_ACCEPT });
     expect(browser.status).to.equal(200);
     expect(browser.headers['content-type']).to.match(/^text\/html; charset=utf-8/);
@@ -82,7 +82,7 @@ describe('GET / (a client library connects by fetching the root)', () => {
     for (const accept of [undefined, '*/*', 'application/json', 'application/xml']) {
       const r = await request(`${gw.url}/`, 'GET', accept === undefined ? {} : { Accept: accept });
       expect(r.status, String(accept)).to.equal(200);
-      expect(r.body, String(accept)).to.include('cwa-gateway');
+      expect(r.body, String(accept)).to.include('/Autodiscover/AutodiscoverService.svc/root/oauth/user');
     }
   });
 
