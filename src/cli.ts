@@ -12,7 +12,7 @@ import { PACKAGE_VERSION } from './version.js';
 
 export interface CliIo {
   stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown; isTTY?: boolean };
   stdin: AsyncIterable<string | Buffer> & { isTTY?: boolean };
   env: Record<string, string | undefined>;
   exit: (code: number) => void;
@@ -198,7 +198,9 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
     io.stderr.write(`cwa-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  io.stdout.write(`cwa-gateway listening on ${gateway.url}\n`);
+  // Standard output carries JSON log lines only (the gateway's own "listening" line has the URL);
+  // a person at a terminal also gets a readable line, on standard error.
+  if (io.stderr.isTTY) io.stderr.write(`cwa-gateway listening on ${gateway.url}\n`);
   const stopReloading = reloadOnHangup(gateway);
   const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs);
   stopReloading();

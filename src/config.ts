@@ -209,7 +209,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'snapshotEvery', flag: '--snapshot-every', env: 'CWA_SNAPSHOT_EVERY', type: 'int', default: 50000, min: 0, max: 100000000, arg: 'N',
     description: 'with --store redis://…: this node writes a snapshot of the shared state every N commands (one node at a time; 0 = never, leave it to other nodes), and the command stream is trimmed to it' },
   { key: 'dataDir', flag: '--data-dir', env: 'CWA_DATA_DIR', type: 'string', default: './data', path: true, arg: 'DIR',
-    description: 'where the embedded store keeps durable data' },
+    description: 'where the embedded store keeps durable data (SQLite); made absolute at start and logged in the "listening" line: relative to the working directory on the command line or in CWA_DATA_DIR, to the config file in it' },
   { key: 'configFile', flag: '--config', env: 'CWA_CONFIG', type: 'string', default: undefined, noFile: true, arg: 'FILE',
     description: 'JSON file holding any of these options by their camelCase name; paths in it are relative to it' },
   { key: 'ticketTtlS', flag: '--ticket-ttl-s', env: 'CWA_TICKET_TTL_S', type: 'int', default: 3600, min: 1, max: 604800, arg: 'N',
@@ -462,6 +462,14 @@ export async function loadConfig(argv: readonly string[], env: Record<string, st
     for (const [o, value] of layer) config[o.key] = value;
   }
   checkCombination(config as unknown as GatewayConfig);
+  // --data-dir is never left relative to wherever the process happens to start: without one
+  // given anywhere it is `data` beside the config file (when there is one), and it is made
+  // absolute here so that the start line names the folder the data really goes to.
+  const dataDirOpt = BY_KEY.get('dataDir')!;
+  if (configFile !== undefined && ![fromFile, fromEnv, flags].some((layer) => layer.has(dataDirOpt))) {
+    config.dataDir = resolve(dirname(configFile), 'data');
+  }
+  config.dataDir = resolve(config.dataDir as string);
   if (typeof config.publicUrl === 'string') config.publicUrl = normalizePublicUrl(config.publicUrl);
   return config as unknown as GatewayConfig;
 }
@@ -484,6 +492,7 @@ function checkCombination(config: GatewayConfig): void {
 }
 
 function defaultText(o: OptionSpec): string {
+  if (o.key === 'dataDir') return '`data` beside the --config file, else ./data';
   if (o.default !== undefined) return String(o.default);
   if (o.key === 'usersFile') return 'demo users';
   if (o.key === 'corsOrigins') return 'none (no CORS headers)';

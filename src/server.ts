@@ -23,6 +23,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { LogonGuard } from './ops/logon-guard.js';
 import { RateLimiter } from './ops/rate-limit.js';
 import { drainBudget, RequestsInFlight, ShutdownRegistry, type ShutdownReport } from './ops/shutdown.js';
+import { renderBatchAnswer } from './protocol/responses.js';
 import { LogEventSink, overflowRecord } from './protocol/event-sink.js';
 import { RequestSchema } from './protocol/schema.js';
 import { MemoryUserDataStore } from './store/memory.js';
@@ -39,6 +40,9 @@ import { PACKAGE_VERSION } from './version.js';
 import type { Directory } from './engine/ports.js';
 import type { Redis } from 'ioredis';
 
+
+/** Each door's rendering of batch answers (cluster/state.ts runs batches, the doors render them). */
+const DOORS = { cwa: renderBatchAnswer };
 export interface RunningGateway {
   url: string;
   /** With --tls-cert: reads the certificate files again (SIGHUP); false when they are unusable. */
@@ -184,7 +188,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const local = new MeteredEventLog(new MemoryEventLog(limits, overflowRecord(config.xmlLayout)), metrics, onOverflow);
     const sink = new LogEventSink(local, config.xmlLayout);
     const engine = new Engine(deps.users, sink, clock, engineConfig, store);
-    const state = new GatewayState(engine, local, ridCacheOf());
+    const state = new GatewayState(engine, local, ridCacheOf(), DOORS);
     sink.ucwa = state.ucwaRendering();
     coordinator = new LocalCoordinator(state);
     log = local;
@@ -217,7 +221,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       const store = new MemoryUserDataStore();
       const sink = new LogEventSink(local, config.xmlLayout);
       const engine = new Engine(deps.users, sink, replicaClock, engineConfig, store, random);
-      const state = new GatewayState(engine, local, ridCacheOf());
+      const state = new GatewayState(engine, local, ridCacheOf(), DOORS);
       sink.ucwa = state.ucwaRendering();
       return { state, clock: replicaClock, random, logs, store };
     };
@@ -446,7 +450,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const addr = gw.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${gw.tls ? 'https' : 'http'}://${host}:${addr.port}`;
-  logger.info({ url, holdMs: config.holdMs, logLevel: config.logLevel }, 'listening');
+  // The start line is written at every level but silent: it is where operators and scripts find the URL.
+  const startLog = config.logLevel === 'silent' ? logger : logger.child({}, { level: 'info' });
+  const dataDir = config.store === 'embedded' ? config.dataDir : undefined;
+  startLog.info({ url, holdMs: config.holdMs, logLevel: config.logLevel, ...(dataDir !== undefined ? { dataDir } : {}) }, 'listening');
   if (config.holdMs >= 30_000) {
     logger.warn({ holdMs: config.holdMs }, '--hold-ms is 30 s or more: proxies and load balancers that cut idle requests at 30 s will answer held polls with 504');
   }

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main, type CliIo } from '../src/cli.js';
 import { OPTIONS, type GatewayConfig } from '../src/config.js';
 import { verifyPassword } from '../src/users/password.js';
 import type { UserDirectory } from '../src/users/directory.js';
+import { listeningUrl } from './support/node-process.js';
 
 interface Run { code: number; stdout: string; stderr: string; exits: number[] }
 
@@ -112,12 +115,61 @@ describe('cli', () => {
     expect(seen!.config.port).to.equal(9123);
     expect(seen!.config.host).to.equal('127.0.0.2');
     expect(seen!.users.isDemo).to.equal(true);
-    expect(r.stdout).to.include('cwa-gateway listening on http://127.0.0.2:9123');
+    // Standard output is for JSON log lines (the gateway's own); no plain-text line there, nor on a non-terminal stderr.
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).not.to.include('listening');
     expect(r.stderr).to.match(/WARNING.*demo/i);
     for (const { login, password } of seen!.users.demoCredentials()) {
       expect(r.stderr).to.include(login).and.include(password);
     }
     expect(process.listenerCount('SIGTERM')).to.equal(0);
+  });
+
+  it('serve writes a readable listening line on stderr only when stderr is a terminal', async () => {
+    const startGateway = async (config: GatewayConfig) => {
+      setImmediate(() => process.emit('SIGTERM'));
+      return { url: `http://${config.host}:${config.port}`, close: async () => undefined };
+    };
+    const err: string[] = [];
+    const r = await run(['--port', '9124'], { startGateway, stderr: { isTTY: true, write: (s: string) => err.push(s) } });
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.equal('');
+    expect(err.join('')).to.include('cwa-gateway listening on http://127.0.0.1:9124\n');
+  });
+
+  it('a real gateway writes JSON lines only on stdout, the URL in its "listening" line even at --log-level warn', async function () {
+    this.timeout(15_000);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cwa-cli-log-'));
+    const child = spawn(process.execPath, [join(root, 'bin/cwa-gateway.js'), '--port', '0', '--log-level', 'warn', '--data-dir', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (listeningUrl(out) === undefined) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no listening line:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const url = listeningUrl(out)!;
+      expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${url}/healthz`)).status).to.equal(200);
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      const records = out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: string; msg: string; dataDir?: string });
+      const listening = records.find((r) => r.msg === 'listening')!;
+      expect(listening.level).to.equal('info');
+      expect(listening.dataDir).to.equal(dataDir);
+      // At warn, the other info lines (shutdown steps) stay out.
+      expect(records.filter((r) => r.level === 'info').map((r) => r.msg)).to.deep.equal(['listening']);
+      expect(err).not.to.include('listening on'); // stderr is a pipe here, not a terminal
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('serve reports a failure to start with exit code 1', async () => {

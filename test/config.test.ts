@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   camelCaseOf, ConfigError, OPTIONS, defaultConfig, describeOptions, describeOptionsMarkdown, loadConfig, type GatewayConfig,
 } from '../src/config.js';
@@ -48,7 +48,8 @@ describe('config', () => {
       wsMaxPayloadBytes: 65536, wsMaxBufferedBytes: 4194304, wsPingIntervalMs: 25000, wsFrameRate: 200, wsFrameBurst: 400,
       fallbackCharset: 'windows-1252', xmlLayout: 'original',
     };
-    expect(config).to.deep.equal(expected);
+    // --data-dir is made absolute (./data in the working directory when nothing says otherwise).
+    expect(config).to.deep.equal({ ...expected, dataDir: resolve('data') });
     expect(config.usersFile).to.equal(undefined);
     expect(config.configFile).to.equal(undefined);
     expect(defaultConfig()).to.deep.equal(expected);
@@ -121,6 +122,23 @@ describe('config', () => {
     const config = await loadConfig(['--config', file], {});
     expect(config.usersFile).to.equal(join(sub, 'users.json'));
     expect(config.dataDir).to.equal('/abs/data');
+  });
+
+  it('--data-dir: absolute; relative to the working directory on a flag or in the environment, to the config file in it, `data` beside the config file by default', async () => {
+    const sub = join(dir, 'dd');
+    await mkdir(sub, { recursive: true });
+    const empty = join(sub, 'empty.json');
+    await writeFile(empty, JSON.stringify({ port: 8081 }));
+    const named = join(sub, 'named.json');
+    await writeFile(named, JSON.stringify({ dataDir: 'state' }));
+    expect((await loadConfig([], {})).dataDir).to.equal(join(process.cwd(), 'data'));
+    expect((await loadConfig(['--data-dir', 'x/y'], {})).dataDir).to.equal(join(process.cwd(), 'x/y'));
+    expect((await loadConfig([], { CWA_DATA_DIR: 'z' })).dataDir).to.equal(join(process.cwd(), 'z'));
+    expect((await loadConfig(['--config', empty], {})).dataDir).to.equal(join(sub, 'data'));
+    expect((await loadConfig(['--config', named], {})).dataDir).to.equal(join(sub, 'state'));
+    // A flag or variable still beats the file, and stays relative to the working directory.
+    expect((await loadConfig(['--config', named, '--data-dir', 'flag'], {})).dataDir).to.equal(join(process.cwd(), 'flag'));
+    expect((await loadConfig(['--config', empty], { CWA_DATA_DIR: '/srv/cwa' })).dataDir).to.equal('/srv/cwa');
   });
 
   it('rejects out-of-range and non-integer values from flags, env and file, naming the option and range', async () => {
@@ -233,7 +251,9 @@ describe('config', () => {
         expect(text).to.include(o.env);
         expect(text).to.include(o.description);
       }
-      if (o.default !== undefined) expect(help).to.include(`default: ${o.default}`);
+      // --data-dir's default depends on --config: the help says how.
+      if (o.key === 'dataDir') expect(help).to.include('default: `data` beside the --config file, else ./data');
+      else if (o.default !== undefined) expect(help).to.include(`default: ${o.default}`);
     }
   });
 });

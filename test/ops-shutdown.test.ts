@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ShutdownRegistry } from '../src/ops/shutdown.js';
 import { conferenceChild, LegacyClient } from './support/client.js';
+import { listeningUrl } from './support/node-process.js';
 import { kids, only, signedIn } from './support/presence.js';
 import { startTestGateway } from './support/gateway.js';
 
@@ -196,10 +197,10 @@ describe('cwa-gateway serve: SIGTERM under load', function () {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 10_000);
       child.stdout!.on('data', () => {
-        const m = /cwa-gateway listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
+        const url = listeningUrl(out);
+        if (url) {
           clearTimeout(timer);
-          resolve({ child, url: m[1]!, stdout: () => out, exit });
+          resolve({ child, url, stdout: () => out, exit });
         }
       });
     });
@@ -289,7 +290,8 @@ describe('cwa-gateway serve: SIGTERM under load', function () {
     expect(answers.length).to.be.greaterThan(0);
     // Answered, or — arriving after SIGTERM on a keep-alive connection — refused with 503 (not run).
     expect(answers.every((s) => s === 200 || s === 503), answers.join(' ')).to.equal(true);
-    const lines = gw.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; level: string; ok?: boolean; polls?: number });
+    // Standard output is JSON lines only.
+    const lines = gw.stdout().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg: string; level: string; ok?: boolean; polls?: number });
     expect(lines.length).to.be.greaterThan(3);
     expect(lines.filter((l) => l.level === 'debug'), '--log-level info').to.deep.equal([]);
     expect(lines.find((l) => l.msg === 'shutdown: held polls answered')?.polls).to.be.within(2, 3); // dave's may be between two polls

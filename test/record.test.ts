@@ -172,9 +172,13 @@ describe('record: WebSocket data channels and the command line', function () {
     try {
       const alice = new CwaClient({ baseUrl: rec.url, transport: 'websocket' });
       const bob = new CwaClient({ baseUrl: rec.url, transport: 'polling' });
+      const heard: string[] = [];
       const got = new Promise<string>((resolve) =>
         bob.sessions.onIncomingSession(async (s) => {
-          s.onMessage((m) => resolve(m.content));
+          s.onMessage((m) => {
+            heard.push(m.content);
+            if (!m.fromInvitation) resolve(m.content);
+          });
           await s.accept();
         }),
       );
@@ -186,6 +190,7 @@ describe('record: WebSocket data channels and the command line', function () {
       await chat.connected();
       await chat.sendMessage('lunch?');
       expect(await got).to.equal('lunch?');
+      expect(heard, 'the invitation\'s message first, through the same onMessage').to.deep.equal(['hi bob', 'lunch?']);
       expect(transports).to.include('websocket');
       await alice.signOut();
       await bob.signOut();

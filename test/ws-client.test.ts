@@ -74,6 +74,9 @@ describe('client library (src/client)', () => {
     await incoming!.accept();
     await mine.connected();
     await incoming!.connected();
+    // The invitation's message comes through onMessage too; the tests below count what follows it.
+    await until(() => b.received.length === 1, 'the invitation\'s message');
+    expect(b.received.splice(0)).to.deep.equal(['hello']);
     return { mine, theirs: incoming! };
   }
 

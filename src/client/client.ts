@@ -8,10 +8,15 @@
 //   const s = await client.sessions.startImSession('sip:bob@example.com', 'hi');
 //   await s.connected();
 //   await s.sendMessage('how are you?');
+//
+// When the gateway forgets the session under the client (it restarted), the client signs
+// in again by itself with the credentials it was given and says so (onSessionLost, then
+// onSignedInAgain); `signInAgain: false` turns that off.
 import { Listeners, type Unsubscribe } from './emitter.js';
+import { CwaRequestError, GatewayUnreachableError, NotSignedInError, SignInRejectedError } from './errors.js';
 import { EventChannel, type EndReason, type TransportName, type TransportPreference } from './event-channel.js';
 import { SessionManager, type ConferenceRunner } from './conversations.js';
-import { COMMAND_PATH, CWA_NAMESPACE, CwaRequestError, HttpChannel, LOGON_PATH, type Inspector } from './http.js';
+import { COMMAND_PATH, CWA_NAMESPACE, DEFAULT_RETRY, HttpChannel, LOGON_PATH, type Inspector, type RetryPolicy } from './http.js';
 import { defaultWebSocket, type WebSocketSupport } from './websocket.js';
 import { childOf, escapeXmlAttr, escapeXmlText, parseXml, type XmlElement } from './xml.js';
 
@@ -30,6 +35,35 @@ export interface CwaClientOptions {
   offlineLimitMs?: number;
   /** Sees every document sent and received (logging, validation in tests). */
   inspect?: Inspector;
+  /**
+   * How a request answered 429 (or 503 with Retry-After) is retried: after the Retry-After
+   * the gateway gave, at most `maxRetries` times (default 3), never waiting longer than
+   * `maxDelayMs` (default 30000); then it rejects with ThrottledError. `false`: never retried.
+   */
+  retry?: Partial<RetryPolicy> | false;
+  /**
+   * Sign in again by itself, with the credentials given to signIn, when the gateway no
+   * longer knows the session or the ticket (it restarted) — default true. The session's
+   * conversations are over either way (onSessionLost says so); `false` ends the client
+   * with `notAuthenticated`/`sessionEnded` instead.
+   */
+  signInAgain?: boolean;
+}
+
+/** The session vanished under the client (the gateway no longer knew it or its ticket). */
+export interface SessionLost {
+  /** How the client found out. */
+  reason: EndReason;
+  /** The sid of the session that is gone. */
+  previousSid: number;
+  /** Whether the client is signing in again (it holds credentials and `signInAgain` is on). */
+  signingInAgain: boolean;
+}
+
+/** The client signed in again by itself after losing its session. */
+export interface SignedInAgain {
+  previousSid: number;
+  sid: number;
 }
 
 export interface SignInOptions {
@@ -51,11 +85,19 @@ export class CwaClient {
   private readonly eventListeners = new Listeners<[XmlElement]>();
   private readonly transportListeners = new Listeners<[TransportName]>();
   private readonly endListeners = new Listeners<[EndReason, { sessionTerminated?: string; error?: Error }]>();
+  private readonly sessionLostListeners = new Listeners<[SessionLost]>();
+  private readonly signedInAgainListeners = new Listeners<[SignedInAgain]>();
   private terminatedReason: string | undefined;
+  /** What signIn was given, for signing in again after a gateway restart. */
+  private credentials: { user: string; password: string; options: SignInOptions } | undefined;
+  private signingOut = false;
+  /** Set while the client signs in again; requests wait for it. */
+  private recovering: Promise<void> | undefined;
 
   constructor(private readonly options: CwaClientOptions) {
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.http = new HttpChannel(options.baseUrl.replace(/\/+$/, ''), this, fetchImpl, options.inspect);
+    const retry: RetryPolicy = options.retry === false ? { maxRetries: 0, maxDelayMs: 0 } : { ...DEFAULT_RETRY, ...options.retry };
+    this.http = new HttpChannel(options.baseUrl.replace(/\/+$/, ''), this, fetchImpl, options.inspect, retry);
     const runner: ConferenceRunner = {
       conference: (confId, inner, rid) => this.request(`<conference rid="${rid ?? this.nextRid()}" confId="${confId}">${inner}</conference>`),
       nextRid: () => this.nextRid(),
@@ -91,14 +133,45 @@ export class CwaClient {
     return this.endListeners.add(fn);
   }
 
-  /** Signs in (logon + initiateSession) and starts receiving events. */
+  /**
+   * The gateway no longer knew the session or its ticket (it restarted); the client signs
+   * in again when it can. The conversations of the lost session are over.
+   */
+  onSessionLost(fn: (lost: SessionLost) => void): Unsubscribe {
+    return this.sessionLostListeners.add(fn);
+  }
+
+  /** The client signed in again by itself after onSessionLost (a new sid; events start again from 1). */
+  onSignedInAgain(fn: (again: SignedInAgain) => void): Unsubscribe {
+    return this.signedInAgainListeners.add(fn);
+  }
+
+  /**
+   * Signs in (logon + initiateSession) and starts receiving events. Rejects with
+   * SignInRejectedError (wrong user or password), ThrottledError, GatewayUnreachableError
+   * or CwaRequestError.
+   */
   async signIn(user: string, password: string, options: SignInOptions = {}): Promise<void> {
-    const logon = await this.http.post(
+    await this.establish(user, password, options);
+    this.credentials = { user, password, options };
+  }
+
+  private async establish(user: string, password: string, options: SignInOptions): Promise<void> {
+    this.ticket = undefined;
+    this.terminatedReason = undefined;
+    this.signingOut = false;
+    const logon = await this.http.postRetrying(
       LOGON_PATH,
       `<cwaRequests xmlns="${CWA_NAMESPACE}"><logon><user>${escapeXmlText(user)}</user><password>${escapeXmlText(password)}</password></logon></cwaRequests>`,
     );
     const ok = childOf(logon.root, 'requestSucceeded');
-    if (logon.status !== 200 || !ok) throw CwaRequestError.fromError(childOf(logon.root, 'error'), 'sign-in failed', logon.status);
+    if (logon.status !== 200 || !ok) {
+      const error = childOf(logon.root, 'error');
+      if (logon.status === 401) {
+        throw new SignInRejectedError(error?.attrs.detail || 'the user name or password was not accepted', error?.attrs.code !== undefined ? Number(error.attrs.code) : undefined, undefined, 401);
+      }
+      throw CwaRequestError.fromError(error, `sign-in failed (HTTP ${logon.status})`, logon.status);
+    }
     this.uri = childOf(ok, 'uri')?.text ?? '';
     const rid = this.nextRid();
     const body =
@@ -118,21 +191,68 @@ export class CwaClient {
     }, this.options.inspect);
     channel.onEvent.add((ev) => this.dispatch(ev));
     channel.onTransport.add((t) => this.transportListeners.emit(t));
-    channel.onEnd.add((reason, error) => {
-      this.sessions.endAll();
-      this.endListeners.emit(reason, { sessionTerminated: this.terminatedReason, error });
-    });
+    channel.onEnd.add((reason, error, afterOutage) => this.channelEnded(channel, reason, error, afterOutage));
     this.channel = channel;
     channel.start();
   }
 
+  private channelEnded(channel: EventChannel, reason: EndReason, error: Error | undefined, afterOutage: boolean): void {
+    if (this.channel !== channel) return;
+    // Lost to a restart: the gateway went away, and once back it no longer knew the session
+    // or the ticket, without a sessionTerminated event (which a sign-out, a timeout or an
+    // overflow sends first). A revocation (sign-out everywhere) refuses a connection that
+    // was healthy: that one ends the client, as it must.
+    const lost =
+      (reason === 'notAuthenticated' || reason === 'sessionEnded') && afterOutage && this.terminatedReason === undefined && !this.signingOut;
+    this.sessions.endAll();
+    if (!lost) {
+      this.endListeners.emit(reason, { sessionTerminated: this.terminatedReason, error });
+      return;
+    }
+    const signingInAgain = this.credentials !== undefined && this.options.signInAgain !== false;
+    this.sessionLostListeners.emit({ reason, previousSid: this.sid, signingInAgain });
+    if (!signingInAgain) {
+      this.endListeners.emit(reason, { error });
+      return;
+    }
+    this.recovering = this.signInAgainNow(reason).finally(() => (this.recovering = undefined));
+  }
+
+  /** Signs in again with the credentials held, trying until `offlineLimitMs` while the gateway cannot be reached. */
+  private async signInAgainNow(reason: EndReason): Promise<void> {
+    const previousSid = this.sid;
+    const { user, password, options } = this.credentials!;
+    const started = Date.now();
+    const limit = this.options.offlineLimitMs ?? 60_000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.establish(user, password, options);
+        this.signedInAgainListeners.emit({ previousSid, sid: this.sid });
+        return;
+      } catch (err) {
+        if (err instanceof GatewayUnreachableError && Date.now() - started < limit) {
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+          continue;
+        }
+        this.channel = undefined;
+        this.sid = 0;
+        this.endListeners.emit(reason, { error: err instanceof Error ? err : new Error(String(err)) });
+        return;
+      }
+    }
+  }
+
   /** Ends the session (terminateSession) and stops receiving. */
   async signOut(): Promise<void> {
-    if (!this.channel) return;
+    this.credentials = undefined; // never signed in again after this
+    if (this.recovering) await this.recovering;
+    const channel = this.channel;
+    if (!channel) return;
+    this.signingOut = true;
     try {
       await this.runBatch(`<terminateSession rid="${this.nextRid()}"/>`);
     } finally {
-      await this.channel.stop();
+      await channel.stop();
     }
   }
 
@@ -147,18 +267,22 @@ export class CwaClient {
    * CwaRequestError on requestFailed, requestInvalid or a document error.
    */
   async request(requestXml: string): Promise<XmlElement> {
+    // A request made while the client signs in again runs in the new session.
+    if (this.recovering) await this.recovering;
     return firstAnswer(await this.runBatch(requestXml));
   }
 
   private async runBatch(inner: string): Promise<XmlElement> {
+    const channel = this.channel;
+    if (!channel || this.sid === 0) throw new NotSignedInError('not signed in: call signIn first');
     const text = `<cwaRequests xmlns="${CWA_NAMESPACE}" sid="${escapeXmlAttr(String(this.sid))}">${inner}</cwaRequests>`;
-    const answer = this.channel ? await this.channel.command(text) : (await this.http.post(COMMAND_PATH, text)).text;
-    return parseXml(answer);
+    return parseXml(await channel.command(text));
   }
 
   private async postBatch(text: string): Promise<XmlElement> {
-    const answer = await this.http.post(COMMAND_PATH, text);
+    const answer = await this.http.postRetrying(COMMAND_PATH, text);
     if (!answer.root) throw new CwaRequestError(`HTTP ${answer.status}`, undefined, undefined, answer.status);
+    if (answer.status !== 200 && answer.status !== 400) throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
     return answer.root;
   }
 

@@ -2,7 +2,7 @@
 // events: a session manager that announces incoming conversations, and IM sessions
 // with participants, messages, composing state, addParticipant and terminate.
 import { Listeners, type Unsubscribe } from './emitter.js';
-import { CwaRequestError } from './http.js';
+import { CwaRequestError, SipError } from './errors.js';
 import { childOf, escapeXmlText, type XmlElement } from './xml.js';
 
 export type ImSessionState = 'incoming' | 'connecting' | 'connected' | 'terminated';
@@ -19,7 +19,12 @@ export interface ImMessage {
   content: string;
   /** The X-MMS-IM-Format string, when the sender gave one. */
   format?: string;
+  /** True for the message that came with the invitation (also on `session.firstMessage`). */
+  fromInvitation?: boolean;
 }
+
+/** Messages kept for a conversation that has no onMessage listener yet (the first one added gets them). */
+const MAX_UNHEARD_MESSAGES = 1000;
 
 /** What a session needs from the client: run one `conference` request of its own. */
 export interface ConferenceRunner {
@@ -71,6 +76,8 @@ export class ImSession {
   private readonly sends = new Map<string, Deferred<string>>();
   /** addParticipant calls waiting for the invitee to join, by the inviteParticipants rid. */
   private readonly invites = new Map<string, { uri: string; done: Deferred<Participant> }>();
+  /** Messages that arrived while nobody listened (the invitation's among them), for the first onMessage. */
+  private unheard: ImMessage[] = [];
   /** The conversation's mode: `peer` (one-to-one), `escalating`/`escalated` (a conference) … */
   escalationMode: string | undefined;
   /** This endpoint's role (`attendee`, `presenter`). */
@@ -85,12 +92,13 @@ export class ImSession {
     /** The other party at the start: the invitee (outgoing) or the inviter (incoming). */
     readonly peer: Participant,
     readonly subject?: string,
-    /** The message that came with an invitation. */
+    /** The message that came with an invitation (onMessage gets it too, flagged `fromInvitation`). */
     readonly firstMessage?: ImMessage,
     /** The rid of the initiateImSession that started an outgoing session. */
     readonly inviteRid?: string,
   ) {
     this.state = direction === 'incoming' ? 'incoming' : 'connecting';
+    if (firstMessage) this.unheard.push({ ...firstMessage, fromInvitation: true });
   }
 
   /** Resolves when the conversation is connected; rejects when it ends first (with the invitation's failure). */
@@ -145,9 +153,16 @@ export class ImSession {
     await this.runner.conference(this.confId, '<terminateImSession/>');
   }
 
-  /** A message from another participant. */
+  /**
+   * A message from another participant, the invitation's first (flagged `fromInvitation`)
+   * included. Messages that arrived before any listener was added (the invitation's, when
+   * the listener is added after an `await` in onIncomingSession) go to the first listener
+   * added, in order, right after this call returns.
+   */
   onMessage(fn: (m: ImMessage) => void): Unsubscribe {
-    return this.messageListeners.add(fn);
+    const off = this.messageListeners.add(fn);
+    if (this.unheard.length > 0) queueMicrotask(() => this.flushUnheard());
+    return off;
   }
 
   onParticipantAdded(fn: (p: Participant) => void): Unsubscribe {
@@ -185,7 +200,7 @@ export class ImSession {
         return;
       }
       case 'messageReceived': {
-        this.messageListeners.emit(messageOf(childOf(body, 'message'), body.attrs.sender ?? '')!);
+        this.deliver(messageOf(childOf(body, 'message'), body.attrs.sender ?? '')!);
         return;
       }
       case 'messageIdReceived': {
@@ -238,13 +253,32 @@ export class ImSession {
     }
   }
 
+  /** Hands a message to the listeners, or keeps it until there is one. */
+  private deliver(m: ImMessage): void {
+    this.flushUnheard();
+    if (this.messageListeners.size > 0) {
+      this.messageListeners.emit(m);
+      return;
+    }
+    if (this.unheard.length >= MAX_UNHEARD_MESSAGES) {
+      console.warn(`cwa-client: conversation ${this.confId} has no onMessage listener; dropping its oldest unheard message`);
+      this.unheard.shift();
+    }
+    this.unheard.push(m);
+  }
+
+  private flushUnheard(): void {
+    if (this.messageListeners.size === 0 || this.unheard.length === 0) return;
+    for (const m of this.unheard.splice(0)) this.messageListeners.emit(m);
+  }
+
   /** @internal A requestFailed event: the failure (with its SIP reason) of this session's invitation or of an addParticipant. */
   requestFailed(rid: string, error: CwaRequestError): void {
-    if (rid === this.inviteRid) this.failure = error;
+    if (rid === this.inviteRid) this.failure = error instanceof SipError ? error.about(this.peer.uri) : error;
     const invite = this.invites.get(rid);
     if (invite) {
       this.invites.delete(rid);
-      invite.done.reject(error);
+      invite.done.reject(error instanceof SipError ? error.about(invite.uri) : error);
     }
   }
 }

@@ -6,7 +6,8 @@
 // application has processed is acknowledged (ack frames, or the next poll's AckId);
 // everything else the gateway keeps and sends again on the next attach or poll.
 import { Listeners } from './emitter.js';
-import { COMMAND_PATH, CwaRequestError, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
+import { CwaRequestError, GatewayUnreachableError } from './errors.js';
+import { asksToComeBack, COMMAND_PATH, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
 import { OPEN, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
 
@@ -61,7 +62,15 @@ export class EventChannel {
   cursor = 0;
   readonly onEvent = new Listeners<[XmlElement]>();
   readonly onTransport = new Listeners<[TransportName]>();
-  readonly onEnd = new Listeners<[EndReason, Error | undefined]>();
+  /** The end; `afterOutage`: the gateway had gone away (unreachable, or closing connections as a shutdown does) just before. */
+  readonly onEnd = new Listeners<[EndReason, Error | undefined, boolean]>();
+  /**
+   * Set when the gateway could not be reached or dropped the connection as a shutdown does
+   * (poll network error or 5xx, WebSocket 1001/1006/1011, upgrade not answered); cleared by
+   * the next answer with events. A session refused right after one was lost to a restart,
+   * not ended on purpose (a revocation closes a healthy connection).
+   */
+  private outage = false;
   private running = false;
   private current: TransportName | undefined;
   private socket: WebSocketLike | undefined;
@@ -122,16 +131,21 @@ export class EventChannel {
     return this.postCommand(text);
   }
 
-  /** A POST of the batch; retried (byte-identical, so the gateway answers a duplicate from its cache) on network errors. */
+  /**
+   * A POST of the batch. Sent again, byte-identical (the gateway answers a duplicate from its
+   * cache, so it runs at most once), when the gateway cannot be reached (for up to
+   * `offlineLimitMs`, then GatewayUnreachableError) and when it asks to come back later
+   * (429/503 with Retry-After, within the retry policy, then ThrottledError).
+   */
   async postCommand(text: string): Promise<string> {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await this.http.post(COMMAND_PATH, text);
+        const answer = await this.http.postRetrying(COMMAND_PATH, text);
         if (answer.status === 200 || answer.status === 400) return answer.text;
         throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
       } catch (err) {
-        if (err instanceof CwaRequestError || Date.now() - started > this.options.offlineLimitMs) throw err;
+        if (!(err instanceof GatewayUnreachableError) || Date.now() - started > this.options.offlineLimitMs) throw err;
         await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
     }
@@ -181,7 +195,7 @@ export class EventChannel {
     this.running = false;
     this.current = undefined;
     for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
-    if (wasRunning) this.onEnd.emit(reason, error);
+    if (wasRunning) this.onEnd.emit(reason, error, this.outage);
   }
 
   private setTransport(t: TransportName): void {
@@ -201,6 +215,8 @@ export class EventChannel {
     this.acked = this.cursor;
     return new Promise<SocketOutcome>((resolve) => {
       let openedAt: number | undefined;
+      /** The HTTP status of a refused upgrade, when the WebSocket implementation tells it (the `ws` package does). */
+      let refusedWith: number | undefined;
       const onAbort = () => socket.close(1000);
       signal.addEventListener('abort', onAbort, { once: true });
       socket.onopen = () => {
@@ -214,7 +230,12 @@ export class EventChannel {
         this.inspect?.('received', 'websocket', text);
         this.onFrame(socket, text);
       };
-      socket.onerror = () => undefined; // a close event follows
+      socket.onerror = (ev) => {
+        // A close event follows. The `ws` package says why an upgrade was refused; browsers do not.
+        const e = ev as { message?: unknown; error?: { message?: unknown } } | undefined;
+        const m = /Unexpected server response: (\d{3})/.exec(String(e?.message ?? e?.error?.message ?? ''));
+        if (m) refusedWith = Number(m[1]);
+      };
       socket.onclose = (ev) => {
         signal.removeEventListener('abort', onAbort);
         if (this.socket === socket) this.socket = undefined;
@@ -224,7 +245,13 @@ export class EventChannel {
         for (const p of this.pending.splice(0)) this.postCommand(p.text).then(p.resolve, p.reject);
         if (!this.running) return resolve('stopped');
         if (signal.aborted) return resolve('switch');
-        if (openedAt === undefined) return resolve('refused');
+        if (openedAt === undefined) {
+          if (refusedWith === 401) return resolve('notAuthenticated');
+          if (refusedWith === 404) return resolve('sessionEnded');
+          if (refusedWith === undefined || refusedWith >= 500) this.outage = true;
+          return resolve('refused');
+        }
+        if (ev.code === 1001 || ev.code === 1006 || ev.code === 1011) this.outage = true;
         switch (ev.code) {
           case 4004:
             return resolve('sessionEnded');
@@ -248,6 +275,7 @@ export class EventChannel {
     }
     switch (root.name) {
       case 'cwaEvents':
+        this.outage = false;
         if (!this.take(root)) {
           socket.close(1000); // a gap: start again from the cursor
           return;
@@ -296,12 +324,19 @@ export class EventChannel {
           answer = await this.http.get(`${DATA_PATH}?Sid=${this.sid}&AckId=${this.cursor}`, signal);
         } catch (err) {
           if (signal.aborted || !this.running) return undefined;
+          this.outage = true;
           failingSince ??= started;
           if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
           await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
           continue;
         }
         if (!this.running) return undefined;
+        if (asksToComeBack(answer)) {
+          // Not served: come back when the gateway said (throttled, shutting down, store unavailable).
+          if (answer.status === 503) this.outage = true;
+          await sleep(answer.retryAfterMs ?? 1000, signal);
+          continue;
+        }
         switch (answer.status) {
           case 200:
             break;
@@ -312,11 +347,13 @@ export class EventChannel {
           case 409:
             return 'cursorLost';
           default:
+            if (answer.status >= 500) this.outage = true;
             failingSince ??= started;
             if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
             await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
             continue;
         }
+        this.outage = false;
         failingSince = undefined;
         failures = 0;
         const root = answer.root!;

@@ -1,6 +1,11 @@
 // The client's HTTP side: logon, command batches and data-channel polls over `fetch`,
-// keeping the newest CWA-Ticket from every answer.
+// keeping the newest CWA-Ticket from every answer. A request that gets no answer at all
+// rejects with GatewayUnreachableError; 429 and 503 with Retry-After are waited out and
+// sent again, within the retry policy.
+import { GatewayUnreachableError, parseRetryAfter, ThrottledError } from './errors.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
+
+export { CwaRequestError } from './errors.js';
 
 export const LOGON_PATH = '/forms/logon.html';
 export const COMMAND_PATH = '/cwa/MainCommandHandler.ashx';
@@ -10,37 +15,29 @@ export const CWA_NAMESPACE = 'http://schemas.microsoft.com/2006/09/rtc/cwa';
 /** Lets an application (or a test) see every document exchanged, e.g. to log or validate it. */
 export type Inspector = (direction: 'sent' | 'received', channel: 'http' | 'websocket', xml: string) => void;
 
-/** An `error` the gateway answered with (document error, requestFailed, requestInvalid or a failed invitation). */
-export class CwaRequestError extends Error {
-  override name = 'CwaRequestError';
-  constructor(
-    message: string,
-    /** The CWA error code (18xxx), when the gateway sent one. */
-    readonly code?: number,
-    /** The SIP response of an OCS-style failure (e.g. 404, 480, 603, 408 for an invitation). */
-    readonly sip?: { code: number; reason: string },
-    /** The HTTP status, when the error came from an HTTP answer. */
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-
-  static fromError(error: XmlElement | undefined, fallback: string, status?: number): CwaRequestError {
-    if (!error) return new CwaRequestError(fallback, undefined, undefined, status);
-    const sip = childOf(error, 'sipResponse');
-    return new CwaRequestError(
-      error.attrs.detail || error.attrs.reason || fallback,
-      error.attrs.code !== undefined ? Number(error.attrs.code) : undefined,
-      sip ? { code: Number(sip.attrs.code), reason: sip.attrs.reason ?? '' } : undefined,
-      status,
-    );
-  }
-}
-
 export interface HttpAnswer {
   status: number;
   text: string;
   root?: XmlElement;
+  /** Retry-After, in milliseconds, when the answer carried one. */
+  retryAfterMs?: number;
+}
+
+/** How answers asking to come back later (429, 503 with Retry-After) are retried. */
+export interface RetryPolicy {
+  /** How many times one request is sent again after such an answer (default 3; 0 = never). */
+  maxRetries: number;
+  /** The longest Retry-After waited for; a longer one fails at once with ThrottledError (ms, default 30000). */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, maxDelayMs: 30_000 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** 429, or 503 with Retry-After (shutting down, store unavailable): the request was not run; it may go again. */
+export function asksToComeBack(answer: HttpAnswer): boolean {
+  return answer.status === 429 || (answer.status === 503 && answer.retryAfterMs !== undefined);
 }
 
 export interface TicketHolder {
@@ -53,10 +50,26 @@ export class HttpChannel {
     private readonly tickets: TicketHolder,
     private readonly fetchImpl: typeof fetch,
     private readonly inspect?: Inspector,
+    readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 
   post(path: string, body: string): Promise<HttpAnswer> {
     return this.exchange(path, { method: 'POST', body });
+  }
+
+  /**
+   * A POST that waits out 429 and 503-with-Retry-After answers (the gateway did not run the
+   * request) and sends the same bytes again, up to the retry policy; then rejects with a
+   * ThrottledError carrying the last Retry-After. Other answers are returned as they are.
+   */
+  async postRetrying(path: string, body: string): Promise<HttpAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.post(path, body);
+      if (!asksToComeBack(answer)) return answer;
+      const wait = answer.retryAfterMs ?? Math.min(this.retry.maxDelayMs, 500 * 2 ** attempt);
+      if (attempt >= this.retry.maxRetries || wait > this.retry.maxDelayMs) throw throttled(answer);
+      await sleep(wait);
+    }
   }
 
   get(path: string, signal?: AbortSignal): Promise<HttpAnswer> {
@@ -67,8 +80,15 @@ export class HttpChannel {
     if (init.body !== undefined) this.inspect?.('sent', 'http', init.body);
     const headers: Record<string, string> = { 'Content-Type': 'text/xml; charset=utf-8' };
     if (this.tickets.ticket) headers['CWA-Ticket'] = this.tickets.ticket;
-    const res = await this.fetchImpl(this.baseUrl + path, { ...init, headers });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchImpl(this.baseUrl + path, { ...init, headers });
+      text = await res.text();
+    } catch (err) {
+      if (init.signal?.aborted) throw err; // the caller left: not a network failure
+      throw new GatewayUnreachableError(this.baseUrl + path, err);
+    }
     const ticket = res.headers.get('CWA-Ticket');
     if (ticket) this.tickets.ticket = ticket;
     let root: XmlElement | undefined;
@@ -76,6 +96,16 @@ export class HttpChannel {
       this.inspect?.('received', 'http', text);
       root = parseXml(text);
     }
-    return { status: res.status, text, root };
+    const retryAfterMs = parseRetryAfter(res.headers.get('Retry-After'));
+    return { status: res.status, text, root, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
+}
+
+/** The ThrottledError for a 429/503 answer. */
+export function throttled(answer: HttpAnswer): ThrottledError {
+  const error = childOf(answer.root, 'error');
+  const fallback = answer.status === 429 ? 'the gateway is throttling this client' : `the gateway is unavailable (HTTP ${answer.status})`;
+  // A 503 with Retry-After is throttling in effect (come back later), whatever its 18xxx code.
+  const code = error?.attrs.code !== undefined ? Number(error.attrs.code) : undefined;
+  return new ThrottledError(error?.attrs.detail || fallback, answer.retryAfterMs, code, answer.status);
 }

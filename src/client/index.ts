@@ -1,8 +1,18 @@
 // cwa-gateway/client: a typed client for browsers and Node 20.
-export { CwaClient, type CwaClientOptions, type SignInOptions } from './client.js';
+export { CwaClient, type CwaClientOptions, type SessionLost, type SignedInAgain, type SignInOptions } from './client.js';
 export { ImSession, SessionManager, type ImMessage, type ImSessionState, type Participant } from './conversations.js';
+export {
+  CwaClientError,
+  CwaRequestError,
+  GatewayUnreachableError,
+  NotSignedInError,
+  SignInRejectedError,
+  SIP_MEANINGS,
+  SipError,
+  ThrottledError,
+} from './errors.js';
 export type { EndReason, TransportName, TransportPreference } from './event-channel.js';
-export { CwaRequestError, type Inspector } from './http.js';
+export type { Inspector, RetryPolicy } from './http.js';
 export { webSocketSupport, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 export { parseXml, XmlSyntaxError, type XmlElement } from './xml.js';
 export type { Unsubscribe } from './emitter.js';

@@ -2,8 +2,22 @@
 // at once; gateways sharing Redis append them to one ordered stream and every node
 // applies the whole stream in order (see redis-coordinator.ts), so each node's state is
 // the same function of the same commands.
-import type { DecodedBatch } from '../protocol/codec.js';
 import type { UcwaOp } from '../protocol/ucwa/operations.js';
+import type { CwaRequest, Outcome } from '../engine/types.js';
+
+/** The door a batch came through: it renders the batch's typed answer (see GatewayState). */
+export type DoorName = 'cwa' | (string & {});
+
+/** One request of a batch as its door decoded it: a typed request, or what the door refused it with. */
+export type TypedBatchItem =
+  | { status: 'ok'; request: CwaRequest }
+  | { status: 'invalid' | 'unknown'; rid: string; name: string; error: Outcome };
+
+/** A batch of typed requests, in order, and the session it names (`sid`), if any. */
+export interface TypedBatch {
+  sid?: number;
+  items: TypedBatchItem[];
+}
 
 export type Command =
   /** A user signed in (the proposing node checked the password and drew the ticket): keep its hash. */
@@ -14,8 +28,11 @@ export type Command =
   | { t: 'renew'; hash: string }
   /** Every ticket of the user revoked and every session of it ended (sign-out everywhere). */
   | { t: 'signOut'; login: string }
-  /** A cwaRequests batch, decoded; `scope`/`key` identify a retried batch (rid cache). */
-  | { t: 'batch'; login: string; batch: DecodedBatch; scope?: string; key?: string }
+  /**
+   * A batch of typed requests from a door (CWA when `door` is absent), which renders the answer;
+   * `scope`/`key` identify a retried batch (rid cache).
+   */
+  | { t: 'batch'; login: string; batch: TypedBatch; door?: DoorName; scope?: string; key?: string }
   /** A poll or WebSocket of the session shows activity (UA as reported, when given). */
   | { t: 'touch'; login: string; sid: number; ua?: boolean }
   /** Clients acknowledged every event <= ackId of these sessions ([sid, ackId] pairs). */
@@ -36,10 +53,10 @@ export interface Envelope {
   seed: string;
 }
 
-/** The batch without the parsed XML trees (they are not needed to execute it). */
-export function portableBatch(batch: DecodedBatch): DecodedBatch {
+/** The batch as a command carries it: typed requests, without what the door parsed them from. */
+export function portableBatch(batch: TypedBatch): TypedBatch {
   return {
     ...(batch.sid !== undefined ? { sid: batch.sid } : {}),
-    items: batch.items.map((i) => (i.status === 'ok' ? ({ status: 'ok', request: i.request } as typeof i) : i)),
+    items: batch.items.map((i): TypedBatchItem => (i.status === 'ok' ? { status: 'ok', request: i.request } : i)),
   };
 }

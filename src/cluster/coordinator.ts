@@ -8,13 +8,15 @@ import type { CachedResponse } from '../delivery/rid-cache.js';
 import type { TicketCheck } from '../engine/tickets.js';
 import type { SignOutResult } from '../engine/engine.js';
 import type { Session } from '../engine/session.js';
-import type { DecodedBatch } from '../protocol/codec.js';
+import type { DoorName, TypedBatch } from './commands.js';
 import type { GatewayState } from './state.js';
 import type { UcwaOp, UcwaResult } from '../protocol/ucwa/operations.js';
 
 export interface BatchCommand {
   login: string;
-  batch: DecodedBatch;
+  batch: TypedBatch;
+  /** The door that renders the answer (CWA when absent). */
+  door?: DoorName;
   /** Duplicate detection: the session (or ticket) the batch belongs to, and its rids + body digest. */
   scope?: string;
   key?: string;

@@ -7,15 +7,29 @@ import type { ResponseItem } from '../engine/types.js';
 import type { EventLog } from '../delivery/event-log.js';
 import type { CachedResponse, ProducedResponse, RidCache } from '../delivery/rid-cache.js';
 import type { Session } from '../engine/session.js';
-import type { DecodedBatch } from '../protocol/codec.js';
-import { renderResponses } from '../protocol/responses.js';
-import type { Command } from './commands.js';
+import type { Command, DoorName, TypedBatch } from './commands.js';
 import type { UcwaRendering } from '../protocol/event-sink.js';
 import { UcwaOperations, type UcwaResult } from '../protocol/ucwa/operations.js';
 import { UcwaState } from '../protocol/ucwa/state.js';
 import { UcwaTranslator } from '../protocol/ucwa/translate.js';
 
 export type CommandResult = CachedResponse | SignOutResult | UcwaResult | undefined;
+
+/** A batch's typed answer: one ResponseItem per request, in order, and the counts a door's envelope reports. */
+export interface BatchAnswer {
+  answers: ResponseItem[];
+  /** Requests the engine executed. */
+  processed: number;
+  /** Requests no door knows (refused as unknownRequest). */
+  unexpected: number;
+}
+
+/**
+ * How a door turns a batch's typed answer into what it sends. What it returns is also what
+ * the rid cache keeps for the batch, so a retry is answered byte-identically; every node
+ * renders the same bytes from the same commands.
+ */
+export type BatchRenderer = (answer: BatchAnswer) => CachedResponse;
 
 export class GatewayState {
   /** The UCWA applications (the door's state beside the engine sessions they are). */
@@ -28,6 +42,8 @@ export class GatewayState {
     /** The event logs as commands leave them (a cluster node's transports read them through a ReplicatedEventLog). */
     readonly log: EventLog,
     readonly ridCache: RidCache,
+    /** Each door's renderer of batch answers, by the name batch commands carry. */
+    private readonly doors: Readonly<Record<DoorName, BatchRenderer>>,
   ) {
     // Answers describing a session go with it; answers of a ticket's batches go with the ticket.
     this.ucwa = new UcwaState(() => engine.clock, () => engine.random);
@@ -64,11 +80,13 @@ export class GatewayState {
       case 'signOut':
         return engine.signOut(cmd.login);
       case 'batch': {
+        const render = this.doors[cmd.door ?? 'cwa'];
+        if (!render) throw new Error(`no door ${cmd.door} renders batch answers`);
         const run = async (): Promise<ProducedResponse> => {
-          const { body, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
+          const { answer, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
           // Not kept: the start of a session that already ended, an answer about a session already removed (terminateSession).
           const keep = started.every((s) => !s.ended) && sessions.every((s) => !s.ended || engine.isEndedLogReadable(s.sid));
-          return { response: { status: 200, body }, sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
+          return { response: render(answer), sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
         };
         if (cmd.scope === undefined || cmd.key === undefined) return (await run()).response;
         return (await this.ridCache.run(cmd.scope, cmd.key, run)).response;
@@ -96,8 +114,12 @@ export function ticketScope(hash: string): string {
   return `t:${hash}`;
 }
 
-/** Executes a decoded batch in order, one request after another, and renders the answers; with the sessions it acted in and started. */
-export async function executeBatch(engine: Engine, login: string, batch: DecodedBatch): Promise<{ body: string; sessions: Session[]; started: Session[] }> {
+/** Executes a typed batch in order, one request after another: its typed answer, with the sessions it acted in and started. */
+export async function executeBatch(
+  engine: Engine,
+  login: string,
+  batch: TypedBatch,
+): Promise<{ answer: BatchAnswer; sessions: Session[]; started: Session[] }> {
   return engine.exclusive(async () => {
     const command: CommandContext = {
       login,
@@ -123,7 +145,7 @@ export async function executeBatch(engine: Engine, login: string, batch: Decoded
       }
     }
     await engine.endBatch();
-    return { body: renderResponses(answers, processed, unexpected), sessions: [...sessions], started };
+    return { answer: { answers, processed, unexpected }, sessions: [...sessions], started };
   });
 }
 

@@ -14,6 +14,8 @@
 export interface CachedResponse {
   status: number;
   body: string;
+  /** The reasons (engine/outcomes.ts) of the answer's refused requests, in order: what metrics count, on a replay too. */
+  refusals?: string[];
 }
 
 /** What running a batch gave: its answer, and the sessions the answer describes. */

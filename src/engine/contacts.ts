@@ -1,12 +1,12 @@
 // Contacts and contact groups: add/update/delete with the reference's rules, and the
 // `contactGroup` event (a full snapshot at session start, then deltas with `action`) to
 // every session of the user.
-import { cwaError, ErrorCode, sipFailure } from './errors.js';
 import { canonicalUri, DEFAULT_GROUP_NAME, isSipUri, keyOf, SEED } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
-import type { CwaError, CwaEvent, ResponseItem } from './types.js';
+import type { FailureReason } from './outcomes.js';
+import type { CwaEvent, ResponseItem } from './types.js';
 import type { ContactGroupData, ContactInput, ContactList, ContactRecord, GroupRecord, UserDataRequest } from './user-data-types.js';
 import type { ContactListChange, UserDataStore } from '../store/types.js';
 
@@ -17,21 +17,15 @@ export interface ContactsListener {
 
 type ContactRequest = Extract<UserDataRequest, { kind: 'addContact' | 'updateContact' | 'deleteContact' | 'addGroup' | 'updateGroup' | 'deleteGroup' }>;
 
-const SIP_DUPLICATE_GROUP = { code: 485, reason: 'Duplicate group name' };
-const SIP_GROUP_NOT_FOUND = { code: 404, reason: 'Group not found' };
-const SIP_CONTACT_NOT_FOUND = { code: 404, reason: 'Contact not found' };
-const SIP_FORBIDDEN = { code: 403, reason: 'Forbidden' };
-const SIP_TOO_MANY = { code: 413, reason: 'Request Entity Too Large' };
-
 /** A failure the backend would report: the request is accepted, then fails on the data channel. */
 class Refused extends Error {
-  constructor(readonly error: CwaError) {
-    super(error.detail);
+  constructor(readonly reason: FailureReason) {
+    super(reason);
   }
 }
 
-const refuse = (sip: { code: number; reason: string }): never => {
-  throw new Refused(sipFailure(sip.code, sip.reason));
+const refuse = (reason: FailureReason): never => {
+  throw new Refused(reason);
 };
 
 export class ContactService {
@@ -59,7 +53,7 @@ export class ContactService {
   async handle(session: Session, req: ContactRequest): Promise<ResponseItem> {
     const rid = req.rid;
     const invalid = this.check(req);
-    if (invalid) return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, invalid) };
+    if (invalid) return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: invalid } };
     const before = await this.listOf(session.user.uri);
     let change: ContactListChange;
     let delta: Omit<ContactGroupData, 'deltaNum'>;
@@ -67,7 +61,7 @@ export class ContactService {
       ({ change, delta } = await this.plan(session, req, before));
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
-      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: err.error } }]);
+      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: { failed: err.reason } } }]);
       return { type: 'requestAccepted', rid };
     }
     const owner = keyOf(session.user.uri);
@@ -103,7 +97,7 @@ export class ContactService {
   private contactFrom(input: ContactInput, list: ContactList): ContactRecord {
     // A full replace: omitted attributes take their defaults (not subscribed, in the ~ group).
     const groups = input.groups === undefined ? this.defaultGroupIds(list) : [...new Set(input.groups)];
-    for (const id of groups) if (!list.groups.some((g) => g.id === id)) refuse(SIP_GROUP_NOT_FOUND);
+    for (const id of groups) if (!list.groups.some((g) => g.id === id)) refuse('groupNotFound');
     return { uri: canonicalUri(input.uri), name: input.name ?? '', subscribed: input.subscribed ?? false, tag: input.tag ?? false, groups };
   }
 
@@ -119,40 +113,40 @@ export class ContactService {
       case 'addContact': {
         const contact = this.contactFrom(req.contact, list);
         const existing = find(contact.uri);
-        if (!existing && list.contacts.length >= this.limits.maxContacts) refuse(SIP_TOO_MANY);
+        if (!existing && list.contacts.length >= this.limits.maxContacts) refuse('tooManyContacts');
         if (existing) contact.uri = existing.uri;
         return { change: { putContacts: [contact] }, delta: { groups: [], contacts: [{ ...contact, action: existing ? 'updated' : 'added' }] } };
       }
       case 'updateContact': {
         const existing = find(req.contact.uri);
-        if (!existing) refuse(SIP_CONTACT_NOT_FOUND);
+        if (!existing) refuse('contactNotFound');
         const contact = { ...this.contactFrom(req.contact, list), uri: existing!.uri };
         return { change: { putContacts: [contact] }, delta: { groups: [], contacts: [{ ...contact, action: 'updated' }] } };
       }
       case 'deleteContact': {
         const existing = find(req.uri);
-        if (!existing) refuse(SIP_CONTACT_NOT_FOUND);
+        if (!existing) refuse('contactNotFound');
         return { change: { deleteContacts: [existing!.uri] }, delta: { groups: [], contacts: [{ ...existing!, action: 'deleted' }] } };
       }
       case 'addGroup': {
         const name = req.group.name!.trim();
-        if (sameName(name)) refuse(SIP_DUPLICATE_GROUP);
+        if (sameName(name)) refuse('duplicateGroup');
         const group: GroupRecord = { id: await this.store.allocateGroupId(keyOf(session.user.uri)), name, externalUri: req.group.externalUri ?? '' };
         return { change: { putGroups: [group] }, delta: { groups: [{ ...group, action: 'added' }], contacts: [] } };
       }
       case 'updateGroup': {
         const existing = list.groups.find((g) => g.id === req.group.id);
-        if (!existing) refuse(SIP_GROUP_NOT_FOUND);
-        if (existing!.name === DEFAULT_GROUP_NAME || existing!.externalUri !== '') refuse(SIP_FORBIDDEN);
+        if (!existing) refuse('groupNotFound');
+        if (existing!.name === DEFAULT_GROUP_NAME || existing!.externalUri !== '') refuse('groupProtected');
         const name = req.group.name!.trim();
-        if (sameName(name, existing!.id)) refuse(SIP_DUPLICATE_GROUP);
+        if (sameName(name, existing!.id)) refuse('duplicateGroup');
         const group = { ...existing!, name };
         return { change: { putGroups: [group] }, delta: { groups: [{ ...group, action: 'updated' }], contacts: [] } };
       }
       case 'deleteGroup': {
         const existing = list.groups.find((g) => g.id === req.group.id);
-        if (!existing) refuse(SIP_GROUP_NOT_FOUND);
-        if (existing!.name === DEFAULT_GROUP_NAME) refuse(SIP_FORBIDDEN);
+        if (!existing) refuse('groupNotFound');
+        if (existing!.name === DEFAULT_GROUP_NAME) refuse('groupProtected');
         // The group's contacts are kept; one left in no group goes back to ~ ("All Contacts").
         const fallback = this.defaultGroupIds(list);
         const moved = list.contacts

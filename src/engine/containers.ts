@@ -1,7 +1,6 @@
 // Access control and watchers: containers (ACL buckets) with their members, the container
 // a watcher falls in, `updateContainer`, the `containers` event, subscribers and
 // `acknowledgeSubscriber`.
-import { cwaError, ErrorCode, sipFailure } from './errors.js';
 import { canonicalUri, domainOf, isSipUri, keyOf, type Networks, SEED } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
@@ -110,19 +109,19 @@ export class AccessControl {
     for (const [list, target] of [[req.add, add], [req.remove, remove]] as const) {
       for (const m of list) {
         const n = normalise(m);
-        if (typeof n === 'string') return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, n) };
+        if (typeof n === 'string') return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: n } };
         target.push(n);
       }
     }
     if (add.some((a) => remove.some((r) => a.type === r.type && a.value.toLowerCase() === r.value.toLowerCase()))) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, 'The same member is both added and deleted.') };
+      return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: 'The same member is both added and deleted.' } };
     }
     const owner = session.user.uri;
     const current = (await this.containersOf(owner)).find((c) => c.id === req.id);
     const have = current?.members ?? [];
     const after = have.length + add.filter((a) => !have.some((h) => h.type === a.type && h.value.toLowerCase() === a.value.toLowerCase())).length;
     if (after > this.limits.maxContainerMembers) {
-      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: sipFailure(413, 'Request Entity Too Large') } }]);
+      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: { failed: 'tooManyMembers' } } }]);
       return { type: 'requestAccepted', rid };
     }
     const updated = await this.store.updateContainer(keyOf(owner), req.id, add, remove);
@@ -159,7 +158,7 @@ export class AccessControl {
     const wanted = new Set(uris.map((u) => keyOf(canonicalUri(u, true))));
     const hits = known.filter((s) => wanted.has(keyOf(s.uri)));
     if (hits.length === 0) {
-      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: sipFailure(404, 'Subscriber not found') } }]);
+      await this.core.deliver([{ sid: session.sid, event: { kind: 'requestFailed', rid, error: { failed: 'subscriberNotFound' } } }]);
       return { type: 'requestAccepted', rid };
     }
     for (const s of hits) {

@@ -12,16 +12,15 @@ import { cryptoRandom, type RandomSource } from './random.js';
 import { AccessControl } from './containers.js';
 import { Level } from './presence-model.js';
 import { ContactService } from './contacts.js';
-import { cwaError, ErrorCode } from './errors.js';
 import { Networks } from './identity.js';
-import { ImService, notSupported } from './im.js';
+import { ImService } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Backlog, Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
-import type { ConfigurationData, CwaError, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
+import type { ConfigurationData, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
 
 export interface EngineConfig {
   pollWaitMs: number;
@@ -69,13 +68,6 @@ export const DEFAULT_CONFIGURATION: ConfigurationData = {
   composingTimeoutS: 120,
   searchDefaultFunction: 'or',
   searchDefaultFields: '0100',
-};
-
-const END_ERRORS: Record<SessionEndReason, CwaError> = {
-  eventLogOverflow: cwaError(ErrorCode.InternalFailure, 'The session was ended: its unacknowledged events exceeded the event log bound.'),
-  timeout: cwaError(ErrorCode.SessionNotFound, 'The session was ended after being idle longer than the session timeout.'),
-  terminated: cwaError(ErrorCode.SessionNotFound, 'The session was terminated.'),
-  shutdown: cwaError(ErrorCode.InternalFailure, 'The gateway is shutting down.'),
 };
 
 /** What a sign-out everywhere ended. */
@@ -269,7 +261,7 @@ export class Engine implements EngineCore {
     const session = ctx.session;
     const rid = req.rid ?? '';
     if (!session || session.ended) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.SessionNotFound, 'No active session: send initiateSession first, and the sid it returned.') };
+      return { type: 'requestFailed', rid, error: { refused: 'noSession' } };
     }
     this.touch(session);
     switch (req.kind) {
@@ -298,18 +290,15 @@ export class Engine implements EngineCore {
       case 'search':
         return this.search.handle(session, rid, req.query);
       case 'unsupported':
-        return { type: 'requestFailed', rid, error: notSupported(req.name) };
+        return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
     }
   }
 
   private async initiateSession(ctx: CommandContext, req: Extract<CwaRequest, { kind: 'initiateSession' }>): Promise<ResponseItem> {
     const user = this.directory.findByLogonName(ctx.login);
-    if (!user) return { type: 'requestFailed', rid: req.rid, error: cwaError(ErrorCode.SessionNotFound, 'The signed-in user no longer exists.') };
+    if (!user) return { type: 'requestFailed', rid: req.rid, error: { refused: 'userGone' } };
     const max = this.config.maxSessionsPerUser;
-    if (this.sessionsOf(user.login).length >= max) {
-      const detail = `This user already has ${max} sessions, the most the gateway allows: end one with terminateSession first.`;
-      return { type: 'requestFailed', rid: req.rid, error: cwaError(ErrorCode.InvalidOperation, detail) };
-    }
+    if (this.sessionsOf(user.login).length >= max) return { type: 'requestFailed', rid: req.rid, error: { refused: 'tooManySessions', max } };
     const sid = this.nextSid++;
     const session = new Session(sid, user, req.options, req.userStateAvailability, this.clock.now());
     if (req.dialect === 'ucwa') {
@@ -345,7 +334,7 @@ export class Engine implements EngineCore {
       await this.sink.removeSession(session.sid);
     } else {
       // Keep the log readable a little while so the client learns why, from the log itself.
-      await this.sink.closeSession(session.sid, { kind: 'sessionTerminated', reason, error: END_ERRORS[reason] });
+      await this.sink.closeSession(session.sid, { kind: 'sessionTerminated', reason });
       this.endedLogs.set(session.sid, this.clock.now() + this.config.endedSessionGraceS * 1000);
     }
   }

@@ -4,18 +4,15 @@
 // (promote, eject, lock). Invitations ring at every endpoint of the invitee (MPOP).
 import { Conversation, type Invitation, type Leg } from './conversation.js';
 import { refill } from './state-io.js';
-import { cwaError, ErrorCode, SIP, sipFailure } from './errors.js';
 import type { EngineCore, EngineModule } from './module.js';
+import type { FailureReason, Outcome } from './outcomes.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
-import type { ConferenceAction, ConferenceEventBody, CwaError, ImMessage, ResponseItem } from './types.js';
+import type { ConferenceAction, ConferenceEventBody, ImMessage, ResponseItem } from './types.js';
 
-type Sip = { code: number; reason: string };
-const FORBIDDEN: Sip = { code: 403, reason: 'Forbidden' };
-const BUSY: Sip = { code: 486, reason: 'Busy Here' };
 const SIP_URI = /^sip:[^@\s;]+@[^@\s;]+$/i;
 
-const failed = (rid: string, error: CwaError): ResponseItem => ({ type: 'requestFailed', rid, error });
+const failed = (rid: string, error: Outcome): ResponseItem => ({ type: 'requestFailed', rid, error });
 
 /** What a request needs to know from the (asynchronous) stores before it runs. */
 interface Prepared {
@@ -24,7 +21,6 @@ interface Prepared {
   /** Sessions whose unacknowledged events passed the high-water mark: messages to them are refused. */
   backlogged: Set<number>;
 }
-const invalidOperation = (rid: string, detail: string) => failed(rid, cwaError(ErrorCode.InvalidOperation, detail));
 
 export interface ImState {
   conversations: Set<Conversation>;
@@ -105,13 +101,13 @@ export class ImService implements EngineModule {
       case 'initiateImSession':
         return this.initiate(session, rid, confId, action, out, prepared);
       case 'voip':
-        return invalidOperation(rid, `${action.name}: voice calls are not supported by this gateway (instant messaging only).`);
+        return failed(rid, { refused: 'voiceNotSupported', name: action.name });
       case 'unsupported':
-        return failed(rid, notSupported(action.name));
+        return failed(rid, { refused: 'notSupported', name: action.name });
     }
     const leg = session.legs.get(confId);
-    if (!leg) return invalidOperation(rid, `There is no conversation with confId ${confId} in this session.`);
-    if (leg.disowned && !this.meantBy(leg)) return invalidOperation(rid, disownedDetail(confId, leg.disowned));
+    if (!leg) return failed(rid, { refused: 'noSuchConversation', confId });
+    if (leg.disowned && !this.meantBy(leg)) return failed(rid, { refused: 'confIdReassigned', confId, rid: leg.disowned.rid, granted: leg.disowned.granted });
     const conv = leg.conversation;
     const accepted: ResponseItem = { type: 'requestAccepted', rid };
     switch (action.type) {
@@ -119,7 +115,7 @@ export class ImService implements EngineModule {
         if (leg.state === 'incoming') this.accept(leg, out);
         return accepted;
       case 'terminateImSession':
-        this.leave(leg, out, SIP.decline, false);
+        this.leave(leg, out, 'declined', false);
         return accepted;
       case 'sendMessage': {
         const invalid = this.checkMessage(action.message);
@@ -133,8 +129,8 @@ export class ImService implements EngineModule {
         if (leg.state === 'connected') this.composing(leg, action.state, out);
         return accepted;
       case 'sendInfo': {
-        if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
-        if (action.content.length > this.core.config.maxMessageLength) return failed(rid, tooLong(this.core.config.maxMessageLength));
+        if (leg.state !== 'connected') return failed(rid, { refused: 'notConnected' });
+        if (action.content.length > this.core.config.maxMessageLength) return failed(rid, { refused: 'messageTooLong', max: this.core.config.maxMessageLength });
         conv.lastActivity = this.now;
         const body: ConferenceEventBody = { type: 'infoReceived', sender: session.user.uri, contentType: action.contentType, content: action.content };
         for (const other of conv.connected()) if (other !== leg) out.push(conf(other, body));
@@ -156,12 +152,12 @@ export class ImService implements EngineModule {
           return accepted;
         }
         const targets = conv.connected().filter((l) => sameUri(l.session.user.uri, action.uri));
-        if (targets.length === 0) return invalidOperation(rid, `${action.uri} is not a participant of this conference.`);
+        if (targets.length === 0) return failed(rid, { refused: 'notAParticipant', uri: action.uri });
         if (action.type === 'promoteParticipant') {
           for (const t of targets) this.promote(t, out);
           return accepted;
         }
-        if (targets.some((t) => t.session === session)) return invalidOperation(rid, 'A presenter cannot eject itself: use terminateImSession to leave.');
+        if (targets.some((t) => t.session === session)) return failed(rid, { refused: 'cannotEjectSelf' });
         for (const t of targets) {
           conv.removeLeg(t);
           out.push(conf(t, { type: 'participantRemoved', uri: t.session.user.uri }), conf(t, { type: 'imSessionState', state: 'terminated' }));
@@ -185,7 +181,7 @@ export class ImService implements EngineModule {
     const { config } = this.core;
     const { blocked } = prepared;
     if (session.legs.size >= config.maxConferencesPerSession) {
-      return invalidOperation(rid, `This session already takes part in ${config.maxConferencesPerSession} conversations, the most allowed.`);
+      return failed(rid, { refused: 'tooManyConversations', max: config.maxConferencesPerSession });
     }
     const focusUri = action.confUri ?? (action.uris.length === 1 && this.byFocus.has(action.uris[0]!.toLowerCase()) ? action.uris[0] : undefined);
     // A CWA initiateImSession carries its first message; UCWA's startMessaging may come without one.
@@ -196,10 +192,10 @@ export class ImService implements EngineModule {
     if (focusUri !== undefined) return this.rejoin(session, rid, requestedConfId, focusUri, action.message, out, prepared.backlogged);
 
     const notSip = action.uris.find((u) => !SIP_URI.test(u));
-    if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
+    if (notSip !== undefined) return failed(rid, notSipUri(notSip));
     const uris = dedupe(action.uris.filter((u) => !sameUri(u, session.user.uri)));
-    if (uris.length === 0) return failed(rid, cwaError(ErrorCode.InvalidRequest, 'Name at least one other participant in uris.'));
-    if (uris.length + 1 > config.maxParticipantsPerConference) return invalidOperation(rid, tooMany(config.maxParticipantsPerConference));
+    if (uris.length === 0) return failed(rid, { refused: 'noInvitee' });
+    if (uris.length + 1 > config.maxParticipantsPerConference) return failed(rid, { refused: 'tooManyParticipants', max: config.maxParticipantsPerConference });
 
     const confId = session.allocateConfId(requestedConfId);
     const focus = uris.length > 1;
@@ -237,23 +233,23 @@ export class ImService implements EngineModule {
   ): ResponseItem {
     const conv = this.byFocus.get(focusUri.toLowerCase());
     const confId = session.allocateConfId(requestedConfId);
-    const refuse = (sip: Sip): ResponseItem => {
+    const refuse = (reason: FailureReason): ResponseItem => {
       // The documented failure sequence, on a leg that never joins.
       const ghost: Leg = { session, confId, conversation: conv!, state: 'connecting', role: 'attendee' };
       out.push(
         conf(ghost, { type: 'initiateImSessionAccepted', rid, confId }),
         conf(ghost, { type: 'escalationMode', mode: 'none' }),
         conf(ghost, { type: 'inviteFailed', uri: focusUri }),
-        { sid: session.sid, event: { kind: 'requestFailed', rid, error: sipFailure(sip.code, sip.reason) } },
+        { sid: session.sid, event: { kind: 'requestFailed', rid, error: { failed: reason } } },
         conf(ghost, { type: 'imSessionState', state: 'terminated' }),
       );
       return { type: 'initiateImSessionAccepted', rid, confId };
     };
-    if (!conv || conv.ended) return refuse(SIP.notFound);
-    if (session.legOf(conv)) return invalidOperation(rid, 'This session already takes part in that conference.');
-    if (conv.locked) return refuse(FORBIDDEN);
+    if (!conv || conv.ended) return refuse('conferenceGone');
+    if (session.legOf(conv)) return failed(rid, { refused: 'alreadyJoined' });
+    if (conv.locked) return refuse('conferenceLockedOut');
     if (conv.headcount() + 1 > this.core.config.maxParticipantsPerConference) {
-      return invalidOperation(rid, tooMany(this.core.config.maxParticipantsPerConference));
+      return failed(rid, { refused: 'tooManyParticipants', max: this.core.config.maxParticipantsPerConference });
     }
     conv.lastActivity = this.now;
     const leg = conv.addLeg(session, confId, 'connected');
@@ -269,7 +265,7 @@ export class ImService implements EngineModule {
 
   // ---- invitations -------------------------------------------------------------
 
-  /** Rings every endpoint of `uri`; returns the SIP failure when nobody can be rung, undefined when ringing (or already in). */
+  /** Rings every endpoint of `uri`; returns the failure when nobody can be rung, undefined when ringing (or already in). */
   private invite(
     conv: Conversation,
     inviter: Leg,
@@ -278,15 +274,15 @@ export class ImService implements EngineModule {
     message: ImMessage | undefined,
     out: Delivery[],
     blocked: Set<string>,
-  ): Sip | undefined {
+  ): FailureReason | undefined {
     if (conv.involves(uri)) return undefined;
     const user = this.core.directory.findByUri(uri);
-    if (!user) return SIP.notFound;
-    if (blocked.has(uri.toLowerCase())) return SIP.temporarilyUnavailable;
+    if (!user) return 'unknownUser';
+    if (blocked.has(uri.toLowerCase())) return 'notSignedIn';
     const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv) && s.ringable !== false);
-    if (sessions.length === 0) return SIP.temporarilyUnavailable;
+    if (sessions.length === 0) return 'notSignedIn';
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
-    if (free.length === 0) return BUSY;
+    if (free.length === 0) return 'busy';
     const now = this.now;
     const invitation: Invitation = {
       uri,
@@ -330,33 +326,33 @@ export class ImService implements EngineModule {
     if (failure) this.reportInviteFailure(inviter, uri, rid, failure, out);
   }
 
-  private reportInviteFailure(inviter: Leg, uri: string, rid: string, sip: Sip, out: Delivery[]): void {
+  private reportInviteFailure(inviter: Leg, uri: string, rid: string, reason: FailureReason, out: Delivery[]): void {
     if (inviter.state === 'terminated') return;
     out.push(conf(inviter, { type: 'inviteFailed', uri }), {
       sid: inviter.session.sid,
-      event: { kind: 'requestFailed', rid, error: sipFailure(sip.code, sip.reason) },
+      event: { kind: 'requestFailed', rid, error: { failed: reason } },
     });
   }
 
   /** The documented failure of a one-to-one start: the conversation ends for the inviter. */
-  private failPeerStart(conv: Conversation, mine: Leg, uri: string, rid: string, sip: Sip, out: Delivery[]): void {
+  private failPeerStart(conv: Conversation, mine: Leg, uri: string, rid: string, reason: FailureReason, out: Delivery[]): void {
     out.push(conf(mine, { type: 'escalationMode', mode: 'none' }));
-    this.reportInviteFailure(mine, uri, rid, sip, out);
+    this.reportInviteFailure(mine, uri, rid, reason, out);
     out.push(conf(mine, { type: 'imSessionState', state: 'terminated' }));
     conv.removeLeg(mine);
     this.end(conv, out);
   }
 
   /** An invitation ends unanswered, declined or with its endpoints gone. */
-  private failInvitation(conv: Conversation, invitation: Invitation, sip: Sip, out: Delivery[]): void {
+  private failInvitation(conv: Conversation, invitation: Invitation, reason: FailureReason, out: Delivery[]): void {
     conv.invitations.delete(invitation.uri.toLowerCase());
     for (const leg of invitation.endpoints) {
       if (leg.state !== 'incoming') continue;
       conv.removeLeg(leg);
       out.push(conf(leg, { type: 'imSessionState', state: 'terminated' }));
     }
-    if (conv.mode === 'invitingPeer') this.failPeerStart(conv, invitation.inviter, invitation.uri, invitation.rid, sip, out);
-    else this.reportInviteFailure(invitation.inviter, invitation.uri, invitation.rid, sip, out);
+    if (conv.mode === 'invitingPeer') this.failPeerStart(conv, invitation.inviter, invitation.uri, invitation.rid, reason, out);
+    else this.reportInviteFailure(invitation.inviter, invitation.uri, invitation.rid, reason, out);
   }
 
   /** One endpoint of the invitee takes the invitation; its other endpoints are told it is gone. */
@@ -411,13 +407,13 @@ export class ImService implements EngineModule {
   private inviteParticipants(leg: Leg, rid: string, uris: string[], out: Delivery[], blocked: Set<string>): ResponseItem {
     const conv = leg.conversation;
     const { maxParticipantsPerConference: max } = this.core.config;
-    if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
+    if (leg.state !== 'connected') return failed(rid, { refused: 'notConnected' });
     const notSip = uris.find((u) => !SIP_URI.test(u));
-    if (notSip !== undefined) return failed(rid, cwaError(ErrorCode.InvalidRequest, `"${notSip}" is not a SIP URI (sip:user@domain).`));
-    if (conv.locked) return invalidOperation(rid, 'The conference is locked: no new participants can be invited.');
+    if (notSip !== undefined) return failed(rid, notSipUri(notSip));
+    if (conv.locked) return failed(rid, { refused: 'conferenceLocked' });
     const fresh = dedupe(uris).filter((u) => !conv.involves(u) && !sameUri(u, leg.session.user.uri));
     const pending = conv.pendingEscalation?.uris.length ?? 0;
-    if (conv.headcount() + pending + fresh.length > max) return invalidOperation(rid, tooMany(max));
+    if (conv.headcount() + pending + fresh.length > max) return failed(rid, { refused: 'tooManyParticipants', max });
     conv.lastActivity = this.now;
     if (conv.mode === 'escalating') {
       conv.pendingEscalation!.uris.push(...fresh);
@@ -475,9 +471,9 @@ export class ImService implements EngineModule {
   // ---- roles --------------------------------------------------------------------------
 
   private checkLeader(leg: Leg, rid: string): ResponseItem | undefined {
-    if (leg.state !== 'connected') return invalidOperation(rid, 'The conversation is not connected.');
-    if (!leg.conversation.isFocus) return invalidOperation(rid, 'Roles, eject and lock apply to multi-party conferences, not to a one-to-one conversation.');
-    if (leg.role !== 'presenter') return invalidOperation(rid, 'Only a presenter (leader) of the conference may do this.');
+    if (leg.state !== 'connected') return failed(rid, { refused: 'notConnected' });
+    if (!leg.conversation.isFocus) return failed(rid, { refused: 'notAConference' });
+    if (leg.role !== 'presenter') return failed(rid, { refused: 'notPresenter' });
     return undefined;
   }
 
@@ -491,9 +487,9 @@ export class ImService implements EngineModule {
 
   // ---- messages -----------------------------------------------------------------------
 
-  private checkMessage(m: ImMessage | undefined): CwaError | undefined {
-    if (!m || m.content.length === 0) return cwaError(ErrorCode.InvalidRequest, 'The message content is empty.');
-    if (m.content.length > this.core.config.maxMessageLength) return tooLong(this.core.config.maxMessageLength);
+  private checkMessage(m: ImMessage | undefined): Outcome | undefined {
+    if (!m || m.content.length === 0) return { refused: 'emptyMessage' };
+    if (m.content.length > this.core.config.maxMessageLength) return { refused: 'messageTooLong', max: this.core.config.maxMessageLength };
     return undefined;
   }
 
@@ -505,17 +501,16 @@ export class ImService implements EngineModule {
   private send(leg: Leg, rid: string, message: ImMessage, out: Delivery[], backlogged: Set<number>): void {
     const conv = leg.conversation;
     const messageId = conv.nextMessageId();
-    const notReady = leg.state !== 'connected' ? 'The conversation is not connected yet.' : conv.mode === 'escalating' ? 'The conversation is being escalated to a conference: send again once it is.' : undefined;
+    const notReady: Outcome | undefined = leg.state !== 'connected' ? { refused: 'notConnectedYet' } : conv.mode === 'escalating' ? { refused: 'escalating' } : undefined;
     if (notReady) {
-      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.InvalidOperation, notReady) }));
+      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: notReady }));
       return;
     }
     const recipients = conv.connected().filter((other) => other !== leg);
     const behind = recipients.filter((other) => backlogged.has(other.session.sid));
     if (behind.length > 0) {
-      const who = dedupe(behind.map((l) => l.session.user.uri)).join(', ');
-      const detail = `The message was not sent: ${who} has not yet read what was sent before. Send it again in a moment.`;
-      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: cwaError(ErrorCode.RequestThrottled, detail) }));
+      const uris = dedupe(behind.map((l) => l.session.user.uri));
+      out.push(conf(leg, { type: 'messageSendFailed', rid, messageId, error: { refused: 'recipientsBehind', uris } }));
       return;
     }
     conv.lastActivity = this.now;
@@ -523,7 +518,7 @@ export class ImService implements EngineModule {
     const body: ConferenceEventBody = { type: 'messageReceived', sender: leg.session.user.uri, message };
     for (const other of recipients) out.push(conf(other, body));
     // Confirmed only once queued for every recipient: a log that overflows on it turns the confirmation into a failure.
-    const undelivered: ConferenceEventBody = { type: 'messageSendFailed', rid, messageId, error: sipFailure(SIP.temporarilyUnavailable.code, SIP.temporarilyUnavailable.reason) };
+    const undelivered: ConferenceEventBody = { type: 'messageSendFailed', rid, messageId, error: { failed: 'notDelivered' } };
     out.push({
       ...conf(leg, { type: 'messageIdReceived', rid, messageId }),
       unlessOverflowed: { sids: recipients.map((l) => l.session.sid), instead: conf(leg, undelivered).event },
@@ -542,7 +537,7 @@ export class ImService implements EngineModule {
   // ---- leaving and ending ---------------------------------------------------------------
 
   /** `leg` leaves (terminateImSession, or its session ends: `silent`, nothing is told to it). */
-  private leave(leg: Leg, out: Delivery[], declineSip: Sip, silent: boolean): void {
+  private leave(leg: Leg, out: Delivery[], declined: FailureReason, silent: boolean): void {
     const conv = leg.conversation;
     const state = leg.state;
     conv.removeLeg(leg);
@@ -551,7 +546,7 @@ export class ImService implements EngineModule {
       // Declined at this endpoint: the inviter is told once no endpoint is left ringing.
       const invitation = leg.invitation!;
       leg.invitation = undefined;
-      if (invitation.endpoints.every((e) => e.state !== 'incoming')) this.failInvitation(conv, invitation, declineSip, out);
+      if (invitation.endpoints.every((e) => e.state !== 'incoming')) this.failInvitation(conv, invitation, declined, out);
       return;
     }
     if (conv.mode === 'invitingPeer' || conv.mode === 'peer') {
@@ -581,7 +576,7 @@ export class ImService implements EngineModule {
   }
 
   onSessionEnd(session: Session, out: Delivery[]): void {
-    for (const leg of [...session.legs.values()]) this.leave(leg, out, SIP.temporarilyUnavailable, true);
+    for (const leg of [...session.legs.values()]) this.leave(leg, out, 'notSignedIn', true);
   }
 
   tick(now: number, out: Delivery[]): void {
@@ -589,7 +584,7 @@ export class ImService implements EngineModule {
     for (const conv of [...this.conversations]) {
       for (const invitation of [...conv.invitations.values()]) {
         if (now >= invitation.deadline) {
-          this.failInvitation(conv, invitation, SIP.requestTimeout, out);
+          this.failInvitation(conv, invitation, 'noAnswer', out);
           continue;
         }
         if (now >= invitation.autoAcceptAt) {
@@ -629,14 +624,6 @@ function mostActive(legs: Leg[]): Leg | undefined {
   return best;
 }
 
-function disownedDetail(confId: number, d: NonNullable<Leg['disowned']>): string {
-  const given = d.granted === undefined ? 'which failed' : `which was given confId ${d.granted}`;
-  return (
-    `confId ${confId} no longer names its conversation in requests: initiateImSession rid="${d.rid}" asked for it for another conversation (${given}). ` +
-    'Use the confId the gateway returns in initiateImSessionAccepted.'
-  );
-}
-
 function conf(leg: Leg, body: ConferenceEventBody): Delivery {
   return { sid: leg.session.sid, event: { kind: 'conference', confId: leg.confId, body } };
 }
@@ -654,14 +641,6 @@ function dedupe(uris: string[]): string[] {
   return uris.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
 }
 
-function tooMany(max: number): string {
-  return `A conversation may have at most ${max} participants (joined or invited).`;
-}
-
-function tooLong(max: number): CwaError {
-  return cwaError(ErrorCode.InvalidRequest, `The message is longer than ${max} characters.`);
-}
-
-export function notSupported(name: string): CwaError {
-  return cwaError(ErrorCode.InvalidOperation, `${name} is not supported by this gateway yet.`);
+function notSipUri(value: string): Outcome {
+  return { refused: 'invalidInput', detail: `"${value}" is not a SIP URI (sip:user@domain).` };
 }

@@ -7,7 +7,6 @@ import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
-import { cwaError, ErrorCode } from './errors.js';
 import { canonicalUri, isoTime, isSipUri, keyOf, type Networks, SEED } from './identity.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
@@ -396,7 +395,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
   async handle(session: Session, req: PresenceRequest): Promise<ResponseItem> {
     const rid = req.rid;
     const ep = this.endpoints.get(session.sid);
-    if (!ep) return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidOperation, 'The session has no presence endpoint.') };
+    if (!ep) return { type: 'requestFailed', rid, error: { refused: 'noPresenceEndpoint' } };
     if (req.kind === 'publishSelfPresence') return this.publish(ep, req);
     if (req.kind === 'publishRawCategories') {
       const error = await this.raw.publish(ep, req.categories);
@@ -408,7 +407,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       return { type: 'requestAccepted', rid };
     }
     const bad = req.uris.find((u) => !isSipUri(u.trim()));
-    if (bad !== undefined) return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, `"${bad}" is not a SIP URI (sip:user@domain)`) };
+    if (bad !== undefined) return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: `"${bad}" is not a SIP URI (sip:user@domain)` } };
     const uris = [...new Map(req.uris.map((u) => [keyOf(u), canonicalUri(u)])).values()];
     const out: Delivery[] = [{ sid: session.sid, event: { kind: 'requestSucceeded', rid } }];
     switch (req.kind) {
@@ -469,11 +468,11 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
         const st = readState(payload, c.instanceMask);
         if (st.kind === 'other') continue; // phone/calendar states: accepted, not aggregated
         if (st.availability === undefined) {
-          return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, 'A published state needs an <availability> number.') };
+          return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: 'A published state needs an <availability> number.' } };
         }
         const availability = st.availability;
         if (st.kind === 'userState' && availability >= 18000 && !this.config.enableAppearOffline) {
-          return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidOperation, 'Appear Offline is disabled on this gateway.') };
+          return { type: 'requestFailed', rid, error: { refused: 'appearOfflineDisabled' } };
         }
         plans.push(st.kind === 'machineState' ? () => (ep.explicitMachine = availability) : () => (p.userState = { availability, activity: st.activity }));
         continue;

@@ -6,13 +6,12 @@
 import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import type { Standing } from './containers.js';
-import { cwaError, ErrorCode } from './errors.js';
 import { isoTime, keyOf, type Networks } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
 import type { Endpoint } from './presence.js';
 import { Level } from './presence-model.js';
-import type { CwaError } from './types.js';
+import type { Outcome } from './outcomes.js';
 import type { RawCategoryInput, RawCategoryRecord } from './user-data-types.js';
 
 interface Held {
@@ -50,12 +49,12 @@ export class RawCategories {
   }
 
   /** Publishes; undefined on success, else why not. */
-  async publish(ep: Endpoint, inputs: RawCategoryInput[]): Promise<CwaError | undefined> {
+  async publish(ep: Endpoint, inputs: RawCategoryInput[]): Promise<Outcome | undefined> {
     const now = this.core.clock.now();
     const owner = keyOf(ep.session.user.uri);
     for (const r of inputs) {
       if (r.expireType === 'time' && (r.expires === undefined || Number.isNaN(Date.parse(r.expires)))) {
-        return cwaError(ErrorCode.InvalidRequest, `rawCategory ${r.name}: expireType "time" needs an expires dateTime`);
+        return { refused: 'invalidInput', detail: `rawCategory ${r.name}: expireType "time" needs an expires dateTime` };
       }
     }
     const current = new Map((await this.of(ep.session.user.uri)).map((r) => [rawKey(r), r]));

@@ -1,6 +1,5 @@
 // Directory search: firstName / lastName / displayName / emailAlias, combined with and|or,
 // prefix matches without case, capped at a configurable number of results.
-import { cwaError, ErrorCode } from './errors.js';
 import type { EngineCore } from './module.js';
 import type { DirectoryUser } from './ports.js';
 import type { Session } from './session.js';
@@ -38,7 +37,7 @@ export class SearchService {
       query[field].map((v) => v.trim().toLowerCase()).filter((v) => v !== '').map((v) => ({ test: FIELDS[field], value: v })),
     );
     if (terms.length === 0) {
-      return { type: 'requestFailed', rid, error: cwaError(ErrorCode.InvalidRequest, 'A search needs at least one non-empty firstName, lastName, displayName or emailAlias.') };
+      return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: 'A search needs at least one non-empty firstName, lastName, displayName or emailAlias.' } };
     }
     const fn = query.function ?? this.config.defaultFunction;
     const hits = this.core.directory

@@ -1,8 +1,8 @@
 // The domain's vocabulary: typed requests, events and answers. The engine works
 // with these only; protocol/ turns them into and out of XML.
-import type { CwaError } from './errors.js';
+import type { Outcome, PhrasedError, SessionEndReason } from './outcomes.js';
 import type { UserDataEvent, UserDataRequest } from './user-data-types.js';
-export type { CwaError } from './errors.js';
+export type { Outcome, PhrasedError, SessionEndReason } from './outcomes.js';
 
 export interface ImMessage {
   format?: string;
@@ -75,7 +75,7 @@ export type ConferenceEventBody =
   | { type: 'imSessionState'; state: ImSessionState }
   | { type: 'messageReceived'; sender: string; message: ImMessage }
   | { type: 'messageIdReceived'; rid: string; messageId: string }
-  | { type: 'messageSendFailed'; rid?: string; messageId: string; error?: CwaError }
+  | { type: 'messageSendFailed'; rid?: string; messageId: string; error?: Outcome }
   | { type: 'composingState'; uri: string; state: 'composing' | 'idle' }
   | { type: 'escalationMode'; mode: EscalationMode }
   | { type: 'role'; role: Role }
@@ -97,22 +97,23 @@ export interface ConfigurationData {
   searchDefaultFields: string;
 }
 
-export type SessionEndReason = 'eventLogOverflow' | 'timeout' | 'terminated' | 'shutdown';
-
 export type CwaEvent =
   | { kind: 'conference'; confId: number; body: ConferenceEventBody }
   | { kind: 'configuration'; data: ConfigurationData }
   | UserDataEvent
   | { kind: 'requestSucceeded'; rid: string }
-  | { kind: 'requestFailed'; rid: string; error: CwaError }
-  | { kind: 'sessionTerminated'; reason: SessionEndReason; error: CwaError };
+  /** A request accepted earlier failed (a door may hand an error it phrased itself through here). */
+  | { kind: 'requestFailed'; rid: string; error: Outcome | PhrasedError }
+  /** The last event of a session the gateway ended; the reason is the outcome the door renders. */
+  | { kind: 'sessionTerminated'; reason: SessionEndReason };
 
 
 /** A synchronous answer to one request of a batch. */
 export type ResponseItem =
   | { type: 'requestAccepted'; rid: string; session?: { sid: number; uri: string; pollWaitTime: number } }
   | { type: 'initiateImSessionAccepted'; rid: string; confId: number }
-  | { type: 'requestFailed'; rid: string; error: CwaError }
-  | { type: 'requestInvalid'; rid: string; error: CwaError }
+  | { type: 'requestFailed'; rid: string; error: Outcome }
+  /** A request its door could not decode (refused before the engine saw it). */
+  | { type: 'requestInvalid'; rid: string; error: Outcome }
   | { type: 'logonSucceeded'; uri: string; signInData: string };
 

@@ -31,6 +31,8 @@ export class GatewayMetrics {
   readonly eventLogOverflows: Counter;
   readonly commandDuration: Histogram<'transport'>;
   readonly errors: Counter<'code' | 'kind'>;
+  /** Requests the engine refused (answered requestFailed/requestInvalid), by the reason of its outcome catalogue. */
+  readonly refusals: Counter<'reason'>;
   readonly throttled: Counter<'limit'>;
   readonly logons: Counter<'result'>;
   readonly httpRequests: Counter<'route' | 'status'>;
@@ -106,6 +108,12 @@ export class GatewayMetrics {
       labelNames: ['code', 'kind'],
       registers,
     });
+    this.refusals = new Counter({
+      name: 'cwa_refusals_total',
+      help: 'Requests of command batches answered with a refusal (requestFailed/requestInvalid), by the reason in the engine\'s outcome catalogue (tooManyConversations, invalidInput …)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.throttled = new Counter({
       name: 'cwa_throttled_total',
       help: 'Requests refused with 429 / 18101, by the limit they hit',
@@ -146,13 +154,6 @@ export class GatewayMetrics {
   /** Tells the metrics where to read the values that live elsewhere. */
   bind(sources: MetricSources): void {
     this.sources = sources;
-  }
-
-  /** Counts the `error` elements of requestFailed/requestInvalid answers in a rendered cwaResponses. */
-  countRequestErrors(body: string): void {
-    for (const m of body.matchAll(/<request(?:Failed|Invalid)\b[^>]*><error code="(\d+)"/g)) {
-      this.errors.inc({ code: m[1]!, kind: 'request' });
-    }
   }
 
   async text(): Promise<string> {

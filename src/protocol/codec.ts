@@ -1,7 +1,8 @@
 // Incoming documents: screened (limits, no DOCTYPE/entities/PIs), parsed, each
 // request validated against the schema and decoded to a typed request.
-import { cwaError, ErrorCode } from '../engine/errors.js';
-import type { CwaError, CwaRequest, LogonRequest } from '../engine/types.js';
+import { cwaError, ErrorCode, type CwaError } from './cwa-errors.js';
+import { cwaErrorOf } from './cwa-outcomes.js';
+import type { CwaRequest, LogonRequest, Outcome } from '../engine/types.js';
 import { decodeLogon, decodeRequest } from './requests.js';
 import { CWA_NAMESPACE, type RequestSchema } from './schema.js';
 import { attr, parseXmlTree, XmlRejectedError, type XmlLimits, type XNode } from './xml-tree.js';
@@ -12,8 +13,8 @@ export interface CodecLimits extends XmlLimits {
 
 export type BatchItem =
   | { status: 'ok'; request: CwaRequest; node: XNode }
-  | { status: 'invalid'; rid: string; name: string; error: CwaError }
-  | { status: 'unknown'; rid: string; name: string; error: CwaError };
+  | { status: 'invalid'; rid: string; name: string; error: Outcome }
+  | { status: 'unknown'; rid: string; name: string; error: Outcome };
 
 export interface DecodedBatch {
   /** The `sid` attribute, when present and numeric. */
@@ -62,13 +63,13 @@ export function decodeBatch(text: string, limits: CodecLimits, schema: RequestSc
     const rid = attr(node, 'rid') ?? '';
     if (verdict.valid) return { status: 'ok', request: decodeRequest(node), node };
     if (verdict.unknown) {
-      return { status: 'unknown', rid, name: node.name, error: cwaError(ErrorCode.InvalidRequest, `unknown request element ${node.name}`) };
+      return { status: 'unknown', rid, name: node.name, error: { refused: 'unknownRequest', name: node.name } };
     }
     return {
       status: 'invalid',
       rid,
       name: node.name,
-      error: cwaError(ErrorCode.InvalidRequest, `invalid ${node.name}: ${verdict.errors.map(cleanSchemaMessage).join('; ')}`),
+      error: { refused: 'invalidInput', detail: `invalid ${node.name}: ${verdict.errors.map(cleanSchemaMessage).join('; ')}` },
     };
   });
   const sidText = attr(root, 'sid');
@@ -84,6 +85,6 @@ function cleanSchemaMessage(m: string): string {
 export function findLogon(batch: DecodedBatch): { logon: LogonRequest } | { error: CwaError } {
   const item = batch.items.find((i) => (i.status === 'ok' ? i.node.name : i.name) === 'logon');
   if (!item) return { error: cwaError(ErrorCode.InvalidRequest, 'the body holds no logon request') };
-  if (item.status !== 'ok') return { error: item.error };
+  if (item.status !== 'ok') return { error: cwaErrorOf(item.error) };
   return { logon: decodeLogon(item.node) };
 }

@@ -3,7 +3,6 @@
 import type { EventLog, EventRecord } from '../delivery/event-log.js';
 import type { Backlog, Delivery, EventSink } from '../engine/ports.js';
 import type { CwaEvent } from '../engine/types.js';
-import { cwaError, ErrorCode } from '../engine/errors.js';
 import { toRecord } from './events.js';
 import type { XmlLayout } from './layout.js';
 import { ucwaRecord, ucwaTerminal } from './ucwa/records.js';
@@ -69,11 +68,7 @@ export class LogEventSink implements EventSink {
   }
 }
 
-const OVERFLOW_EVENT: CwaEvent = {
-  kind: 'sessionTerminated',
-  reason: 'eventLogOverflow',
-  error: cwaError(ErrorCode.InternalFailure, 'The session was ended: its unacknowledged events exceeded the event log bound.'),
-};
+const OVERFLOW_EVENT: CwaEvent = { kind: 'sessionTerminated', reason: 'eventLogOverflow' };
 
 /** The terminal event a log writes when it overflows. */
 export const OVERFLOW_RECORD = toRecord(OVERFLOW_EVENT);

@@ -3,7 +3,9 @@
 // the log stores that as a head/tail pair around the eid, so a stored event is never
 // re-rendered for a poll or a WebSocket.
 import type { EventRecord } from '../delivery/event-log.js';
-import type { ConferenceEventBody, ConfigurationData, CwaError, CwaEvent, ImMessage } from '../engine/types.js';
+import type { ConferenceEventBody, ConfigurationData, CwaEvent, ImMessage } from '../engine/types.js';
+import type { CwaError } from './cwa-errors.js';
+import { cwaErrorOf } from './cwa-outcomes.js';
 import { layoutContent, type XmlLayout } from './layout.js';
 import { userDataRecord } from './user-data-events.js';
 import { attrs, element, textElement } from './xml.js';
@@ -57,7 +59,7 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
       xml = element('messageIdReceived', { rid: b.rid, messageId: b.messageId });
       break;
     case 'messageSendFailed':
-      xml = element('messageSendFailed', { messageId: b.messageId, rid: b.rid }, b.error ? renderError(b.error) : '');
+      xml = element('messageSendFailed', { messageId: b.messageId, rid: b.rid }, b.error ? renderError(cwaErrorOf(b.error)) : '');
       break;
     case 'composingState':
       xml = textElement('composingState', b.state, { uri: b.uri });
@@ -138,12 +140,12 @@ function renderRecord(ev: CwaEvent, layout: XmlLayout): EventRecord {
     case 'requestFailed':
       return {
         head: '<requestFailed eid="',
-        tail: `"${attrs({ rid: ev.rid })}>${layoutContent(layout, renderError(ev.error), 1)}</requestFailed>`,
+        tail: `"${attrs({ rid: ev.rid })}>${layoutContent(layout, renderError(cwaErrorOf(ev.error)), 1)}</requestFailed>`,
       };
     case 'sessionTerminated':
       return {
         head: '<sessionTerminated eid="',
-        tail: `"${attrs({ reason: ev.reason })}>${layoutContent(layout, renderError(ev.error), 1)}</sessionTerminated>`,
+        tail: `"${attrs({ reason: ev.reason })}>${layoutContent(layout, renderError(cwaErrorOf({ ended: ev.reason })), 1)}</sessionTerminated>`,
       };
     default:
       return userDataRecord(ev, layout);

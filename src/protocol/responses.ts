@@ -1,5 +1,8 @@
 // The synchronous answers (cwaResponses) and the data-channel envelope (cwaEvents).
-import type { CwaError, ResponseItem } from '../engine/types.js';
+import type { ResponseItem } from '../engine/types.js';
+import type { CwaError } from './cwa-errors.js';
+import { cwaErrorOf } from './cwa-outcomes.js';
+import { reasonOf } from '../engine/outcomes.js';
 import { renderError } from './events.js';
 import { layoutEnvelopeContent, type XmlLayout } from './layout.js';
 import { attrs, element, textElement } from './xml.js';
@@ -19,13 +22,20 @@ export function renderResponseItem(item: ResponseItem): string {
     case 'initiateImSessionAccepted':
       return element('initiateImSessionAccepted', { rid: item.rid, confId: item.confId });
     case 'requestFailed':
-      return element('requestFailed', { rid: item.rid }, renderError(item.error));
+      return element('requestFailed', { rid: item.rid }, renderError(cwaErrorOf(item.error)));
     case 'requestInvalid':
-      return element('requestInvalid', { rid: item.rid }, renderError(item.error));
+      return element('requestInvalid', { rid: item.rid }, renderError(cwaErrorOf(item.error)));
     case 'logonSucceeded':
       // The reference's logon result: requestSucceeded with eid 0 and an empty rid.
       return element('requestSucceeded', { eid: 0, rid: '' }, textElement('uri', item.uri) + textElement('signInData', item.signInData));
   }
+}
+
+/** The CWA door's rendering of a batch's typed answer (what the command channel sends, and the rid cache keeps). */
+export function renderBatchAnswer(a: { answers: ResponseItem[]; processed: number; unexpected: number }): { status: number; body: string; refusals: string[] } {
+  const refusals: string[] = [];
+  for (const item of a.answers) if (item.type === 'requestFailed' || item.type === 'requestInvalid') refusals.push(reasonOf(item.error));
+  return { status: 200, body: renderResponses(a.answers, a.processed, a.unexpected), refusals };
 }
 
 export function renderResponses(items: ResponseItem[], requestProcessed: number, unexpectedElement: number): string {

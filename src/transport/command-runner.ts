@@ -9,6 +9,9 @@ import { ticketHash } from '../engine/tickets.js';
 import { decodeBatch, DocumentRejectedError, type DecodedBatch } from '../protocol/codec.js';
 import { renderErrorResponse } from '../protocol/responses.js';
 import type { TransportContext } from './http/context.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { Reason } from '../engine/outcomes.js';
+import { CWA_CODE } from '../protocol/cwa-outcomes.js';
 
 export interface Caller {
   login: string;
@@ -20,6 +23,10 @@ export interface BatchOutcome {
   /** 200, or 400 for a document refused as a whole. */
   status: number;
   body: string;
+  /** The reasons of the refused requests of a 200 answer (engine/outcomes.ts). */
+  refusals?: string[];
+  /** The error code of a document refused as a whole. */
+  code?: number;
 }
 
 export async function runBatch(ctx: TransportContext, caller: Caller, text: string): Promise<BatchOutcome> {
@@ -27,7 +34,7 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
   try {
     batch = decodeBatch(text, ctx.limits, ctx.schema);
   } catch (err) {
-    if (err instanceof DocumentRejectedError) return { status: 400, body: renderErrorResponse(err.error) };
+    if (err instanceof DocumentRejectedError) return { status: 400, body: renderErrorResponse(err.error), code: err.error.code };
     throw err;
   }
   const rids = batch.items.map((i) => (i.status === 'ok' ? (i.request.rid ?? '') : i.rid));
@@ -38,6 +45,14 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
     cmd.key = rids.join('\u0000') + '\u0000' + digest(text);
   }
   return ctx.coordinator.runBatch(cmd);
+}
+
+/** Counts an answer's refusals: by reason, and by the 18xxx code the CWA door answered each with. */
+export function countRefusals(metrics: GatewayMetrics, outcome: BatchOutcome): void {
+  for (const reason of outcome.refusals ?? []) {
+    metrics.refusals.inc({ reason });
+    metrics.errors.inc({ code: String(CWA_CODE[reason as Reason]), kind: 'request' });
+  }
 }
 
 function digest(text: string): string {

@@ -1,7 +1,7 @@
 // The errors every door answers with in the same situations (HTTP paths before and behind
 // Express, WebSocket upgrades and frames), written once so that their texts cannot drift.
-import { cwaError, ErrorCode } from '../engine/errors.js';
-import type { CwaError } from '../engine/types.js';
+import { cwaError, ErrorCode } from '../protocol/cwa-errors.js';
+import type { CwaError } from '../protocol/cwa-errors.js';
 
 /** The shared state (Redis) cannot be reached: 503, retry shortly. */
 export const STORE_UNAVAILABLE: CwaError = cwaError(ErrorCode.InternalFailure, 'The gateway\'s store (Redis) is unavailable; retry shortly.');

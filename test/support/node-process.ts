@@ -13,6 +13,24 @@ export interface NodeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * The URL of the gateway's JSON "listening" log line in what it wrote to standard output
+ * (complete lines only). Throws on a line that is not JSON: standard output is JSON only.
+ */
+export function listeningUrl(stdout: string): string | undefined {
+  const lines = stdout.split('\n').slice(0, -1).filter((l) => l.trim() !== '');
+  for (const line of lines) {
+    let record: { msg?: unknown; url?: unknown };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      throw new Error(`a line of standard output is not JSON: ${line}`);
+    }
+    if (record.msg === 'listening' && typeof record.url === 'string') return record.url;
+  }
+  return undefined;
+}
+
 export async function startNodeProcess(args: string[], timeoutMs = 10_000): Promise<NodeProcess> {
   const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -21,11 +39,13 @@ export async function startNodeProcess(args: string[], timeoutMs = 10_000): Prom
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the node did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const look = () => {
-      const m = /cwa-gateway listening on (https?:\/\/\S+)/.exec(out);
-      if (m) {
+    let stdout = '';
+    const look = (d: Buffer) => {
+      stdout += d.toString();
+      const url = listeningUrl(stdout);
+      if (url) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(url);
       }
     };
     child.stdout!.on('data', look);

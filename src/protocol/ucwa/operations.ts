@@ -7,6 +7,7 @@ import type { EventLog } from '../../delivery/event-log.js';
 import type { CommandContext, Engine } from '../../engine/engine.js';
 import type { ConferenceAction, ImMessage, ResponseItem } from '../../engine/types.js';
 import type { ErrorBody } from './resource.js';
+import { ucwaRefusalOf } from '../ucwa-outcomes.js';
 import { ucwaRecord } from './records.js';
 import { Hrefs, type UcwaApp, type UcwaConversation, type UcwaState } from './state.js';
 import type { UcwaTranslator } from './translate.js';
@@ -43,19 +44,15 @@ export function refusal(status: number, code: string, subcode: string, message: 
 export const notFound = (what: string) => refusal(404, 'NotFound', 'ResourceNotFound', `${what} does not exist.`);
 const wrongState = (message: string) => refusal(409, 'Conflict', 'InvalidResourceState', message);
 
-/** The engine's synchronous refusal, as an HTTP status and UCWA error. */
+/** The engine's synchronous refusal, as an HTTP status and UCWA error (protocol/ucwa-outcomes.ts). */
 function engineRefusal(answer: ResponseItem): UcwaResult | undefined {
   if (answer.type !== 'requestFailed' && answer.type !== 'requestInvalid') return undefined;
-  const { code, detail } = answer.error;
-  if (code === 18001 || code === 18000) return refusal(400, 'BadRequest', 'ParameterValidationFailure', detail);
-  if (code === 18101) return refusal(429, 'TooManyRequests', 'LimitExceeded', detail);
-  if (code === 18102) {
-    if (/at most \d+ participants/.test(detail)) return refusal(409, 'Conflict', 'TooManyParticipants', detail);
-    if (/conversations, the most allowed/.test(detail)) return refusal(409, 'Conflict', 'TooManyConversations', detail);
-    return refusal(409, 'Conflict', 'InvalidResourceState', detail);
-  }
-  if (code === 18100) return refusal(404, 'NotFound', 'ApplicationNotFound', detail);
-  return refusal(500, 'ServiceFailure', 'None', detail);
+  return { ok: false, ...ucwaRefusalOf(answer.error) };
+}
+
+/** An application that expired (410 InactiveApplicationExpired) or does not exist (404 ApplicationNotFound). */
+export function applicationGone(app: Pick<UcwaApp, 'ended'> | undefined): { ok: false; status: number; error: ErrorBody } {
+  return { ok: false, ...ucwaRefusalOf({ ended: app?.ended === 'expired' ? 'timeout' : 'terminated' }) };
 }
 
 export function engineMessage(m: FirstMessage): ImMessage {
@@ -83,8 +80,7 @@ export class UcwaOperations {
     const app = this.state.appOf(login, op.app);
     const session = this.engine.sessionFor(login, op.app);
     if (!app || !session) {
-      if (app?.ended === 'expired') return refusal(410, 'Gone', 'InactiveApplicationExpired', 'The application expired: create a new one.');
-      return refusal(404, 'NotFound', 'ApplicationNotFound', 'The application does not exist: create one (POST applications).');
+      return applicationGone(app);
     }
     const ctx: CommandContext = { login, session };
     const run = async (action: ConferenceAction, confId: number, rid = this.state.nextRid(app)) => {
@@ -246,8 +242,8 @@ export class UcwaOperations {
       dialect: 'ucwa',
     });
     if (answer.type !== 'requestAccepted' || !answer.session || !ctx.session) {
-      const detail = answer.type === 'requestFailed' ? answer.error.detail : 'The application could not be created.';
-      return refusal(410, 'Gone', 'TooManyApplications', detail);
+      if (answer.type === 'requestFailed' || answer.type === 'requestInvalid') return { ok: false, ...ucwaRefusalOf(answer.error) };
+      return refusal(500, 'ServiceFailure', 'None', 'The application could not be created.');
     }
     const user = ctx.session.user;
     const g = this.state.hex(16);

@@ -2,7 +2,9 @@
 // conference event of the application's session becomes the UCWA events of its
 // conversation, and the application's state (state.ts) follows. Runs while a command is
 // applied (the event sink calls it), so every node of a cluster computes the same.
-import type { CwaError, CwaEvent, ConferenceEventBody, ImMessage } from '../../engine/types.js';
+import type { Outcome, PhrasedError } from '../../engine/outcomes.js';
+import { ucwaReasonOf } from '../ucwa-outcomes.js';
+import type { CwaEvent, ConferenceEventBody, ImMessage } from '../../engine/types.js';
 import type { ErrorBody, UcwaEvent } from './resource.js';
 import { Hrefs, MESSAGES_KEPT, sameUri, type UcwaApp, type UcwaConversation, type UcwaParticipant, type UcwaState } from './state.js';
 import {
@@ -16,26 +18,8 @@ import {
   participantView,
 } from './views.js';
 
-/** How a SIP failure reads as a UCWA reason (docs/compatibility.md: failure reasons). */
-export function reasonOf(error: CwaError | undefined): ErrorBody {
-  const sip = error?.sipResponse?.code;
-  switch (sip) {
-    case 404:
-      return { code: 'RemoteFailure', subcode: 'DestinationNotFound', message: 'The person could not be found.' };
-    case 408:
-      return { code: 'RemoteFailure', subcode: 'Timeout', message: 'The person did not answer.' };
-    case 480:
-      return { code: 'RemoteFailure', subcode: 'TemporarilyUnavailable', message: 'The person is not signed in or not available.' };
-    case 486:
-      return { code: 'RemoteFailure', subcode: 'Busy', message: 'The person is busy.' };
-    case 603:
-      return { code: 'RemoteFailure', subcode: 'Declined', message: 'The person declined the invitation.' };
-    case 403:
-      return { code: 'RemoteFailure', subcode: 'NotAllowed', message: 'The conversation does not allow this.' };
-  }
-  if (error?.code === 18101) return { code: 'LocalFailure', subcode: 'LimitExceeded', message: error.detail };
-  return { code: 'LocalFailure', subcode: 'None', message: error?.detail ?? 'The operation failed.' };
-}
+/** How an engine outcome reads as a UCWA `reason` (protocol/ucwa-outcomes.ts). */
+export const reasonOf = ucwaReasonOf;
 
 export function textOf(m: ImMessage): { plain?: string; html?: string } {
   return /html/i.test(m.format ?? '') ? { html: m.content } : { plain: m.content };
@@ -297,7 +281,7 @@ export class UcwaTranslator {
   }
 
   /** An asynchronous failure of an operation (the engine's requestFailed for its rid). */
-  private failed(app: UcwaApp, rid: string, error: CwaError, out: UcwaEvent[]): void {
+  private failed(app: UcwaApp, rid: string, error: Outcome | PhrasedError, out: UcwaEvent[]): void {
     const op = app.ops.get(rid);
     if (!op) return;
     const c = app.conversations.get(op.conv);

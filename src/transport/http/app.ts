@@ -3,7 +3,7 @@
 // served before Express (fast-path.ts); Express serves everything else.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import type { TransportContext } from './context.js';
 import { COMMAND_PATH, cwaPaths, DATA_PATH, LOGON_PATHS } from './fast-path.js';
 import { defaultRootAnswers, rootRoute } from './root.js';

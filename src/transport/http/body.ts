@@ -3,7 +3,7 @@
 // decoded in the charset the client names (protocol/charset.ts), and refused when the
 // content type is clearly not XML.
 import express, { type Request, type Response } from 'express';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { charsetParameter, decodeBody, supportedCharset } from '../../protocol/charset.js';
 import type { Exchange } from './exchange.js';
 

@@ -5,44 +5,25 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
 import { renderEvents } from '../../protocol/responses.js';
-import { findSession } from '../sessions.js';
+import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal, ticketStillValid } from '../attach.js';
 import type { TransportContext } from './context.js';
 import type { Auth, Exchange } from './exchange.js';
-import { intParam, queryParams } from './query.js';
-
-/** Whether the ticket still holds; true when that cannot be told (the store is unreachable). */
-async function stillValid(ctx: TransportContext, ticket: string): Promise<boolean> {
-  try {
-    return (await ctx.coordinator.checkTicket(ticket)) !== undefined;
-  } catch {
-    return true;
-  }
-}
+import { queryParams } from './query.js';
 
 export function dataChannelHandler(ctx: TransportContext) {
   const { polls, shutdown } = ctx.ops;
   return async (x: Exchange, auth: Auth): Promise<void> => {
     const { res } = x;
-    const params = queryParams(x.req.url ?? '');
-    const sid = intParam(params, 'sid');
-    const ackId = intParam(params, 'ackid') ?? 0;
-    if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
-      return x.error(400, cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), auth.current);
-    }
-    const ua = params.get('ua')?.trim().toLowerCase();
+    const cursor = readCursor(queryParams(x.req.url ?? ''));
+    if (isRefusal(cursor)) return x.error(cursor.status, cursor.error, auth.current);
+    const { sid, ackId } = cursor;
     const { engine, log } = ctx;
     // A single gateway finds the session and records the poll at once, without waiting a turn.
-    const found = findSession(ctx, auth.login, sid, { ackId, fresh: ctx.holdMs === 0 });
-    const { session, endedLog } = found instanceof Promise ? await found : found;
-    if (!session && !endedLog) {
-      return x.error(404, cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), auth.current);
-    }
-    if (session) {
-      const touched = ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
-      if (touched) await touched;
-    }
+    const attached = attachSession(ctx, auth.login, cursor, ctx.holdMs === 0);
+    const found = attached instanceof Promise ? await attached : attached;
+    if (isRefusal(found)) return x.error(found.status, found.error, auth.current);
+    const { session } = found;
 
     // This poll supersedes the session's previous listener (an older poll or a WebSocket);
     // HeldPolls also knows it, to answer it at shutdown and count it while held.
@@ -61,23 +42,16 @@ export function dataChannelHandler(ctx: TransportContext) {
       let waited = false;
       for (;;) {
         const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
-        if (result.status === 'missing') {
+        const refusal = readRefusal(result, cursor);
+        if (refusal) {
           // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
-          if (!(await stillValid(ctx, auth.presented))) {
-            return x.error(401, { ...cwaError(ErrorCode.SessionNotFound, 'The ticket was revoked: sign in again.'), reason: 'Not Authenticated' });
+          if (result.status === 'missing' && !(await ticketStillValid(ctx, auth.presented))) {
+            const revoked = AttachRefusals.revoked();
+            return x.error(revoked.status, revoked.error);
           }
-          return x.error(404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+          return x.error(refusal.status, refusal.error, auth.current);
         }
-        if (result.status === 'stale') {
-          return x.error(
-            409,
-            cwaError(
-              ErrorCode.InvalidOperation,
-              `AckId ${ackId} is older than the events this session still holds: events up to ${result.acked} were acknowledged before.`,
-            ),
-            auth.current,
-          );
-        }
+        if (result.status !== 'ok') return; // (narrowing: every other status is refused above)
         const sessionTimeout = session ? engine.secondsLeft(session) : 0;
         const envelope = { sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout };
         if (superseded) {
@@ -92,7 +66,8 @@ export function dataChannelHandler(ctx: TransportContext) {
         }
         if (result.closed) {
           // Everything up to the terminal event was acknowledged.
-          return x.error(404, cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), auth.current);
+          const ended = AttachRefusals.ended(sid);
+          return x.error(ended.status, ended.error, auth.current);
         }
         // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
         if (waited || ackId > result.head || ctx.holdMs === 0 || release.aborted || shutdown.shuttingDown) {

@@ -5,7 +5,7 @@
 // 'close' listener per connection, not one listener per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CwaError } from '../../engine/types.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import type { Route, ThrottleLimit } from '../../ops/metrics.js';
 import type { RequestsInFlight, ShutdownRegistry } from '../../ops/shutdown.js';
 import { renderErrorResponse } from '../../protocol/responses.js';

@@ -6,7 +6,7 @@
 // preflights, 404s and 405s) goes to Express (app.ts). Answers carry the same headers
 // (headers.ts) and are counted and logged alike (exchange.ts, operability.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import type { TicketCheck } from '../../engine/tickets.js';
 import type { Route } from '../../ops/metrics.js';
 import { addressKey } from '../../ops/rate-limit.js';

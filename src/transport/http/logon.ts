@@ -3,7 +3,7 @@
 // Failed logons slow guessing down (ops/logon-guard.ts): per (user, address) and per address
 // the attempt is refused with 429 before the password is even checked; per user, only the
 // answers to wrong passwords are held, so that nobody can lock the owner out.
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { addressKey } from '../../ops/rate-limit.js';
 import { decodeBatch, DocumentRejectedError, findLogon } from '../../protocol/codec.js';
 import { renderResponses } from '../../protocol/responses.js';

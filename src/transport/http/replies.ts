@@ -1,7 +1,7 @@
 // Every HTTP answer of the gateway goes through here: XML content type, no caching,
 // and the client's current CWA-Ticket on every response that has one.
 import type { Response } from 'express';
-import type { CwaError } from '../../engine/types.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 
 export const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';

@@ -3,8 +3,8 @@
 // the ticket is known, logon attempts per address, and failed logons (see logon.ts and
 // ops/logon-guard.ts).
 import type { NextFunction, Request, Response } from 'express';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
-import type { CwaError } from '../../engine/types.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import type { ThrottleLimit } from '../../ops/metrics.js';
 import { addressKey } from '../../ops/rate-limit.js';
 import type { TransportContext } from './context.js';

@@ -8,7 +8,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { addressKey } from '../../ops/rate-limit.js';
-import type { FirstMessage, UcwaOp, UcwaResult } from '../../protocol/ucwa/operations.js';
+import { applicationGone, type FirstMessage, type UcwaOp, type UcwaResult } from '../../protocol/ucwa/operations.js';
 import { parseDataUri, resourceJson, documentXml, type Resource } from '../../protocol/ucwa/resource.js';
 import { UCWA_BASE, sameUri, type UcwaApp, type UcwaConversation } from '../../protocol/ucwa/state.js';
 import {
@@ -428,8 +428,8 @@ export function ucwaDoor(ctx: TransportContext) {
     const sid = /^\d{1,15}$/.test(rest[0]!) ? Number(rest[0]) : undefined;
     const app = sid === undefined ? undefined : await applicationOf(login, sid);
     if (!app || app.ended) {
-      if (app?.ended === 'expired') return sendUcwaError(req, res, 410, { code: 'Gone', subcode: 'InactiveApplicationExpired', message: 'The application expired: create a new one.' });
-      return sendUcwaError(req, res, 404, { code: 'NotFound', subcode: 'ApplicationNotFound', message: 'The application does not exist: create one (POST applications).' });
+      const gone = applicationGone(app);
+      return sendUcwaError(req, res, gone.status, gone.error);
     }
     const session = ctx.engine.sessionFor(login, app.sid);
     const tail = rest.slice(1);

@@ -7,6 +7,7 @@
 // PGetReplaced. Which events a response carried is recorded by a command
 // (`eventsAnswered`), so any node of a cluster answers the next P-GET the same way.
 import type { Request, Response } from 'express';
+import { applicationGone } from '../../protocol/ucwa/operations.js';
 import { readRecord } from '../../protocol/ucwa/records.js';
 import { eventsPageJson, eventsPageXml, type EventsPage, type RenderedEvent } from '../../protocol/ucwa/resource.js';
 import { Hrefs, type UcwaApp } from '../../protocol/ucwa/state.js';
@@ -45,10 +46,10 @@ export async function eventChannel(ctx: TransportContext, parked: ParkedEventReq
   const holdMs = Math.min(timeoutS * 1000, ctx.holdMs);
   const { channel } = app;
   const answer = (page: EventsPage) => sendRendered(req, res, 200, () => eventsPageJson(page), () => eventsPageXml(page));
-  const gone = () =>
-    app.ended === 'expired'
-      ? sendUcwaError(req, res, 410, { code: 'Gone', subcode: 'InactiveApplicationExpired', message: 'The application expired: create a new one.' })
-      : sendUcwaError(req, res, 404, { code: 'NotFound', subcode: 'ApplicationNotFound', message: 'The application does not exist: create one.' });
+  const gone = () => {
+    const g = applicationGone(app);
+    sendUcwaError(req, res, g.status, g.error);
+  };
 
   const replay = channel.answered !== undefined && ack === channel.answered.n;
   if (!Number.isInteger(ack) || (!replay && ack !== channel.next)) {

@@ -3,8 +3,8 @@
 //   client -> gateway: <ack ackId="N" [ua="true|false"]/>  or a <cwaRequests> batch
 //   gateway -> client: <cwaEvents> (as a poll answer), <cwaResponses> (the answer to a
 //                      batch, or an error for a frame it could not use), <ticket>
-import { cwaError, ErrorCode } from '../../engine/errors.js';
-import type { CwaError } from '../../engine/types.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import { CWA_NAMESPACE } from '../../protocol/schema.js';
 import { parseXmlTree, XmlRejectedError, type XmlLimits } from '../../protocol/xml-tree.js';
 import { escapeText } from '../../protocol/xml.js';

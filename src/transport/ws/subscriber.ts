@@ -10,9 +10,9 @@
 // client's cursor and gets them again.
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
-import { runBatch } from '../command-runner.js';
+import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
 import { FrameBudget } from './frame-budget.js';
@@ -242,11 +242,8 @@ export class Subscriber implements Attachment {
           try {
             const outcome = await this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text));
             stop();
-            if (outcome.status === 200) metrics.countRequestErrors(outcome.body);
-            else {
-              const code = /<error code="(\d+)"/.exec(outcome.body)?.[1];
-              if (code) metrics.errors.inc({ code, kind: 'document' });
-            }
+            if (outcome.status === 200) countRefusals(metrics, outcome);
+            else if (outcome.code !== undefined) metrics.errors.inc({ code: String(outcome.code), kind: 'document' });
             this.send(outcome.body);
           } finally {
             this.commandsRunning -= 1;

@@ -6,13 +6,13 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { cwaError, ErrorCode } from '../../engine/errors.js';
+import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { addressKey } from '../../ops/rate-limit.js';
-import type { CwaError } from '../../engine/types.js';
+import type { CwaError } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse } from '../../protocol/responses.js';
 import type { TransportContext } from '../http/context.js';
-import { intParam, queryParams } from '../http/query.js';
-import { findSession } from '../sessions.js';
+import { queryParams } from '../http/query.js';
+import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal } from '../attach.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { XML_CONTENT_TYPE } from '../http/replies.js';
 import { CloseCode } from './close-codes.js';
@@ -115,7 +115,7 @@ export class WebSocketChannel {
     // A browser cannot set headers on a WebSocket: the ticket may come as a query parameter.
     const header = req.headers['cwa-ticket'];
     const presented = (Array.isArray(header) ? header[0] : header) ?? params.get('cwa-ticket') ?? params.get('ticket');
-    const { engine, log } = this.ctx;
+    const { log } = this.ctx;
     const check = await this.ctx.coordinator.checkTicket(presented);
     if (!check || !presented) {
       return refuse(socket, {
@@ -124,32 +124,18 @@ export class WebSocketChannel {
       });
     }
     const ticket = check.current;
-    const sid = intParam(params, 'sid');
-    const ackId = intParam(params, 'ackid') ?? 0;
-    if (sid === undefined || Number.isNaN(sid) || Number.isNaN(ackId)) {
-      return refuse(socket, { status: 400, error: cwaError(ErrorCode.InvalidRequest, 'Sid (and AckId, when given) must be non-negative integers'), ticket });
-    }
-    const { session, endedLog } = await findSession(this.ctx, check.login, sid, { ackId, fresh: false });
-    if (!session && !endedLog) {
-      return refuse(socket, { status: 404, error: cwaError(ErrorCode.SessionNotFound, `There is no session ${sid} for this user.`), ticket });
-    }
-    const ua = params.get('ua')?.trim().toLowerCase();
-    if (session) await this.ctx.coordinator.touch(session, ua === undefined ? undefined : ua === 'true');
+    const cursor = readCursor(params);
+    if (isRefusal(cursor)) return refuse(socket, { ...cursor, ticket });
+    const { sid, ackId } = cursor;
+    const found = await attachSession(this.ctx, check.login, cursor, false);
+    if (isRefusal(found)) return refuse(socket, { ...found, ticket });
     // Attaching acknowledges everything <= AckId, exactly as a poll does.
     const r = await log.read(sid, ackId, 0);
-    if (r.status === 'missing' || (r.status === 'ok' && r.closed && ackId >= r.head)) {
-      return refuse(socket, { status: 404, error: cwaError(ErrorCode.SessionNotFound, `Session ${sid} has ended.`), ticket });
-    }
-    if (r.status === 'stale') {
-      return refuse(socket, {
-        status: 409,
-        error: cwaError(
-          ErrorCode.InvalidOperation,
-          `AckId ${ackId} is older than the events this session still holds: events up to ${r.acked} were acknowledged before.`,
-        ),
-        ticket,
-      });
-    }
+    const refusal = readRefusal(r, cursor);
+    if (refusal) return refuse(socket, { ...refusal, ticket });
+    if (r.status !== 'ok') return; // (narrowing: every other status is refused above)
+    // A log whose terminal event is acknowledged too has nothing left to push.
+    if (r.closed && ackId >= r.head) return refuse(socket, { ...AttachRefusals.ended(sid), ticket });
     if (socket.destroyed) return;
     this.tickets.set(req, ticket);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {

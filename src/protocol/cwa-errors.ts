@@ -1,4 +1,4 @@
-// The CWA error codes (`error/@code`). Only 18201 appears in the SDK examples; the
+// The CWA door's error vocabulary: the error codes (`error/@code`) and SIP responses. Only 18201 appears in the SDK examples; the
 // others are the 18xxx "internal service error" codes of the CWA operations guide,
 // which the gateway uses for the same conditions (see docs/compatibility.md).
 export const ErrorCode = {
@@ -47,10 +47,3 @@ export function sipFailure(code: number, reason: string): CwaError {
     diagnostics: `${code};reason="${reason}";source="cwa-gateway"`,
   });
 }
-
-export const SIP = {
-  notFound: { code: 404, reason: 'Not Found' },
-  requestTimeout: { code: 408, reason: 'Request Timeout' },
-  temporarilyUnavailable: { code: 480, reason: 'Temporarily Unavailable' },
-  decline: { code: 603, reason: 'Decline' },
-} as const;
