@@ -102,6 +102,70 @@ describe('UCWA hostile input', () => {
     expect((await fetch(gw.url + c.app!.href, { headers: { Authorization: `Bearer ${c.token}` } })).status).to.equal(200);
   });
 
+  it('presence and people inputs: random mutations and hostile values never get a 5xx; documents stay valid', async () => {
+    const rnd = seeded(34);
+    const app = c.app!.href;
+    const sub = await c.post(`${app}/people/presenceSubscriptions`, { duration: '20', uris: ['sip:bob@example.com'] });
+    expect(sub.status).to.equal(201);
+    const subHref = sub.headers.get('location')!;
+    const cases: [string, string][] = [
+      [`${app}/me/presence`, JSON.stringify({ availability: 'BeRightBack' })],
+      [`${app}/me/presence`, `<input xmlns="${UCWA_NS}"><property name="availability">Busy</property></input>`],
+      [`${app}/me/note`, JSON.stringify({ message: 'Out for lunch <b>&amp;</b>' })],
+      [`${app}/me/note`, `<input xmlns="${UCWA_NS}"><property name="message">Back at 2</property></input>`],
+      [`${app}/people/presenceSubscriptions`, JSON.stringify({ duration: 15, uris: ['sip:bob@example.com', 'carol@example.com'] })],
+      [`${app}/people/presenceSubscriptions`, `<input xmlns="${UCWA_NS}"><property name="duration">15</property><propertyList name="uris"><item>sip:bob@example.com</item></propertyList></input>`],
+      [`${subHref}/addToPresenceSubscription`, JSON.stringify({ contactUris: ['sip:carol@example.com'] })],
+    ];
+    for (let i = 0; i < 210; i++) {
+      const [href, base] = cases[i % cases.length]!;
+      const chars = [...base];
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
+        const at = Math.floor(rnd() * chars.length);
+        const op = rnd();
+        if (op < 0.4) chars.splice(at, 1);
+        else if (op < 0.8) chars.splice(at, 0, String.fromCharCode(Math.floor(rnd() * 128)));
+        else chars[at] = '\u0000';
+      }
+      const res = await fetch(gw.url + href, {
+        method: 'POST',
+        body: chars.join(''),
+        headers: { 'Content-Type': base.startsWith('<') ? 'application/xml' : 'application/json', Authorization: `Bearer ${c.token}` },
+      });
+      const text = await res.text();
+      expect(res.status, `${href} ${chars.join('')} -> ${text}`).to.be.lessThan(500);
+      if (text.length > 0) expectValidUcwaJson(text);
+    }
+    const hostile = [
+      { uris: 'sip:bob@example.com' },
+      { uris: [] },
+      { uris: ['sip:' + 'x'.repeat(300) + '@example.com'] },
+      { uris: ['sip:a@b@c'] },
+      { uris: ['sip:bob@example.com'], duration: -5 },
+      { uris: ['sip:bob@example.com'], duration: 1e12 },
+      { uris: [null] },
+    ];
+    for (const body of hostile) {
+      const res = await fetch(`${gw.url}${app}/people/presenceSubscriptions`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${c.token}` } });
+      const text = await res.text();
+      expect(res.status, `${JSON.stringify(body)} -> ${text}`).to.be.lessThan(500);
+      expectValidUcwaJson(text);
+    }
+    for (const q of ['', '%00', '%', encodeURIComponent('x'.repeat(300)), `bob&limit=-1`, `bob&limit=99999999999`, encodeURIComponent('<script>'), `${encodeURIComponent('*')}&limit=0`]) {
+      const res = await fetch(`${gw.url}${app}/people/search?query=${q}`, { headers: { Authorization: `Bearer ${c.token}`, Accept: 'application/xml' } });
+      const text = await res.text();
+      expect(res.status, `search ${q} -> ${text}`).to.be.lessThan(500);
+      expectValidUcwaXml(text);
+    }
+    for (const path of ['people/%00', 'people/bob@example.com/presence/extra', 'people/presenceSubscriptions/abc/memberships', 'people/groups/x/contacts', 'people/bob@example.com/note']) {
+      const res = await fetch(`${gw.url}${app}/${path}`, { headers: { Authorization: `Bearer ${c.token}` } });
+      const text = await res.text();
+      expect(res.status, path).to.be.lessThan(500);
+      expectValidUcwaJson(text);
+    }
+    expect((await fetch(gw.url + app, { headers: { Authorization: `Bearer ${c.token}` } })).status).to.equal(200);
+  });
+
   it('field-client habits: Content-Type json on GETs and empty POSTs, //ucwa paths, any case', async () => {
     const href = c.app!.href;
     const get = await fetch(`${gw.url}/${href}`, { headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${c.token}` } });

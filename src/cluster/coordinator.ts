@@ -77,8 +77,8 @@ export class LocalCoordinator implements Coordinator {
 
   sync(): void {}
 
-  tick(): Promise<void> {
-    return this.state.engine.tick();
+  async tick(): Promise<void> {
+    await this.state.apply({ t: 'tick' });
   }
 
   available(): boolean {

@@ -102,6 +102,7 @@ export class GatewayState {
         return undefined;
       case 'tick':
         await engine.tick();
+        await engine.exclusive(() => this.ucwaOps.expireSubscriptions());
         return undefined;
       case 'ucwa':
         return engine.exclusive(() => this.ucwaOps.apply(cmd.login, cmd.op));

@@ -27,6 +27,8 @@ export interface Ev {
   href: string;
   title?: string;
   in?: string;
+  /** The href of `in` (XML carries no rel for it). */
+  inHref?: string;
   status?: string;
   reason?: { code: string; subcode?: string; message?: string };
   resource?: Res;
@@ -230,7 +232,7 @@ export class UcwaClient {
             rel: l.rel,
             href: l.href,
             ...(l.title !== undefined ? { title: l.title } : {}),
-            ...(e.in ? { in: (e.in as { rel: string }).rel } : {}),
+            ...(e.in ? { in: (e.in as { rel: string }).rel, inHref: (e.in as { href: string }).href } : {}),
             ...(e.status ? { status: e.status as string } : {}),
             ...(e.reason ? { reason: e.reason as Ev['reason'] } : {}),
             ...(emb ? { resource: fromJson(emb[l.rel]!) } : {}),
@@ -253,6 +255,7 @@ export class UcwaClient {
           rel: e.attrs.rel!,
           href: e.attrs.href!,
           ...(e.attrs.title !== undefined ? { title: e.attrs.title } : {}),
+          ...(inLink ? { inHref: inLink.attrs.href! } : {}),
           ...(inLink ? { in: 'typingParticipants'.toLowerCase() === inLink.attrs.href!.split('/').pop()!.toLowerCase() ? 'typingParticipants' : 'participant' } : {}),
           ...(status ? { status: status.text } : {}),
           ...(reason ? { reason: { code: reason.children.find((c) => c.name === 'code')!.text, subcode: reason.children.find((c) => c.name === 'subcode')?.text } } : {}),

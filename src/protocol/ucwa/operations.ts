@@ -4,12 +4,14 @@
 // state must remember to render the outcome (ids, operationIds). Applied only through
 // the `ucwa` command (cluster/state.ts), inside the engine's command mutex.
 import type { EventLog } from '../../delivery/event-log.js';
-import type { CommandContext, Engine } from '../../engine/engine.js';
+import { USER_DATA_DEFAULTS, type CommandContext, type Engine } from '../../engine/engine.js';
 import type { ConferenceAction, ImMessage, ResponseItem } from '../../engine/types.js';
 import type { ErrorBody } from './resource.js';
 import { ucwaRefusalOf } from '../ucwa-outcomes.js';
 import { ucwaRecord } from './records.js';
-import { Hrefs, type UcwaApp, type UcwaConversation, type UcwaState } from './state.js';
+import { canonicalUri } from '../../engine/identity.js';
+import { AVAILABILITY_NAMES, MAX_NOTE_LENGTH, machineStateCategory, noteCategory, PUBLISHED_AVAILABILITY, subscriptionHref, userStateCategory } from './presence.js';
+import { Hrefs, sameUri, subscribedKeys, type UcwaApp, type UcwaConversation, type UcwaState, type UcwaSubscription } from './state.js';
 import type { UcwaTranslator } from './translate.js';
 
 export interface FirstMessage {
@@ -20,7 +22,12 @@ export interface FirstMessage {
 export type UcwaOp =
   | { kind: 'createApplication'; endpointId: string; culture: string; userAgent: string; instanceId?: string }
   | { kind: 'deleteApplication'; app: number }
-  | { kind: 'makeMeAvailable'; app: number; modalities?: string[]; formats?: string[] }
+  | { kind: 'makeMeAvailable'; app: number; modalities?: string[]; formats?: string[]; signInAs?: string }
+  | { kind: 'setPresence'; app: number; availability: string }
+  | { kind: 'setNote'; app: number; message: string }
+  | { kind: 'subscribePresence'; app: number; duration?: number; uris: string[] }
+  | { kind: 'addToSubscription'; app: number; id: string; uris: string[] }
+  | { kind: 'unsubscribePresence'; app: number; id: string }
   | { kind: 'reportMyActivity'; app: number }
   | { kind: 'eventsAnswered'; app: number; n: number; from: number; upTo: number }
   | { kind: 'startMessaging'; app: number; to: string; operationId?: string | null; subject?: string; importance?: string; threadId?: string; message?: FirstMessage }
@@ -32,7 +39,7 @@ export type UcwaOp =
   | { kind: 'addParticipant'; app: number; conv: string; to: string; operationId?: string | null };
 
 export type UcwaResult =
-  | { ok: true; app?: number; location?: string }
+  | { ok: true; app?: number; location?: string; id?: string }
   | { ok: false; status: number; error: ErrorBody };
 
 const SIP_URI = /^sip:[^@\s;]+@[^@\s;]+$/i;
@@ -54,6 +61,14 @@ function engineRefusal(answer: ResponseItem): UcwaResult | undefined {
 export function applicationGone(app: Pick<UcwaApp, 'ended'> | undefined): { ok: false; status: number; error: ErrorBody } {
   return { ok: false, ...ucwaRefusalOf({ ended: app?.ended === 'expired' ? 'timeout' : 'terminated' }) };
 }
+
+const badAvailability = (v: string) =>
+  refusal(400, 'BadRequest', 'ParameterValidationFailure', `"${v}" is not an availability: use ${AVAILABILITY_NAMES.join(', ')}.`);
+const makeMeAvailableFirst = () => refusal(409, 'Conflict', 'MakeMeAvailableRequired', 'Call makeMeAvailable first.');
+
+/** A presence subscription lasts 10 to 30 minutes (UCWA's bounds), 30 when the client names none. */
+export const MIN_SUBSCRIPTION_MINUTES = 10;
+export const MAX_SUBSCRIPTION_MINUTES = 30;
 
 export function engineMessage(m: FirstMessage): ImMessage {
   return { format: `${m.type};charset=UTF-8`, content: m.text };
@@ -102,10 +117,75 @@ export class UcwaOperations {
           const formats = ['Plain', 'Html'].filter((f) => op.formats!.some((g) => g.toLowerCase() === f.toLowerCase()));
           if (formats.length > 0) app.formats = formats;
         }
+        const signInAs = op.signInAs === undefined ? undefined : PUBLISHED_AVAILABILITY[op.signInAs.toLowerCase()];
+        if (op.signInAs !== undefined && signInAs === undefined) return badAvailability(op.signInAs);
         app.etag += 1;
         session.ringable = true;
         this.engine.touch(session, true);
-        await this.append(app, this.translator.communicationUpdated(app));
+        await this.append(app, [...this.translator.meAvailable(app), ...this.translator.communicationUpdated(app)]);
+        // The application becomes an active endpoint of its user (as CWA watchers see it), in the state asked for.
+        const categories = [machineStateCategory(true), ...(signInAs !== undefined ? [userStateCategory(signInAs)] : [])];
+        const answer = await this.engine.execute(ctx, { kind: 'publishSelfPresence', rid: this.state.nextRid(app), categories });
+        await this.engine.endBatch();
+        return engineRefusal(answer) ?? { ok: true };
+      }
+      case 'setPresence': {
+        if (!app.available) return makeMeAvailableFirst();
+        const availability = PUBLISHED_AVAILABILITY[op.availability.toLowerCase()];
+        if (availability === undefined) return badAvailability(op.availability);
+        const answer = await this.engine.execute(ctx, { kind: 'publishSelfPresence', rid: this.state.nextRid(app), categories: [userStateCategory(availability)] });
+        await this.engine.endBatch();
+        return engineRefusal(answer) ?? { ok: true };
+      }
+      case 'setNote': {
+        if (!app.available) return makeMeAvailableFirst();
+        if (op.message.length > MAX_NOTE_LENGTH) return refusal(400, 'BadRequest', 'ParameterValidationFailure', `The note is longer than ${MAX_NOTE_LENGTH} characters.`);
+        const answer = await this.engine.execute(ctx, { kind: 'publishSelfPresence', rid: this.state.nextRid(app), categories: [noteCategory(op.message)] });
+        await this.engine.endBatch();
+        return engineRefusal(answer) ?? { ok: true };
+      }
+      case 'subscribePresence':
+      case 'addToSubscription': {
+        const uris: string[] = [];
+        for (const raw of op.uris) {
+          const uri = normalizeUri(raw.replace(/^["\s]+|["\s]+$/g, ''));
+          if (!SIP_URI.test(uri)) return refusal(400, 'BadRequest', 'ParameterValidationFailure', `"${raw}" is not a SIP URI (sip:user@domain).`);
+          if (!uris.some((u) => sameUri(u, uri))) uris.push(canonicalUri(uri));
+        }
+        if (uris.length === 0) return refusal(400, 'BadRequest', 'ParameterValidationFailure', 'Name at least one person in uris.');
+        let sub: UcwaSubscription | undefined;
+        if (op.kind === 'addToSubscription') {
+          sub = app.presence.subscriptions.get(op.id);
+          if (!sub) return notFound('The presence subscription');
+        }
+        const before = subscribedKeys(app);
+        const adding = uris.filter((u) => !(sub?.uris ?? []).some((v) => sameUri(u, v)));
+        const total = new Set([...before, ...adding.map((u) => u.toLowerCase())]).size;
+        const max = this.engine.config.userData?.maxContacts ?? USER_DATA_DEFAULTS.maxContacts;
+        if (total > max) return refusal(403, 'Forbidden', 'LimitExceeded', `An application may follow the presence of at most ${max} people.`);
+        if (op.kind === 'subscribePresence') {
+          const duration = Math.min(MAX_SUBSCRIPTION_MINUTES, Math.max(MIN_SUBSCRIPTION_MINUTES, Math.round(op.duration ?? MAX_SUBSCRIPTION_MINUTES)));
+          sub = { id: String(app.presence.nextSubscription++), duration, expires: this.state.now + duration * 60_000, uris: [] };
+          app.presence.subscriptions.set(sub.id, sub);
+        }
+        sub!.uris.push(...adding);
+        const fresh = adding.filter((u) => !before.has(u.toLowerCase()));
+        if (fresh.length > 0) {
+          const answer = await this.engine.execute(ctx, { kind: 'subscribePresence', rid: this.state.nextRid(app), uris: fresh });
+          const refused = engineRefusal(answer);
+          if (refused) {
+            if (op.kind === 'subscribePresence') app.presence.subscriptions.delete(sub!.id);
+            else sub!.uris = sub!.uris.filter((u) => !adding.includes(u));
+            return refused;
+          }
+          await this.engine.endBatch();
+        }
+        return { ok: true, id: sub!.id, location: subscriptionHref(app, sub!.id) };
+      }
+      case 'unsubscribePresence': {
+        const sub = app.presence.subscriptions.get(op.id);
+        if (!sub) return notFound('The presence subscription');
+        await this.dropSubscription(app, sub);
         return { ok: true };
       }
       case 'reportMyActivity':
@@ -219,6 +299,27 @@ export class UcwaOperations {
     }
   }
 
+  /** Ends the subscriptions whose time is up (the `tick` command). Must run inside the engine's `exclusive`. */
+  async expireSubscriptions(): Promise<void> {
+    const now = this.state.now;
+    for (const app of this.state.apps.values()) {
+      if (app.ended) continue;
+      for (const sub of [...app.presence.subscriptions.values()]) if (sub.expires <= now) await this.dropSubscription(app, sub);
+    }
+  }
+
+  /** Removes a subscription: the people no other subscription of the application names are no longer watched. */
+  private async dropSubscription(app: UcwaApp, sub: UcwaSubscription): Promise<void> {
+    app.presence.subscriptions.delete(sub.id);
+    const still = subscribedKeys(app);
+    const gone = sub.uris.filter((u) => !still.has(u.toLowerCase()));
+    for (const u of gone) app.presence.seen.delete(u.toLowerCase());
+    const session = this.engine.sessionFor(app.login, app.sid);
+    if (gone.length === 0 || !session) return;
+    await this.engine.execute({ login: app.login, session }, { kind: 'unsubscribePresence', rid: this.state.nextRid(app), uris: gone });
+    await this.engine.endBatch();
+  }
+
   private participantInvitationStarted(app: UcwaApp, c: UcwaConversation, id: string) {
     const h = new Hrefs(app.sid);
     return { sender: { rel: 'communication', href: h.communication }, type: 'started' as const, link: { rel: 'participantInvitation', href: h.participantInvitation(id) } };
@@ -266,6 +367,7 @@ export class UcwaOperations {
       byConfId: new Map(),
       ops: new Map(),
       nextRid: 1,
+      presence: { seen: new Map(), subscriptions: new Map(), nextSubscription: 1 },
     });
     return { ok: true, app: answer.session.sid };
   }

@@ -71,6 +71,27 @@ export type PendingOp =
   | { kind: 'send'; conv: string; n: number }
   | { kind: 'addParticipant'; conv: string; inv: string };
 
+/** A presence subscription of the application (people/presenceSubscriptions). */
+export interface UcwaSubscription {
+  id: string;
+  /** Minutes, as granted. */
+  duration: number;
+  /** When it ends unless the client refreshes it (ms). */
+  expires: number;
+  /** Canonical SIP URIs, in the order first given. */
+  uris: string[];
+}
+
+/** What the application knows of presence: its own, what it last told of others, its subscriptions. */
+export interface UcwaPresence {
+  /** The user's own availability and note as last told (undefined before the first). */
+  self?: { availability: string; note: string };
+  /** Per subscribed user (lower-case URI): what the last contactPresence/contactNote events said. */
+  seen: Map<string, { availability: string; note: string }>;
+  subscriptions: Map<string, UcwaSubscription>;
+  nextSubscription: number;
+}
+
 export interface EventChannel {
   /** The ack number the next fresh response gets. */
   next: number;
@@ -99,6 +120,7 @@ export interface UcwaApp {
   byConfId: Map<number, string>;
   ops: Map<string, PendingOp>;
   nextRid: number;
+  presence: UcwaPresence;
 }
 
 /** Most messages of a conversation kept for GET (older ones answer 404). */
@@ -180,6 +202,13 @@ export class UcwaState {
   nextRid(app: UcwaApp): string {
     return `ucwa-${app.nextRid++}`;
   }
+}
+
+/** Every URI the application's subscriptions name (lower case). */
+export function subscribedKeys(app: UcwaApp): Set<string> {
+  const keys = new Set<string>();
+  for (const sub of app.presence.subscriptions.values()) for (const u of sub.uris) keys.add(u.toLowerCase());
+  return keys;
 }
 
 /** `alice@example.com` from `sip:alice@example.com` (participant and people ids). */

@@ -6,11 +6,14 @@ import type { Outcome, PhrasedError } from '../../engine/outcomes.js';
 import { ucwaReasonOf } from '../ucwa-outcomes.js';
 import type { CwaEvent, ConferenceEventBody, ImMessage } from '../../engine/types.js';
 import type { ErrorBody, UcwaEvent } from './resource.js';
-import { Hrefs, MESSAGES_KEPT, sameUri, type UcwaApp, type UcwaConversation, type UcwaParticipant, type UcwaState } from './state.js';
+import type { CategoryView, PresenceUserView } from '../../engine/user-data-types.js';
+import { summaryOf } from './presence.js';
+import { Hrefs, MESSAGES_KEPT, sameUri, subscribedKeys, type UcwaApp, type UcwaConversation, type UcwaParticipant, type UcwaState } from './state.js';
 import {
   communicationView,
   conversationView,
   invitationView,
+  meView,
   messageView,
   messagingView,
   participantInvitationView,
@@ -35,7 +38,9 @@ export class UcwaTranslator {
     const out: UcwaEvent[] = [];
     if (event.kind === 'conference') this.conference(app, event.confId, event.body, out);
     else if (event.kind === 'requestFailed') this.failed(app, event.rid, event.error, out);
-    // configuration, presence and contacts events have no UCWA form here (presence: later).
+    else if (event.kind === 'selfPresence') this.selfPresence(app, event.categories, out);
+    else if (event.kind === 'userPresence') this.userPresence(app, event.users, out);
+    // configuration, contacts and the other presence events have no UCWA form here.
     return out;
   }
 
@@ -295,6 +300,48 @@ export class UcwaTranslator {
         this.participantInvitationCompleted(out, app, c, inv.id, reasonOf(error));
       }
     }
+  }
+
+  /** The user's own presence as the engine shows it to the user: `presence` / `note` updated on the `me` sender. */
+  private selfPresence(app: UcwaApp, categories: CategoryView[], out: UcwaEvent[]): void {
+    const now = summaryOf(categories);
+    const was = app.presence.self;
+    app.presence.self = now;
+    // Before makeMeAvailable the application has no presence or note resource to tell about.
+    if (!app.available) return;
+    const me = new Hrefs(app.sid).me;
+    const sender = { rel: 'me', href: me };
+    if (was?.availability !== now.availability) out.push({ sender, type: 'updated', link: { rel: 'presence', href: `${me}/presence` } });
+    if (was?.note !== now.note) out.push({ sender, type: 'updated', link: { rel: 'note', href: `${me}/note` } });
+  }
+
+  /** Someone the application subscribed to changed: `contactPresence` / `contactNote` updated on the `people` sender. */
+  private userPresence(app: UcwaApp, users: PresenceUserView[], out: UcwaEvent[]): void {
+    const subscribed = subscribedKeys(app);
+    const h = new Hrefs(app.sid);
+    const sender = { rel: 'people', href: h.people };
+    for (const user of users) {
+      const key = user.uri.toLowerCase();
+      if (!subscribed.has(key)) continue;
+      const now = summaryOf(user.categories);
+      const was = app.presence.seen.get(key);
+      app.presence.seen.set(key, now);
+      const contact = { rel: 'contact', href: h.person(user.uri) };
+      if (was?.availability !== now.availability) out.push({ sender, type: 'updated', link: { rel: 'contactPresence', href: `${contact.href}/presence` }, in: contact });
+      if (was !== undefined && was.note !== now.note) out.push({ sender, type: 'updated', link: { rel: 'contactNote', href: `${contact.href}/note` }, in: contact });
+    }
+  }
+
+  /** makeMeAvailable on the `me` sender (§3.3): `me` updated, `presence` and `note` added. */
+  meAvailable(app: UcwaApp): UcwaEvent[] {
+    const h = new Hrefs(app.sid);
+    const sender = { rel: 'me', href: h.me };
+    const r = meView(app);
+    return [
+      { sender, type: 'updated', link: { rel: 'me', href: h.me }, resource: r },
+      { sender, type: 'added', link: { rel: 'presence', href: `${h.me}/presence` } },
+      { sender, type: 'added', link: { rel: 'note', href: `${h.me}/note` } },
+    ];
   }
 
   /** communication updated (makeMeAvailable), as §3.3 observed. */

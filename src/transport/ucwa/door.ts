@@ -14,7 +14,6 @@ import { UCWA_BASE, sameUri, type UcwaApp, type UcwaConversation } from '../../p
 import {
   applicationView,
   communicationView,
-  contactView,
   conversationView,
   invitationView,
   meView,
@@ -28,6 +27,25 @@ import {
   peopleView,
   typingParticipantsView,
 } from '../../protocol/ucwa/views.js';
+import { DEFAULT_GROUP_NAME } from '../../engine/identity.js';
+import {
+  AVAILABILITY_NAMES,
+  contactNoteView,
+  contactPresenceView,
+  groupContactsView,
+  groupView,
+  listedPerson,
+  membershipsView,
+  myContactsView,
+  myGroupsView,
+  noteView,
+  personView,
+  presenceView,
+  searchView,
+  subscriptionsView,
+  subscriptionView,
+  summaryOf,
+} from '../../protocol/ucwa/presence.js';
 import { canonicalLogonName } from '../../users/directory.js';
 import type { TransportContext } from '../http/context.js';
 import { clientAddress } from '../http/operability.js';
@@ -256,10 +274,6 @@ export function ucwaDoor(ctx: TransportContext) {
     if (a === 'people' && rest.length === 1) return send(peopleView(app)), true;
     if (a === 'onlineMeetings'.toLowerCase() && rest.length === 1) return send(onlineMeetingsView(app)), true;
     if (a === 'communication' && rest.length === 1) return send(communicationView(app)), true;
-    if (a === 'people' && rest.length === 2 && b!.includes('@')) {
-      const user = ctx.engine.directory.findByUri(`sip:${b}`);
-      return send(user ? contactView(app, user) : undefined), true;
-    }
     if (a !== 'communication') return false;
     if (b === 'conversations' && rest.length === 2) {
       return send({ rel: 'conversations', href: `${UCWA_BASE}/${app.sid}/communication/conversations`, links: [['conversation', [...app.conversations.values()].map((x) => ({ href: conversationView(app, x).href }))]] }), true;
@@ -294,6 +308,70 @@ export function ucwaDoor(ctx: TransportContext) {
     return false;
   };
 
+  /** me/presence, me/note and everything under people/ (read from the engine's presence, contacts and directory). */
+  const getPeople = async (req: Request, res: Response, app: UcwaApp, rest: string[], query: URLSearchParams): Promise<boolean> => {
+    const send = (r: Resource | undefined) => (r ? sendResource(req, res, 200, r) : notFound(req, res));
+    const [a, b, c, d] = rest;
+    const seen = async (uri: string) => summaryOf((await ctx.engine.presence.seenBy(uri, app.uri)).categories);
+    if (a === 'me' && rest.length === 2 && (b === 'presence' || b === 'note')) {
+      const s = await seen(app.uri);
+      return send(b === 'presence' ? presenceView(app, s) : noteView(app, s)), true;
+    }
+    if (a !== 'people' || rest.length < 2) return false;
+    const directoryPerson = (uri: string) => ctx.engine.directory.findByUri(uri);
+    if (b === 'search' && rest.length === 2) {
+      const q = (query.get('query') ?? query.get('keywords') ?? '').trim();
+      if (q === '') throw bad('query is required: part of a name or an e-mail address.');
+      if (q.length > 256) throw bad('query is longer than 256 characters.');
+      const max = ctx.engine.search.maxResults;
+      const limitRaw = query.get('limit');
+      if (limitRaw !== null && !/^\d{1,9}$/.test(limitRaw.trim())) throw bad('limit must be a whole number.');
+      const limit = limitRaw === null ? max : Math.min(max, Math.max(1, Number(limitRaw)));
+      const words = [q];
+      const found = ctx.engine.search.find({ firstName: words, lastName: words, displayName: words, emailAlias: words, function: 'or' }, limit);
+      return send(searchView(app, q, limit, found.users, found.moreAvailable)), true;
+    }
+    if (b === 'contacts' && rest.length === 2) {
+      const list = await ctx.engine.contacts.listOf(app.uri);
+      return send(myContactsView(app, list.contacts.map((x) => listedPerson(x, directoryPerson)))), true;
+    }
+    if (b === 'groups') {
+      const list = await ctx.engine.contacts.listOf(app.uri);
+      const defaultId = list.groups.find((g) => g.name === DEFAULT_GROUP_NAME)?.id;
+      if (rest.length === 2) return send(myGroupsView(app, list.groups, defaultId)), true;
+      const group = list.groups.find((g) => String(g.id) === c);
+      if (!group || rest.length > 4 || (rest.length === 4 && d !== 'contacts')) return send(undefined), true;
+      if (rest.length === 3) return send(groupView(app, group, group.id === defaultId)), true;
+      const members = list.contacts.filter((x) => x.groups.includes(group.id));
+      return send(groupContactsView(app, group, members.map((x) => listedPerson(x, directoryPerson)))), true;
+    }
+    if (b === 'presencesubscriptions') {
+      if (rest.length === 2) return send(subscriptionsView(app)), true;
+      const sub = app.presence.subscriptions.get(c!);
+      if (!sub) return send(undefined), true;
+      if (rest.length === 3) return send(subscriptionView(app, sub)), true;
+      if (rest.length === 4 && d === 'memberships') return send(membershipsView(app, sub)), true;
+      return send(undefined), true;
+    }
+    if (!b!.includes('@') || rest.length > 3) return false;
+    const user = directoryPerson(`sip:${b}`);
+    if (!user) return send(undefined), true;
+    if (rest.length === 2) return send(personView(app, user)), true;
+    if (c === 'presence' || c === 'note') {
+      const s = await seen(user.uri);
+      return send(c === 'presence' ? contactPresenceView(app, user.uri, s) : contactNoteView(app, user.uri, s)), true;
+    }
+    return false;
+  };
+
+  /** The URIs of a presence subscription input: `uris` (or `contactUris`), as an array or one string. */
+  const urisOf = (input: Input): string[] => {
+    const uris = input.list('uris') ?? input.list('contactUris');
+    if (!uris || uris.length === 0) throw bad('uris is required: the SIP URIs of the people to follow.');
+    if (uris.some((u) => u.length > 256)) throw bad('A URI is longer than 256 characters.');
+    return uris;
+  };
+
   const post = async (req: Request, res: Response, login: string, app: UcwaApp, rest: string[], query: URLSearchParams, text: string): Promise<boolean> => {
     const [a, b, c, d, e, f] = rest;
     const sid = app.sid;
@@ -302,7 +380,39 @@ export function ucwaDoor(ctx: TransportContext) {
       const input = inputOf(req, text, query);
       const modalities = input.list('supportedModalities');
       const formats = input.list('supportedMessageFormats');
-      await run(req, res, login, { kind: 'makeMeAvailable', app: sid, ...(modalities ? { modalities } : {}), ...(formats ? { formats } : {}) }, done204);
+      const signInAs = input.str('signInAs');
+      await run(req, res, login, { kind: 'makeMeAvailable', app: sid, ...(modalities ? { modalities } : {}), ...(formats ? { formats } : {}), ...(signInAs !== undefined ? { signInAs } : {}) }, done204);
+      return true;
+    }
+    if (a === 'me' && b === 'presence' && rest.length === 2) {
+      const availability = inputOf(req, text, query).str('availability');
+      if (availability === undefined) throw bad(`availability is required: ${AVAILABILITY_NAMES.join(', ')}.`);
+      await run(req, res, login, { kind: 'setPresence', app: sid, availability }, done204);
+      return true;
+    }
+    if (a === 'me' && b === 'note' && rest.length === 2) {
+      const input = inputOf(req, text, query);
+      if (!input.has('message')) throw bad('message is required (an empty message clears the note).');
+      await run(req, res, login, { kind: 'setNote', app: sid, message: input.str('message') ?? '' }, done204);
+      return true;
+    }
+    if (a === 'people' && b === 'presencesubscriptions' && rest.length === 2) {
+      const input = inputOf(req, text, query);
+      const uris = urisOf(input);
+      const durationRaw = input.str('duration');
+      if (durationRaw !== undefined && !/^\s*\d{1,9}\s*$/.test(durationRaw)) throw bad('duration must be a whole number of minutes.');
+      await run(req, res, login, { kind: 'subscribePresence', app: sid, uris, ...(durationRaw !== undefined ? { duration: Number(durationRaw) } : {}) }, (r) => {
+        const sub = app.presence.subscriptions.get(r.id!)!;
+        res.setHeader('Location', r.location!);
+        sendResource(req, res, 201, subscriptionView(app, sub));
+      });
+      return true;
+    }
+    if (a === 'people' && b === 'presencesubscriptions' && rest.length === 4 && d === 'addtopresencesubscription') {
+      const uris = urisOf(inputOf(req, text, query));
+      await run(req, res, login, { kind: 'addToSubscription', app: sid, id: c!, uris }, (r) => {
+        sendResource(req, res, 200, membershipsView(app, app.presence.subscriptions.get(r.id!)!));
+      });
       return true;
     }
     if ((a === 'me' && b === 'reportmyactivity' && rest.length === 2) || (a === 'reportmyactivity' && rest.length === 1)) {
@@ -446,11 +556,14 @@ export function ucwaDoor(ctx: TransportContext) {
         const touched = ctx.coordinator.touch(session);
         if (touched) await touched;
       }
-      if (!get(req, res, app, tail)) notFound(req, res);
+      if (!(await getPeople(req, res, app, tail, query)) && !get(req, res, app, tail)) notFound(req, res);
       return;
     }
     if (method === 'DELETE') {
       if (tail.length === 0) return run(req, res, login, { kind: 'deleteApplication', app: app.sid }, () => sendNoContent(res));
+      if (tail.length === 3 && tail[0] === 'people' && tail[1] === 'presencesubscriptions') {
+        return run(req, res, login, { kind: 'unsubscribePresence', app: app.sid, id: tail[2]! }, () => sendNoContent(res));
+      }
       if (tail.length === 3 && tail[0] === 'communication' && tail[1] === 'conversations') {
         return run(req, res, login, { kind: 'stopMessaging', app: app.sid, conv: tail[2]! }, () => sendNoContent(res));
       }
