@@ -187,8 +187,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     // One process: users' durable data in SQLite under --data-dir, event logs in memory.
     store = deps.store ?? SqliteUserDataStore.open(config.dataDir);
     const local = new MeteredEventLog(new MemoryEventLog(limits, overflowRecord(config.xmlLayout)), metrics, onOverflow);
-    const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), clock, engineConfig, store);
-    coordinator = new LocalCoordinator(new GatewayState(engine, local, ridCacheOf(), DOORS));
+    const sink = new LogEventSink(local, config.xmlLayout);
+    const engine = new Engine(deps.users, sink, clock, engineConfig, store);
+    const state = new GatewayState(engine, local, ridCacheOf(), DOORS);
+    sink.ucwa = state.ucwaRendering();
+    coordinator = new LocalCoordinator(state);
     log = local;
   } else {
     // Nodes sharing Redis: every change is a command on one stream there, and every node
@@ -217,8 +220,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       const logs = new MemoryEventLog(limits, overflowRecord(config.xmlLayout));
       const local = new MeteredEventLog(logs, metrics, onOverflow);
       const store = new MemoryUserDataStore();
-      const engine = new Engine(deps.users, new LogEventSink(local, config.xmlLayout), replicaClock, engineConfig, store, random);
-      return { state: new GatewayState(engine, local, ridCacheOf(), DOORS), clock: replicaClock, random, logs, store };
+      const sink = new LogEventSink(local, config.xmlLayout);
+      const engine = new Engine(deps.users, sink, replicaClock, engineConfig, store, random);
+      const state = new GatewayState(engine, local, ridCacheOf(), DOORS);
+      sink.ucwa = state.ucwaRendering();
+      return { state, clock: replicaClock, random, logs, store };
     };
     cluster = new RedisCoordinator({
       redis,

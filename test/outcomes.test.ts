@@ -7,7 +7,7 @@ import { DETAILED_REFUSALS, FAILURES, type Outcome, PLAIN_REFUSALS, type Reason,
 import { CWA_CODE, cwaErrorOf, FAILURE_SIP } from '../src/protocol/cwa-outcomes.js';
 import { recordXml, toRecord } from '../src/protocol/events.js';
 import { renderEvents, renderResponses } from '../src/protocol/responses.js';
-import { UCWA_OUTCOMES, ucwaErrorOf } from '../src/protocol/ucwa-outcomes.js';
+import { UCWA_OUTCOMES, ucwaErrorOf, ucwaReasonOf, ucwaRefusalOf } from '../src/protocol/ucwa-outcomes.js';
 import { LegacyClient } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { expectValidEvents, expectValidResponses } from './support/schemas.js';
@@ -84,6 +84,23 @@ describe('outcomes: one catalogue, read by each door', () => {
     }
     expect(ucwaErrorOf({ failed: 'declined' })).to.deep.equal({ status: 403, code: 'RemoteFailure', subcode: 'Declined' });
     expect(ucwaErrorOf({ refused: 'tooManyConversations', max: 2 }).subcode).to.equal('TooManyConversations');
+  });
+
+  it('the UCWA door answers refusals and event reasons from the same table, with a message for every reason', () => {
+    expect(ucwaRefusalOf({ refused: 'tooManySessions', max: 3 })).to.deep.equal({
+      status: 410,
+      error: { code: 'Gone', subcode: 'TooManyApplications', message: 'This user already has 3 applications, the most the gateway allows: delete one first.' },
+    });
+    expect(ucwaRefusalOf({ ended: 'timeout' })).to.deep.include({ status: 410 });
+    expect(ucwaRefusalOf({ ended: 'terminated' }).error.subcode).to.equal('ApplicationNotFound');
+    expect(ucwaReasonOf({ failed: 'declined' })).to.deep.equal({ code: 'RemoteFailure', subcode: 'Declined', message: 'The person declined the invitation.' });
+    // A refusal told in an event (a message not sent) is the client's LocalFailure, with the refusal's subcode.
+    expect(ucwaReasonOf({ refused: 'recipientsBehind', uris: ['sip:bob@example.com'] })).to.deep.include({ code: 'LocalFailure', subcode: 'LimitExceeded' });
+    for (const r of REASONS) {
+      const { error } = ucwaRefusalOf(sample(r));
+      expect(error.message, r).to.match(/\S/);
+      expect(error.subcode, r).to.match(/^[A-Za-z]+$/);
+    }
   });
 
   it('renders every outcome into documents that validate (requestFailed answers, requestFailed and messageSendFailed events)', () => {

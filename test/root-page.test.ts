@@ -73,7 +73,7 @@ describe('GET / (a client library connects by fetching the root)', () => {
     expect(r.headers['content-type']).to.match(/^text\/plain/);
   });
 
-  it('redirects a browser to the web client (302 to /app/) and answers a UCWA-style caller with 200', async () => {
+  it('redirects a browser to the web client (302 to /app/) and answers a UCWA caller with 200 and the autodiscover document', async () => {
     const browser = await request(`${gw.url}/`, 'GET', { Accept: FIREFOX_ACCEPT });
     expect(browser.status).to.equal(302);
     expect(browser.headers.location).to.equal('/app/');
@@ -85,7 +85,7 @@ describe('GET / (a client library connects by fetching the root)', () => {
       const r = await request(`${gw.url}/`, 'GET', accept === undefined ? {} : { Accept: accept });
       expect(r.status, String(accept)).to.equal(200);
       expect(r.headers.location, String(accept)).to.equal(undefined);
-      expect(r.body, String(accept)).to.include('cwa-gateway');
+      expect(r.body, String(accept)).to.include('/Autodiscover/AutodiscoverService.svc/root/oauth/user');
     }
   });
 

@@ -2,6 +2,7 @@
 // at once; gateways sharing Redis append them to one ordered stream and every node
 // applies the whole stream in order (see redis-coordinator.ts), so each node's state is
 // the same function of the same commands.
+import type { UcwaOp } from '../protocol/ucwa/operations.js';
 import type { CwaRequest, Outcome } from '../engine/types.js';
 
 /** The door a batch came through: it renders the batch's typed answer (see GatewayState). */
@@ -37,7 +38,9 @@ export type Command =
   /** Clients acknowledged every event <= ackId of these sessions ([sid, ackId] pairs). */
   | { t: 'ack'; acks: [number, number][] }
   /** Timers: idle sessions, unanswered invitations, composing, old tickets and logs. */
-  | { t: 'tick' };
+  | { t: 'tick' }
+  /** An operation of a UCWA application of `login` (create, makeMeAvailable, startMessaging …), typed. */
+  | { t: 'ucwa'; login: string; op: UcwaOp };
 
 /** A command as it travels: who proposed it, when, and the seed of its random values. */
 export interface Envelope {

@@ -10,6 +10,7 @@ import type { SignOutResult } from '../engine/engine.js';
 import type { Session } from '../engine/session.js';
 import type { DoorName, TypedBatch } from './commands.js';
 import type { GatewayState } from './state.js';
+import type { UcwaOp, UcwaResult } from '../protocol/ucwa/operations.js';
 
 export interface BatchCommand {
   login: string;
@@ -32,6 +33,8 @@ export interface Coordinator {
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
   runBatch(cmd: BatchCommand): Promise<CachedResponse>;
+  /** An operation of a UCWA application (the UCWA door's changes). */
+  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult>;
   /** A poll or WebSocket of the session arrived or reported UA (a single gateway: at once, no promise). */
   touch(session: Session, ua?: boolean): void | Promise<void>;
   /** Resolves once this node has applied every change committed anywhere before the call (a single gateway: nothing to wait for). */
@@ -64,14 +67,18 @@ export class LocalCoordinator implements Coordinator {
     return this.state.apply({ t: 'signOut', login }) as Promise<SignOutResult>;
   }
 
+  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
+    return this.state.apply({ t: 'ucwa', login, op }) as Promise<UcwaResult>;
+  }
+
   touch(session: Session, ua?: boolean): void {
     this.state.engine.touch(session, ua);
   }
 
   sync(): void {}
 
-  tick(): Promise<void> {
-    return this.state.engine.tick();
+  async tick(): Promise<void> {
+    await this.state.apply({ t: 'tick' });
   }
 
   available(): boolean {

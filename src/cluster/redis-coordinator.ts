@@ -38,6 +38,7 @@ import { StoreUnavailableError } from '../store/unavailable.js';
 import { attachChannel, AttachNotices } from './attach-notices.js';
 import { TouchPacer } from './touch-pacer.js';
 import type { Command, Envelope } from './commands.js';
+import type { UcwaOp, UcwaResult } from '../protocol/ucwa/operations.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
 import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
 import type { GatewayState } from './state.js';
@@ -348,6 +349,10 @@ export class RedisCoordinator implements Coordinator {
 
   runBatch(cmd: BatchCommand): Promise<CachedResponse> {
     return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+  }
+
+  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
+    return this.propose({ t: 'ucwa', login, op }) as Promise<UcwaResult>;
   }
 
   /** A poll or WebSocket of the session showed activity (paced: see touch-pacer.ts). */

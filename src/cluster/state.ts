@@ -8,8 +8,12 @@ import type { EventLog } from '../delivery/event-log.js';
 import type { CachedResponse, ProducedResponse, RidCache } from '../delivery/rid-cache.js';
 import type { Session } from '../engine/session.js';
 import type { Command, DoorName, TypedBatch } from './commands.js';
+import type { UcwaRendering } from '../protocol/event-sink.js';
+import { UcwaOperations, type UcwaResult } from '../protocol/ucwa/operations.js';
+import { UcwaState } from '../protocol/ucwa/state.js';
+import { UcwaTranslator } from '../protocol/ucwa/translate.js';
 
-export type CommandResult = CachedResponse | SignOutResult | undefined;
+export type CommandResult = CachedResponse | SignOutResult | UcwaResult | undefined;
 
 /** A batch's typed answer: one ResponseItem per request, in order, and the counts a door's envelope reports. */
 export interface BatchAnswer {
@@ -28,6 +32,11 @@ export interface BatchAnswer {
 export type BatchRenderer = (answer: BatchAnswer) => CachedResponse;
 
 export class GatewayState {
+  /** The UCWA applications (the door's state beside the engine sessions they are). */
+  readonly ucwa: UcwaState;
+  private readonly ucwaTranslator: UcwaTranslator;
+  private readonly ucwaOps: UcwaOperations;
+
   constructor(
     readonly engine: Engine,
     /** The event logs as commands leave them (a cluster node's transports read them through a ReplicatedEventLog). */
@@ -37,9 +46,23 @@ export class GatewayState {
     private readonly doors: Readonly<Record<DoorName, BatchRenderer>>,
   ) {
     // Answers describing a session go with it; answers of a ticket's batches go with the ticket.
-    engine.sessionEnded = (sid) => ridCache.sessionEnded(sid);
-    engine.sessionRemoved = (sid) => ridCache.sessionRemoved(sid);
+    this.ucwa = new UcwaState(() => engine.clock, () => engine.random);
+    this.ucwaTranslator = new UcwaTranslator(this.ucwa, () => engine.config.inviteTimeoutS * 1000);
+    this.ucwaOps = new UcwaOperations(engine, this.ucwa, this.ucwaTranslator, log);
+    engine.sessionEnded = (sid) => {
+      ridCache.sessionEnded(sid);
+      this.ucwa.ended(sid, 'expired');
+    };
+    engine.sessionRemoved = (sid) => {
+      ridCache.sessionRemoved(sid);
+      this.ucwa.removed(sid);
+    };
     engine.tickets.forgotten = (hash) => ridCache.dropScope(ticketScope(hash));
+  }
+
+  /** What the event sink needs to render the events of UCWA applications. */
+  ucwaRendering(): UcwaRendering {
+    return { dialectOf: (sid) => this.engine.dialectOf(sid), state: this.ucwa, translator: this.ucwaTranslator };
   }
 
   async apply(cmd: Command): Promise<CommandResult> {
@@ -79,7 +102,10 @@ export class GatewayState {
         return undefined;
       case 'tick':
         await engine.tick();
+        await engine.exclusive(() => this.ucwaOps.expireSubscriptions());
         return undefined;
+      case 'ucwa':
+        return engine.exclusive(() => this.ucwaOps.apply(cmd.login, cmd.op));
     }
   }
 }
@@ -98,7 +124,8 @@ export async function executeBatch(
   return engine.exclusive(async () => {
     const command: CommandContext = {
       login,
-      session: batch.sid ? engine.sessionFor(login, batch.sid) : engine.soleSessionOf(login),
+      // A UCWA application is not a CWA session: the CWA door does not reach it.
+      session: batch.sid ? cwaOnly(engine.sessionFor(login, batch.sid)) : engine.soleSessionOf(login),
     };
     const answers: ResponseItem[] = [];
     const sessions = new Set<Session>();
@@ -121,4 +148,8 @@ export async function executeBatch(
     await engine.endBatch();
     return { answer: { answers, processed, unexpected }, sessions: [...sessions], started };
   });
+}
+
+function cwaOnly(session: Session | undefined): Session | undefined {
+  return session?.dialect === 'ucwa' ? undefined : session;
 }

@@ -158,6 +158,11 @@ export class Engine implements EngineCore {
     this.presence.importState(state.presence);
   }
 
+  /** The door a session was opened through ('cwa' for an unknown sid). */
+  dialectOf(sid: number): 'cwa' | 'ucwa' {
+    return this.sessions.get(sid)?.dialect ?? 'cwa';
+  }
+
   sessionsOf(login: string): Session[] {
     return [...(this.byLogin.get(login) ?? [])].filter((s) => !s.ended);
   }
@@ -215,7 +220,8 @@ export class Engine implements EngineCore {
   /** The only live session of `login`, for batches that omit `sid`. */
   soleSessionOf(login: string): Session | undefined {
     const set = this.byLogin.get(login);
-    return set && set.size === 1 ? [...set][0] : undefined;
+    const cwa = set ? [...set].filter((s) => s.dialect !== 'ucwa') : [];
+    return cwa.length === 1 ? cwa[0] : undefined;
   }
 
   /** A session whose log is still readable after the gateway ended it. */
@@ -295,6 +301,10 @@ export class Engine implements EngineCore {
     if (this.sessionsOf(user.login).length >= max) return { type: 'requestFailed', rid: req.rid, error: { refused: 'tooManySessions', max } };
     const sid = this.nextSid++;
     const session = new Session(sid, user, req.options, req.userStateAvailability, this.clock.now());
+    if (req.dialect === 'ucwa') {
+      session.dialect = 'ucwa';
+      session.ringable = false;
+    }
     this.sessions.set(sid, session);
     let set = this.byLogin.get(user.login);
     if (!set) this.byLogin.set(user.login, (set = new Set()));

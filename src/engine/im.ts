@@ -184,7 +184,8 @@ export class ImService implements EngineModule {
       return failed(rid, { refused: 'tooManyConversations', max: config.maxConferencesPerSession });
     }
     const focusUri = action.confUri ?? (action.uris.length === 1 && this.byFocus.has(action.uris[0]!.toLowerCase()) ? action.uris[0] : undefined);
-    if (action.message !== undefined || focusUri === undefined) {
+    // A CWA initiateImSession carries its first message; UCWA's startMessaging may come without one.
+    if (action.message !== undefined || (focusUri === undefined && session.dialect !== 'ucwa')) {
       const invalid = this.checkMessage(action.message);
       if (invalid) return failed(rid, invalid);
     }
@@ -278,7 +279,7 @@ export class ImService implements EngineModule {
     const user = this.core.directory.findByUri(uri);
     if (!user) return 'unknownUser';
     if (blocked.has(uri.toLowerCase())) return 'notSignedIn';
-    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv));
+    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv) && s.ringable !== false);
     if (sessions.length === 0) return 'notSignedIn';
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
     if (free.length === 0) return 'busy';
@@ -590,7 +591,8 @@ export class ImService implements EngineModule {
           // MPOP: the invitee's most active endpoint takes it, so the inviter can go on sending
           // even when no client ever sends acceptImSession (reference §2.2). A leg whose confId
           // the client gave to another conversation is never taken for it.
-          const pick = mostActive(invitation.endpoints.filter((l) => l.state === 'incoming' && !l.disowned));
+          // A UCWA application answers explicitly (accept/decline), as Lync endpoints do.
+          const pick = mostActive(invitation.endpoints.filter((l) => l.state === 'incoming' && !l.disowned && l.session.dialect !== 'ucwa'));
           if (pick) this.accept(pick, out);
         }
       }

@@ -205,6 +205,12 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
     return { uri: shownUri, sourceNetwork, categories };
   }
 
+  /** `targetUri` as `watcherUri` sees it (the user's own view when they are the same user). */
+  async seenBy(targetUri: string, watcherUri: string): Promise<PresenceUserView> {
+    if (keyOf(targetUri) === keyOf(watcherUri)) return this.view(targetUri, Level.self);
+    return (await this.standingView(targetUri, watcherUri)).view;
+  }
+
   private async standingView(targetUri: string, watcherUri: string): Promise<{ standing: Standing; view: PresenceUserView }> {
     const standing = await this.acl.standing(targetUri, watcherUri);
     return { standing, view: await this.view(targetUri, standing.level) };
@@ -266,10 +272,14 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
   async onSessionStart(session: Session, out: Delivery[]): Promise<void> {
     const now = this.core.clock.now();
     const uri = session.user.uri;
+    // A UCWA application is not reachable before makeMeAvailable: it shows as an offline
+    // machine until it publishes otherwise (the user's other endpoints decide meanwhile).
+    const unreachable = session.ringable === false;
     const ep: Endpoint = {
       session,
       lastActive: now,
-      machine: MachineState.active,
+      machine: unreachable ? MachineState.offline : MachineState.active,
+      ...(unreachable ? { explicitMachine: MachineState.offline } : {}),
       explicit: new Set(),
       fromContacts: new Set(),
       lastSent: new Map(),

@@ -39,17 +39,34 @@ export class SearchService {
     if (terms.length === 0) {
       return { type: 'requestFailed', rid, error: { refused: 'invalidInput', detail: 'A search needs at least one non-empty firstName, lastName, displayName or emailAlias.' } };
     }
+    const { users, moreAvailable } = this.find(query, this.config.maxResults);
+    await this.core.deliver([
+      { sid: session.sid, event: { kind: 'requestSucceeded', rid } },
+      { sid: session.sid, event: { kind: 'searchResult', rid, moreAvailable, users } },
+    ]);
+    return { type: 'requestAccepted', rid };
+  }
+
+  /**
+   * The directory users a query finds, in name order, at most `limit` (never more than the
+   * configured maximum); `moreAvailable` when more matched. A query without a non-empty term finds nobody.
+   */
+  find(query: SearchInput, limit = this.config.maxResults): { users: SearchUser[]; moreAvailable: boolean } {
+    const terms = (Object.keys(FIELDS) as Array<keyof typeof FIELDS>).flatMap((field) =>
+      query[field].map((v) => v.trim().toLowerCase()).filter((v) => v !== '').map((v) => ({ test: FIELDS[field], value: v })),
+    );
+    if (terms.length === 0) return { users: [], moreAvailable: false };
     const fn = query.function ?? this.config.defaultFunction;
     const hits = this.core.directory
       .all()
       .filter((u) => (fn === 'and' ? terms.every((t) => t.test(u, t.value)) : terms.some((t) => t.test(u, t.value))))
       .sort((a, b) => a.displayName.localeCompare(b.displayName) || a.uri.localeCompare(b.uri));
-    const users = hits.slice(0, this.config.maxResults).map(toSearchUser);
-    await this.core.deliver([
-      { sid: session.sid, event: { kind: 'requestSucceeded', rid } },
-      { sid: session.sid, event: { kind: 'searchResult', rid, moreAvailable: hits.length > users.length, users } },
-    ]);
-    return { type: 'requestAccepted', rid };
+    const users = hits.slice(0, Math.max(0, Math.min(limit, this.config.maxResults))).map(toSearchUser);
+    return { users, moreAvailable: hits.length > users.length };
+  }
+
+  get maxResults(): number {
+    return this.config.maxResults;
   }
 }
 

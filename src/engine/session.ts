@@ -27,6 +27,10 @@ export class Session {
   userActive = false;
   userActiveAt = 0;
   ended = false;
+  /** The door the session was opened through: its events are rendered in that door's form. */
+  dialect: 'cwa' | 'ucwa' = 'cwa';
+  /** Whether invitations ring here (a UCWA application only once it called makeMeAvailable). */
+  ringable = true;
 
   constructor(
     readonly sid: number,

@@ -41,6 +41,8 @@ export type CwaRequest =
       userStateAvailability?: number;
       options: SessionOptions;
       signInData?: string;
+      /** The door opening the session (default 'cwa'). */
+      dialect?: 'cwa' | 'ucwa';
     }
   | { kind: 'terminateSession'; rid: string }
   | { kind: 'conference'; rid?: string; confId: number; action: ConferenceAction }

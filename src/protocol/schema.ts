@@ -125,7 +125,7 @@ export class RequestSchema {
 export class DocumentSchema {
   private constructor(private readonly validator: XsdValidator) {}
 
-  static load(file: 'cwa-responses.xsd' | 'cwa-events.xsd' | 'ws-frames.xsd', dir = schemaDir()): DocumentSchema {
+  static load(file: 'cwa-responses.xsd' | 'cwa-events.xsd' | 'ws-frames.xsd' | 'ucwa.xsd', dir = schemaDir()): DocumentSchema {
     return new DocumentSchema(loadValidator(path.join(dir, file)));
   }
 

@@ -5,8 +5,9 @@
 // invitation declined, nobody answered) reaches a UCWA client as an operation `completed`
 // with `status: Failure` and this `reason`; the status is then what the same refusal
 // would have been answered with synchronously.
-import type { Outcome, Reason } from '../engine/outcomes.js';
+import type { FailureReason, Outcome, PhrasedError, Reason } from '../engine/outcomes.js';
 import { reasonOf } from '../engine/outcomes.js';
+import { cwaErrorOf } from './cwa-outcomes.js';
 
 /** The codes of UCWA's ErrorCode enumeration the gateway uses. */
 export type UcwaCode =
@@ -47,14 +48,14 @@ export const UCWA_OUTCOMES: Readonly<Record<Reason, UcwaError>> = {
   emptyMessage: e(400, 'BadRequest', 'ParameterValidationFailure'),
   noPresenceEndpoint: e(409, 'Conflict', 'MakeMeAvailableRequired'),
   appearOfflineDisabled: e(403, 'Forbidden', 'NotAllowed'),
-  tooManySessions: e(409, 'Conflict', 'TooManyApplications'),
+  tooManySessions: e(410, 'Gone', 'TooManyApplications'),
   tooManyConversations: e(409, 'Conflict', 'TooManyConversations'),
   tooManyParticipants: e(409, 'Conflict', 'TooManyParticipants'),
   messageTooLong: e(413, 'EntityTooLarge', 'LimitExceeded'),
   noSuchConversation: e(404, 'NotFound', 'ConversationNotFound'),
   confIdReassigned: e(404, 'NotFound', 'ConversationNotFound'),
   notAParticipant: e(404, 'NotFound', 'ResourceNotFound'),
-  recipientsBehind: e(429, 'TooManyRequests'),
+  recipientsBehind: e(429, 'TooManyRequests', 'LimitExceeded'),
   voiceNotSupported: e(400, 'BadRequest', 'ModalityNotSupported'),
   notSupported: e(400, 'BadRequest', 'OperationNotSupported'),
   unknownRequest: e(400, 'BadRequest', 'DeserializationFailure'),
@@ -86,4 +87,52 @@ export const UCWA_OUTCOMES: Readonly<Record<Reason, UcwaError>> = {
 /** The UCWA status and code/subcode of an outcome. */
 export function ucwaErrorOf(o: Outcome): UcwaError {
   return UCWA_OUTCOMES[reasonOf(o)];
+}
+
+/** What a UCWA client reads in `message` for a failure (the rest of the catalogue reads as the engine explains it). */
+const FAILURE_MESSAGES: Partial<Record<FailureReason, string>> = {
+  unknownUser: 'The person could not be found.',
+  notSignedIn: 'The person is not signed in or not available.',
+  busy: 'The person is busy.',
+  declined: 'The person declined the invitation.',
+  noAnswer: 'The person did not answer.',
+  conferenceGone: 'The conversation no longer exists.',
+  conferenceLockedOut: 'The conversation is locked: only its invitees may join.',
+  notDelivered: 'The message could not be delivered.',
+};
+
+/** The human-readable `message` of an outcome for a UCWA client. */
+export function ucwaMessageOf(o: Outcome): string {
+  if ('failed' in o) return FAILURE_MESSAGES[o.failed] ?? cwaErrorOf(o).detail;
+  if ('refused' in o && o.refused === 'tooManySessions') return `This user already has ${o.max} applications, the most the gateway allows: delete one first.`;
+  if ('ended' in o && o.ended === 'timeout') return 'The application expired: create a new one.';
+  if ('ended' in o && o.ended === 'terminated') return 'The application does not exist: create one (POST applications).';
+  if ('refused' in o && o.refused === 'noSession') return 'The application does not exist: create one (POST applications).';
+  // The engine's explanations (shared with the CWA door) name no CWA request for the other reasons.
+  return cwaErrorOf(o).detail;
+}
+
+/** The body of a UCWA error: `{code, subcode, message}`. */
+export interface UcwaErrorBody {
+  code: string;
+  subcode: string;
+  message: string;
+}
+
+/** A synchronous refusal: the HTTP status and the error body. */
+export function ucwaRefusalOf(o: Outcome): { status: number; error: UcwaErrorBody } {
+  const u = ucwaErrorOf(o);
+  return { status: u.status, error: { code: u.code, subcode: u.subcode ?? 'None', message: ucwaMessageOf(o) } };
+}
+
+/**
+ * The `reason` of an operation that completed with `status: Failure` (an event): a failure
+ * keeps its code (`RemoteFailure`); a refusal that arrives after the request was accepted
+ * (a message the engine could not send) reads as `LocalFailure` with the refusal's subcode.
+ */
+export function ucwaReasonOf(o: Outcome | PhrasedError | undefined): UcwaErrorBody {
+  if (o === undefined) return { code: 'LocalFailure', subcode: 'None', message: 'The operation failed.' };
+  if ('code' in o) return { code: 'LocalFailure', subcode: 'None', message: o.detail };
+  const u = ucwaErrorOf(o);
+  return { code: 'failed' in o ? u.code : 'LocalFailure', subcode: u.subcode ?? 'None', message: ucwaMessageOf(o) };
 }

@@ -97,6 +97,8 @@ export interface SessionLookup {
 export function findSession(ctx: TransportContext, login: string, sid: number, cursor: { ackId: number; fresh: boolean }): SessionLookup | Promise<SessionLookup> {
   const look = (): SessionLookup => {
     const session = ctx.engine.sessionFor(login, sid);
+    // A UCWA application's log holds UCWA events: the CWA doors do not read it.
+    if (ctx.engine.dialectOf(sid) === 'ucwa') return { endedLog: false };
     return session ? { session, endedLog: false } : { endedLog: ctx.engine.ownsEndedLog(login, sid) };
   };
   const here = look();

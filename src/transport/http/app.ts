@@ -14,6 +14,8 @@ import { sendError } from './replies.js';
 import { LOGOFF_PATHS, logoffHandler, REVOKE_PATH, revokeHandler } from './sign-out.js';
 import { addressLimit, ticketLimit } from './throttle.js';
 import { NOT_SIGNED_IN, SHUTTING_DOWN, STORE_UNAVAILABLE } from '../refusals.js';
+import { isUcwaPath, ucwaDoor, ucwaPath, ucwaRootAnswer } from '../ucwa/door.js';
+import { sendUcwaError } from '../ucwa/http.js';
 
 export { COMMAND_PATH, DATA_PATH, LOGON_PATHS };
 
@@ -84,7 +86,9 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   app.use(refuseWhileStopping(ctx));
   app.use(addressLimit(ctx));
 
-  const rootAnswers = defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl);
+  // The UCWA door (its own paths, representations and errors), and its answer at the root.
+  app.use(ucwaDoor(ctx));
+  const rootAnswers = { ...defaultRootAnswers({ logon: LOGON_PATHS, command: COMMAND_PATH, data: DATA_PATH }, ctx.publicUrl), ucwa: ucwaRootAnswer(ctx) };
   if (ctx.webClient) {
     // A browser opening the gateway gets the web client (root.ts says why 302).
     // Behind a proxy that serves the gateway under a path, --public-url names it.
@@ -106,6 +110,16 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   app.all('/', (_req, res) => sendError(res.setHeader('Allow', 'GET, HEAD'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
   app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (isUcwaPath(ucwaPath(req.url).path) && !res.headersSent) {
+      // The UCWA door answers in its own representation (§10).
+      if (err instanceof StoreUnavailableError) {
+        sendUcwaError(req, res, 503, { code: 'ServiceUnavailable', subcode: 'None', message: 'The gateway cannot reach its store: retry in a moment.' }, { 'Retry-After': '1' });
+        return;
+      }
+      ctx.ops.logger.error({ reqId: (res.locals as RequestLocals).requestId, url: req.path, err }, 'internal error');
+      sendUcwaError(req, res, 500, { code: 'ServiceFailure', subcode: 'None', message: 'internal error' });
+      return;
+    }
     if (err instanceof StoreUnavailableError && !res.headersSent) {
       // Fail fast and say so; the client retries, and the gateway serves again once Redis is back.
       res.setHeader('Retry-After', '1');

@@ -17,12 +17,12 @@ export type RootCaller = 'browser' | 'ucwa' | 'text';
 const HTML = new Set(['text/html', 'application/xhtml+xml']);
 const UCWA = new Set(['application/json', 'application/xml', 'text/xml', 'application/*']);
 
-interface MediaRange {
+export interface MediaRange {
   type: string;
   q: number;
 }
 
-function mediaRanges(accept: string): MediaRange[] {
+export function mediaRanges(accept: string): MediaRange[] {
   const ranges: MediaRange[] = [];
   for (const part of accept.split(',')) {
     const [type, ...params] = part.split(';').map((p) => p.trim());
