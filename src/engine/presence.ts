@@ -8,6 +8,7 @@ import { refill } from './state-io.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
 import { cwaError, ErrorCode } from './errors.js';
+import { digestOf } from './hash.js';
 import { canonicalUri, isoTime, isSipUri, keyOf, type Networks, SEED } from './identity.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
@@ -73,9 +74,13 @@ type PresenceRequest = Extract<UserDataRequest, { kind: 'publishSelfPresence' | 
 
 const catKey = (name: string, instance: number) => `${name}\u0000${instance}`;
 
-/** What decides whether a watcher must be told again: payloads, not versions or times. */
+/**
+ * What decides whether a watcher must be told again: payloads, not versions or times. Kept
+ * per session and per watched user, so it is kept as a digest (28 characters) rather than
+ * the payloads' text (hundreds).
+ */
 function signature(categories: CategoryView[]): string {
-  return JSON.stringify(categories.map((c) => [c.name, c.instance, c.payload ?? null]));
+  return digestOf('sha1', JSON.stringify(categories.map((c) => [c.name, c.instance, c.payload ?? null])), 'base64');
 }
 
 const CATEGORY_ORDER = ['state', 'note', 'calendarData', 'contactCard', 'services'];

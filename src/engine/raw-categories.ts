@@ -7,6 +7,7 @@ import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import type { Standing } from './containers.js';
 import { cwaError, ErrorCode } from './errors.js';
+import { digestOf } from './hash.js';
 import { isoTime, keyOf, type Networks } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
@@ -137,7 +138,7 @@ export class RawCategories {
       (r) => filter.has(r.name) && (standing.level === Level.self || (standing.container !== undefined && r.container === String(standing.container))),
     );
     const key = keyOf(targetUri);
-    const sig = JSON.stringify(visible.map((r) => [rawKey(r), r.version]));
+    const sig = digestOf('sha1', JSON.stringify(visible.map((r) => [rawKey(r), r.version])), 'base64');
     const before = ep.lastRawSent?.get(key);
     if (remember) (ep.lastRawSent ??= new Map()).set(key, sig);
     if (initial ? visible.length === 0 : before === sig || (before === undefined && visible.length === 0)) return;
