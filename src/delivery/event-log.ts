@@ -76,7 +76,11 @@ interface MemoryLog {
   head: number;
   acked: number;
   closed: boolean;
-  waiters: Set<() => void>;
+  /**
+   * Pending `wait` calls: none, the one (a held poll or a WebSocket: the common case), or a
+   * Set from the second on. An empty Set per session would cost about 180 bytes of heap.
+   */
+  waiters: (() => void) | Set<() => void> | undefined;
 }
 
 export class MemoryEventLog implements EventLog {
@@ -90,7 +94,7 @@ export class MemoryEventLog implements EventLog {
 
   async open(sid: number): Promise<void> {
     if (!this.logs.has(sid)) {
-      this.logs.set(sid, { events: [], bytes: 0, head: 0, acked: 0, closed: false, waiters: new Set() });
+      this.logs.set(sid, { events: [], bytes: 0, head: 0, acked: 0, closed: false, waiters: undefined });
     }
   }
 
@@ -143,7 +147,7 @@ export class MemoryEventLog implements EventLog {
   importState(logs: Map<number, Omit<MemoryLog, 'waiters'>>): void {
     for (const log of this.logs.values()) this.wake(log);
     this.logs.clear();
-    for (const [sid, log] of logs) this.logs.set(sid, { ...log, waiters: new Set() });
+    for (const [sid, log] of logs) this.logs.set(sid, { ...log, waiters: undefined });
   }
 
   /** The session's last eid and last acknowledged eid, undefined for an unknown log. */
@@ -185,14 +189,14 @@ export class MemoryEventLog implements EventLog {
     return new Promise<boolean>((resolve) => {
       const done = (value: boolean) => {
         clearTimeout(timer);
-        log.waiters.delete(wake);
+        removeWaiter(log, wake);
         signal?.removeEventListener('abort', onAbort);
         resolve(value);
       };
       const wake = () => done(true);
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), timeoutMs);
-      log.waiters.add(wake);
+      addWaiter(log, wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -204,7 +208,7 @@ export class MemoryEventLog implements EventLog {
   /** Pending `wait` calls over all logs (tests check that a vanished client leaves none behind). */
   waiting(): number {
     let n = 0;
-    for (const log of this.logs.values()) n += log.waiters.size;
+    for (const { waiters } of this.logs.values()) n += waiters === undefined ? 0 : waiters instanceof Set ? waiters.size : 1;
     return n;
   }
 
@@ -221,9 +225,26 @@ export class MemoryEventLog implements EventLog {
   }
 
   private wake(log: MemoryLog): void {
-    if (log.waiters.size === 0) return;
-    const waiters = [...log.waiters];
-    log.waiters.clear();
-    for (const w of waiters) w();
+    const waiters = log.waiters;
+    if (waiters === undefined) return;
+    log.waiters = undefined;
+    if (waiters instanceof Set) for (const w of [...waiters]) w();
+    else waiters();
+  }
+}
+
+function addWaiter(log: MemoryLog, waiter: () => void): void {
+  const current = log.waiters;
+  if (current === undefined) log.waiters = waiter;
+  else if (current instanceof Set) current.add(waiter);
+  else log.waiters = new Set([current, waiter]);
+}
+
+function removeWaiter(log: MemoryLog, waiter: () => void): void {
+  const current = log.waiters;
+  if (current === waiter) log.waiters = undefined;
+  else if (current instanceof Set) {
+    current.delete(waiter);
+    if (current.size === 0) log.waiters = undefined;
   }
 }

@@ -32,7 +32,8 @@ export interface ProducedResponse {
 interface Entry {
   scope: string;
   key: string;
-  pending: Promise<CachedResponse>;
+  /** The answer while the batch runs; dropped once `value` is set. */
+  pending?: Promise<CachedResponse>;
   /** Set once `pending` resolved (what a snapshot of the cache keeps). */
   value?: CachedResponse;
   sessions: number[];
@@ -47,10 +48,23 @@ export type RidCacheState = [string, [string, CachedResponse, number[], number[]
 /** Bookkeeping per entry beyond its strings (Map slots, objects): a rough, fixed figure. */
 const ENTRY_OVERHEAD = 160;
 
+/**
+ * A scope's entries: the entry itself while it has one (most scopes: the `initiateSession`
+ * answer of a ticket, the last batch of a session), a Map by key from the second on. Every
+ * session holds a scope for as long as it lives, and a Map or Set of one costs about 170
+ * bytes more than the entry it holds.
+ */
+type Scope = Entry | Map<string, Entry>;
+/** The entries describing one session: one entry, or a Set from the second on. */
+type AboutSession = Entry | Set<Entry>;
+
+const firstOf = (scope: Scope): Entry => (scope instanceof Map ? scope.values().next().value! : scope);
+const entriesOf = (scope: Scope): Entry[] => (scope instanceof Map ? [...scope.values()] : [scope]);
+
 export class RidCache {
-  private readonly scopes = new Map<string, Map<string, Entry>>();
+  private readonly scopes = new Map<string, Scope>();
   /** sid -> entries describing that session. */
-  private readonly bySession = new Map<number, Set<Entry>>();
+  private readonly bySession = new Map<number, AboutSession>();
   private totalBytes = 0;
 
   constructor(
@@ -67,25 +81,23 @@ export class RidCache {
    * result (unless it says not to) and returns it. A produce that throws is not cached.
    */
   async run(scope: string, key: string, produce: () => Promise<ProducedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
-    let entries = this.scopes.get(scope);
+    const entries = this.scopes.get(scope);
     if (entries) {
       // Refresh the scope's position (Map keeps insertion order).
       this.scopes.delete(scope);
       this.scopes.set(scope, entries);
-      const hit = entries.get(key);
-      if (hit) return { response: hit.value ?? (await hit.pending), replayed: true };
-    } else {
-      entries = new Map();
-      this.scopes.set(scope, entries);
-      if (this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
+      const hit = this.lookup(scope, key);
+      if (hit) return { response: hit.value ?? (await hit.pending!), replayed: true };
     }
     let resolve!: (r: CachedResponse) => void;
     let reject!: (e: unknown) => void;
     const pending = new Promise<CachedResponse>((res, rej) => ((resolve = res), (reject = rej)));
     pending.catch(() => undefined);
     const entry: Entry = { scope, key, pending, sessions: [], started: [], bytes: 0 };
-    entries.set(key, entry);
-    if (entries.size > this.perScope) this.remove(entries.values().next().value!);
+    this.insert(entry);
+    if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
+    const own = this.scopes.get(scope);
+    if (own instanceof Map && own.size > this.perScope) this.remove(own.values().next().value!);
     let produced: ProducedResponse;
     try {
       produced = await produce();
@@ -96,20 +108,36 @@ export class RidCache {
     }
     resolve(produced.response);
     // Dropped while it ran (its scope was evicted or its session ended), or not to be kept.
-    if (this.scopes.get(scope)?.get(key) !== entry || !produced.keep) this.remove(entry);
+    if (this.lookup(scope, key) !== entry || !produced.keep) this.remove(entry);
     else this.settle(entry, produced);
     return { response: produced.response, replayed: false };
+  }
+
+  private lookup(scope: string, key: string): Entry | undefined {
+    const entries = this.scopes.get(scope);
+    if (entries instanceof Map) return entries.get(key);
+    return entries?.key === key ? entries : undefined;
+  }
+
+  /** Adds `entry` to its scope (at the scope's current place in the LRU order, or last). */
+  private insert(entry: Entry): void {
+    const entries = this.scopes.get(entry.scope);
+    if (entries === undefined) this.scopes.set(entry.scope, entry);
+    else if (entries instanceof Map) entries.set(entry.key, entry);
+    else this.scopes.set(entry.scope, new Map([[entries.key, entries], [entry.key, entry]]));
   }
 
   /** Records an answered entry: its sessions and its size; then evicts down to `maxBytes`. */
   private settle(entry: Entry, produced: ProducedResponse): void {
     entry.value = produced.response;
+    entry.pending = undefined;
     entry.sessions = [...new Set([...produced.sessions, ...produced.started])];
     entry.started = [...new Set(produced.started)];
     for (const sid of entry.sessions) {
-      let set = this.bySession.get(sid);
-      if (!set) this.bySession.set(sid, (set = new Set()));
-      set.add(entry);
+      const about = this.bySession.get(sid);
+      if (about === undefined) this.bySession.set(sid, entry);
+      else if (about instanceof Set) about.add(entry);
+      else if (about !== entry) this.bySession.set(sid, new Set([about, entry]));
     }
     entry.bytes = ENTRY_OVERHEAD + entry.scope.length + entry.key.length + produced.response.body.length;
     this.totalBytes += entry.bytes;
@@ -117,8 +145,7 @@ export class RidCache {
     while (this.totalBytes > this.maxBytes) {
       const oldest = this.scopes.keys().next().value!;
       if (oldest === entry.scope) {
-        const own = this.scopes.get(oldest)!;
-        const first = own.values().next().value!;
+        const first = firstOf(this.scopes.get(oldest)!);
         this.remove(first);
         if (first === entry) break;
       } else this.dropScope(oldest);
@@ -127,14 +154,21 @@ export class RidCache {
 
   private remove(entry: Entry): void {
     const entries = this.scopes.get(entry.scope);
-    if (entries?.get(entry.key) === entry) {
+    if (entries === entry) this.scopes.delete(entry.scope);
+    else if (entries instanceof Map && entries.get(entry.key) === entry) {
       entries.delete(entry.key);
-      if (entries.size === 0) this.scopes.delete(entry.scope);
+      // Back to the entry itself (Map.set on a present key keeps the scope's place).
+      if (entries.size === 1) this.scopes.set(entry.scope, firstOf(entries));
+      else if (entries.size === 0) this.scopes.delete(entry.scope);
     }
     for (const sid of entry.sessions) {
-      const set = this.bySession.get(sid);
-      set?.delete(entry);
-      if (set?.size === 0) this.bySession.delete(sid);
+      const about = this.bySession.get(sid);
+      if (about === entry) this.bySession.delete(sid);
+      else if (about instanceof Set) {
+        about.delete(entry);
+        if (about.size === 1) this.bySession.set(sid, about.values().next().value!);
+        else if (about.size === 0) this.bySession.delete(sid);
+      }
     }
     this.totalBytes -= entry.bytes;
     entry.bytes = 0;
@@ -147,7 +181,7 @@ export class RidCache {
     const out: RidCacheState = [];
     for (const [scope, entries] of this.scopes) {
       const done: [string, CachedResponse, number[], number[]][] = [];
-      for (const [key, e] of entries) if (e.value) done.push([key, e.value, e.sessions, e.started]);
+      for (const e of entriesOf(entries)) if (e.value) done.push([e.key, e.value, e.sessions, e.started]);
       out.push([scope, done]);
     }
     return out;
@@ -158,11 +192,11 @@ export class RidCache {
     this.bySession.clear();
     this.totalBytes = 0;
     for (const [scope, entries] of state) {
-      const map = new Map<string, Entry>();
-      this.scopes.set(scope, map);
+      // A scope whose only batch was still running keeps its place in the LRU order.
+      if (entries.length === 0) this.scopes.set(scope, new Map());
       for (const [key, value, sessions, started] of entries) {
-        const entry: Entry = { scope, key, pending: Promise.resolve(value), sessions: [], started: [], bytes: 0 };
-        map.set(key, entry);
+        const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
+        this.insert(entry);
         this.settle(entry, { response: value, sessions, started, keep: true });
       }
     }
@@ -171,18 +205,23 @@ export class RidCache {
   dropScope(scope: string): void {
     const entries = this.scopes.get(scope);
     if (!entries) return;
-    for (const e of [...entries.values()]) this.remove(e);
+    for (const e of entriesOf(entries)) this.remove(e);
     this.scopes.delete(scope);
+  }
+
+  private about(sid: number): Entry[] {
+    const about = this.bySession.get(sid);
+    return about === undefined ? [] : about instanceof Set ? [...about] : [about];
   }
 
   /** A session ended: the answer that started it goes. */
   sessionEnded(sid: number): void {
-    for (const e of [...(this.bySession.get(sid) ?? [])]) if (e.started.includes(sid)) this.remove(e);
+    for (const e of this.about(sid)) if (e.started.includes(sid)) this.remove(e);
   }
 
   /** A session's log was removed: every answer about it goes. */
   sessionRemoved(sid: number): void {
-    for (const e of [...(this.bySession.get(sid) ?? [])]) this.remove(e);
+    for (const e of this.about(sid)) this.remove(e);
   }
 
   size(): number {
@@ -192,7 +231,7 @@ export class RidCache {
   /** Entries kept, and their approximate bytes. */
   usage(): { scopes: number; entries: number; bytes: number; sessions: number } {
     let entries = 0;
-    for (const m of this.scopes.values()) entries += m.size;
+    for (const m of this.scopes.values()) entries += m instanceof Map ? m.size : 1;
     return { scopes: this.scopes.size, entries, bytes: this.totalBytes, sessions: this.bySession.size };
   }
 }

@@ -7,6 +7,7 @@ import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
+import { digestOf } from './hash.js';
 import { canonicalUri, isoTime, isSipUri, keyOf, type Networks, SEED } from './identity.js';
 import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
@@ -37,7 +38,11 @@ export interface PresenceConfig {
   enableAppearOffline: boolean;
 }
 
-/** One signed-in session as a presence endpoint and a watcher. */
+/**
+ * One signed-in session as a presence endpoint and a watcher. Its collections are made on
+ * first use: most sessions subscribe to no one and ask for no raw category, and an empty
+ * Map or Set costs about 170 bytes of heap, per session, for as long as the session lives.
+ */
 export interface Endpoint {
   session: Session;
   /** Last time `UA=true` (or the session start) showed the user active. */
@@ -46,30 +51,35 @@ export interface Endpoint {
   explicitMachine?: number;
   machine: number;
   /** Session subscriptions (subscribePresence), by user key. */
-  explicit: Set<string>;
+  explicit?: Set<string>;
   /** Subscriptions that follow the contact list (autoSubscribePresenceForContacts). */
-  fromContacts: Set<string>;
+  fromContacts?: Set<string>;
   /** Signature of the last userPresence / userRawCategories sent, per watched user. */
-  lastSent: Map<string, string>;
-  lastRawSent: Map<string, string>;
+  lastSent?: Map<string, string>;
+  lastRawSent?: Map<string, string>;
   lastSelf?: string;
-  rawFilter: Set<string>;
+  /** The raw categories the session asked for (none: undefined). */
+  rawFilter?: Set<string>;
 }
 
 /** What a signed-in user has published that does not outlive their last session. */
 interface Presentity {
   userState?: { availability: number; activity: XmlFragment[] };
-  /** services and unknown categories, by name + instance. */
-  ephemeral: Map<string, CategoryRecord>;
+  /** services and unknown categories, by name + instance (made on the first one). */
+  ephemeral?: Map<string, CategoryRecord>;
 }
 
 type PresenceRequest = Extract<UserDataRequest, { kind: 'publishSelfPresence' | 'publishRawCategories' | 'queryPresence' | 'subscribePresence' | 'unsubscribePresence' }>;
 
 const catKey = (name: string, instance: number) => `${name}\u0000${instance}`;
 
-/** What decides whether a watcher must be told again: payloads, not versions or times. */
+/**
+ * What decides whether a watcher must be told again: payloads, not versions or times. Kept
+ * per session and per watched user, so it is kept as a digest (28 characters) rather than
+ * the payloads' text (hundreds).
+ */
 function signature(categories: CategoryView[]): string {
-  return JSON.stringify(categories.map((c) => [c.name, c.instance, c.payload ?? null]));
+  return digestOf('sha1', JSON.stringify(categories.map((c) => [c.name, c.instance, c.payload ?? null])), 'base64');
 }
 
 const CATEGORY_ORDER = ['state', 'note', 'calendarData', 'contactCard', 'services'];
@@ -118,7 +128,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
 
   private presentity(key: string): Presentity {
     let p = this.presentities.get(key);
-    if (!p) this.presentities.set(key, (p = { ephemeral: new Map() }));
+    if (!p) this.presentities.set(key, (p = {}));
     return p;
   }
 
@@ -146,9 +156,9 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
   }
 
   private unwatch(ep: Endpoint, key: string): void {
-    if (ep.explicit.has(key) || ep.fromContacts.has(key)) return;
-    ep.lastSent.delete(key);
-    ep.lastRawSent.delete(key);
+    if (ep.explicit?.has(key) || ep.fromContacts?.has(key)) return;
+    ep.lastSent?.delete(key);
+    ep.lastRawSent?.delete(key);
     const set = this.watchedBy.get(key);
     set?.delete(ep);
     if (set?.size === 0) this.watchedBy.delete(key);
@@ -156,8 +166,13 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
 
   // ---- views ------------------------------------------------------------------------------
 
-  /** `uri` as a watcher at `level` may see it (shared by every watcher at that level). */
+  /**
+   * `uri` as a watcher at `level` may see it (shared by every watcher at that level). The
+   * self level is not kept: only the user's own sessions see it, each change builds it
+   * once for all of them, and a kept one would sit in memory for every idle session.
+   */
   view(uri: string, level: number): Promise<PresenceUserView> {
+    if (level === Level.self) return this.buildView(uri, level);
     const key = keyOf(uri);
     let byLevel = this.viewCache.get(key);
     if (!byLevel) this.viewCache.set(key, (byLevel = new Map()));
@@ -182,7 +197,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       const fromUser = us && us.activity.length > 0 && availabilityClass(us.availability) === availabilityClass(availability);
       categories.push({ name: 'state', instance: 0, payload: { type: 'aggregateState', availability, activity: fromUser ? us.activity : activityToken(availability) } });
     }
-    const published = [...(await this.store.categories(key)), ...(p?.ephemeral.values() ?? [])];
+    const published = [...(await this.store.categories(key)), ...(p?.ephemeral?.values() ?? [])];
     const cards = new Map<number, CategoryView>();
     for (const c of directoryCards(user, level)) cards.set(c.instance, { name: 'contactCard', ...c });
     for (const c of published) {
@@ -245,8 +260,8 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
     for (const ep of watchers) {
       const { standing, view } = await this.standingView(uri, ep.session.user.uri);
       const sig = signature(view.categories);
-      if (ep.lastSent.get(key) !== sig) {
-        ep.lastSent.set(key, sig);
+      if (ep.lastSent?.get(key) !== sig) {
+        (ep.lastSent ??= new Map()).set(key, sig);
         let event = events.get(view);
         if (!event) events.set(view, (event = { kind: 'userPresence', users: [view] }));
         out.push({ sid: ep.session.sid, event });
@@ -260,7 +275,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
     const views: PresenceUserView[] = [];
     for (const uri of uris) {
       const { standing, view } = await this.standingView(uri, ep.session.user.uri);
-      ep.lastSent.set(keyOf(uri), signature(view.categories));
+      (ep.lastSent ??= new Map()).set(keyOf(uri), signature(view.categories));
       views.push(view);
       await this.raw.pushTo(ep, uri, standing, out, true);
     }
@@ -280,12 +295,8 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       lastActive: now,
       machine: unreachable ? MachineState.offline : MachineState.active,
       ...(unreachable ? { explicitMachine: MachineState.offline } : {}),
-      explicit: new Set(),
-      fromContacts: new Set(),
-      lastSent: new Map(),
-      lastRawSent: new Map(),
-      rawFilter: new Set(session.options.rawCategories ?? []),
     };
+    if (session.options.rawCategories?.length) ep.rawFilter = new Set(session.options.rawCategories);
     this.endpoints.set(session.sid, ep);
     await this.store.initOwner(keyOf(uri), SEED);
     const p = this.presentity(keyOf(uri));
@@ -306,7 +317,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       const list = await this.contacts.listOf(uri);
       const targets = list.contacts.filter((c) => c.subscribed).map((c) => c.uri);
       for (const t of targets) {
-        ep.fromContacts.add(keyOf(t));
+        (ep.fromContacts ??= new Set()).add(keyOf(t));
         this.watch(ep, keyOf(t));
       }
       const rawOut: Delivery[] = [];
@@ -321,9 +332,9 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
     const ep = this.endpoints.get(session.sid);
     if (!ep) return;
     this.endpoints.delete(session.sid);
-    for (const key of [...ep.explicit, ...ep.fromContacts]) {
-      ep.explicit.delete(key);
-      ep.fromContacts.delete(key);
+    for (const key of [...(ep.explicit ?? []), ...(ep.fromContacts ?? [])]) {
+      ep.explicit?.delete(key);
+      ep.fromContacts?.delete(key);
       this.unwatch(ep, key);
     }
     const uri = session.user.uri;
@@ -379,14 +390,14 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
     const now = new Map(subscribed.map((c) => [keyOf(c.uri), c.uri]));
     for (const ep of this.liveEndpoints(session.user.uri)) {
       if (!ep.session.options.autoSubscribePresenceForContacts) continue;
-      const added = [...now].filter(([k]) => !ep.fromContacts.has(k));
-      for (const k of [...ep.fromContacts]) {
+      const added = [...now].filter(([k]) => !ep.fromContacts?.has(k));
+      for (const k of [...(ep.fromContacts ?? [])]) {
         if (now.has(k)) continue;
-        ep.fromContacts.delete(k);
+        ep.fromContacts!.delete(k);
         this.unwatch(ep, k);
       }
       for (const [k] of added) {
-        ep.fromContacts.add(k);
+        (ep.fromContacts ??= new Set()).add(k);
         this.watch(ep, k);
       }
       const rawOut: Delivery[] = [];
@@ -434,7 +445,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       }
       case 'subscribePresence': {
         for (const uri of uris) {
-          ep.explicit.add(keyOf(uri));
+          (ep.explicit ??= new Set()).add(keyOf(uri));
           this.watch(ep, keyOf(uri));
           await this.acl.noteSubscriber(uri, session.user, out);
         }
@@ -447,7 +458,7 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
       }
       case 'unsubscribePresence':
         for (const uri of uris) {
-          ep.explicit.delete(keyOf(uri));
+          ep.explicit?.delete(keyOf(uri));
           this.unwatch(ep, keyOf(uri));
         }
         break;
@@ -492,8 +503,8 @@ export class PresenceService implements EngineModule, ContactsListener, AccessCo
         if (!payload) remove.push({ name: c.name, instance: c.instanceMask });
         else put.push({ name: c.name, instance: c.instanceMask, version: (stored.get(k)?.version ?? 0) + 1, publishTime, payload });
       } else {
-        const version = (p.ephemeral.get(k)?.version ?? 0) + 1;
-        plans.push(payload ? () => p.ephemeral.set(k, { name: c.name, instance: c.instanceMask, version, publishTime, payload }) : () => p.ephemeral.delete(k));
+        const version = (p.ephemeral?.get(k)?.version ?? 0) + 1;
+        plans.push(payload ? () => (p.ephemeral ??= new Map()).set(k, { name: c.name, instance: c.instanceMask, version, publishTime, payload }) : () => p.ephemeral?.delete(k));
       }
     }
     if (put.length > 0 || remove.length > 0) await this.store.changeCategories(owner, put, remove);

@@ -6,6 +6,7 @@
 import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import type { Standing } from './containers.js';
+import { digestOf } from './hash.js';
 import { isoTime, keyOf, type Networks } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
@@ -130,14 +131,15 @@ export class RawCategories {
    * since last told (or, with `initial`, when there are any).
    */
   async pushTo(ep: Endpoint, targetUri: string, standing: Standing, out: Delivery[], initial = false, remember = true): Promise<void> {
-    if (ep.rawFilter.size === 0) return;
+    const filter = ep.rawFilter;
+    if (!filter || filter.size === 0) return;
     const visible = (await this.of(targetUri)).filter(
-      (r) => ep.rawFilter.has(r.name) && (standing.level === Level.self || (standing.container !== undefined && r.container === String(standing.container))),
+      (r) => filter.has(r.name) && (standing.level === Level.self || (standing.container !== undefined && r.container === String(standing.container))),
     );
     const key = keyOf(targetUri);
-    const sig = JSON.stringify(visible.map((r) => [rawKey(r), r.version]));
-    const before = ep.lastRawSent.get(key);
-    if (remember) ep.lastRawSent.set(key, sig);
+    const sig = digestOf('sha1', JSON.stringify(visible.map((r) => [rawKey(r), r.version])), 'base64');
+    const before = ep.lastRawSent?.get(key);
+    if (remember) (ep.lastRawSent ??= new Map()).set(key, sig);
     if (initial ? visible.length === 0 : before === sig || (before === undefined && visible.length === 0)) return;
     const shown = this.core.directory.findByUri(targetUri)?.uri ?? targetUri;
     out.push({

@@ -15,6 +15,7 @@ import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
+import { PollRelease } from '../http/held-polls.js';
 import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
@@ -57,7 +58,11 @@ export class Subscriber implements Attachment {
   private active = true;
   /** Whether the socket answered the last ping. */
   private alive = true;
-  private readonly abort = new AbortController();
+  /**
+   * Ends the pump's wait when the socket ends. A PollRelease, not an AbortController: an
+   * AbortSignal is an EventTarget with two Maps, about 850 bytes of heap per socket.
+   */
+  private readonly release = new PollRelease();
   /** Command frames being run; the socket closes after their answers went out. */
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
@@ -155,7 +160,7 @@ export class Subscriber implements Attachment {
         }
         // Everything up to the terminal event has been pushed.
         if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
-        await log.wait(this.sid, this.sent, WAIT_FOREVER, this.abort.signal);
+        await log.wait(this.sid, this.sent, WAIT_FOREVER, this.release);
         // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -348,7 +353,7 @@ export class Subscriber implements Attachment {
     clearTimeout(this.waitTimer);
     this.waiting.length = 0;
     this.ctx.ops.metrics.webSockets.dec();
-    this.abort.abort();
+    this.release.abort();
     this.ctx.attachments.detach(this.sid, this);
     this.onEnd(this, reason);
   }
