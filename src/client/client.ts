@@ -52,8 +52,9 @@ export interface CwaClientOptions {
    */
   signInAgain?: boolean;
   /**
-   * reportActivity tells the gateway at most this often (ms, default 10000); activity in between
-   * goes at the end of the interval. Keep it well under the gateway's --machine-idle-s.
+   * How often reportActivity tells the gateway while activity goes on (ms, default 10000):
+   * once per interval; the first activity after a quiet spell of half an interval goes at
+   * once. Keep it well under the gateway's --machine-idle-s.
    */
   activityReportMs?: number;
 }
@@ -279,8 +280,8 @@ export class CwaClient {
    * their input. The gateway hears it as the protocol's `UA=true` and keeps the session's
    * machine state active, so that the person does not turn Away (idle) after the gateway's
    * --machine-idle-s while using the client; without it they do, whatever status they chose.
-   * Calls are cheap and coalesced: one report per `activityReportMs`. Nothing happens while
-   * not signed in.
+   * Calls are cheap and coalesced: one report per `activityReportMs` while activity goes on,
+   * at once after a quiet spell. Nothing happens while not signed in.
    */
   reportActivity(): void {
     this.channel?.noteActivity();

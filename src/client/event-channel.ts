@@ -8,9 +8,10 @@
 //
 // User activity (the person at the keyboard, told by reportActivity) goes to the gateway as the
 // protocol's UA=true: on the next attach or poll, or at once on an open socket (an ack frame
-// with ua="true"; a held poll is left for a new one that says it), at most once per
-// `activityReportMs` — the gateway keeps the machine state active, so the person does not turn
-// Away while using the page.
+// with ua="true"; a held poll is left for a new one that says it). Activity that goes on is
+// reported once per `activityReportMs`; activity after a quiet spell (half that interval) is
+// reported at once, so a person coming back from idle is seen back at once. The gateway keeps
+// the machine state active, so the person does not turn Away while using the page.
 import { Listeners } from './emitter.js';
 import { CwaRequestError, GatewayUnreachableError } from './errors.js';
 import { asksToComeBack, COMMAND_PATH, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
@@ -43,7 +44,7 @@ export interface ChannelOptions {
   ackDelayMs: number;
   /** Give up after this long without reaching the gateway. */
   offlineLimitMs: number;
-  /** User activity is reported at most this often (ms); activity meanwhile goes at the end of the interval. */
+  /** Activity that goes on is reported once per this interval (ms); after a quiet spell of half of it, at once. */
   activityReportMs: number;
 }
 
@@ -95,6 +96,7 @@ export class EventChannel {
   /** User activity not yet told to the gateway: the next attach or poll says UA=true. */
   private uaPending = false;
   private lastActivityReport = Number.NEGATIVE_INFINITY;
+  private lastActivity = Number.NEGATIVE_INFINITY;
   private activityTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -117,13 +119,23 @@ export class EventChannel {
   }
 
   /**
-   * The user is active: tells the gateway (UA=true) now, or at the end of the current
-   * `activityReportMs` interval when it was told less than that ago.
+   * The user is active: tells the gateway (UA=true) now when it was last told an interval
+   * (`activityReportMs`) ago or the user had been quiet for half of one; else at the end of
+   * the interval.
    */
   noteActivity(): void {
-    if (!this.running || this.activityTimer) return;
-    const wait = this.lastActivityReport + this.options.activityReportMs - Date.now();
-    if (wait <= 0) return this.reportActivity();
+    if (!this.running) return;
+    const now = Date.now();
+    const every = this.options.activityReportMs;
+    const quiet = now - this.lastActivity >= every / 2;
+    this.lastActivity = now;
+    const wait = this.lastActivityReport + every - now;
+    if (wait <= 0 || quiet) {
+      if (this.activityTimer) clearTimeout(this.activityTimer);
+      this.activityTimer = undefined;
+      return this.reportActivity();
+    }
+    if (this.activityTimer) return;
     this.activityTimer = setTimeout(() => {
       this.activityTimer = undefined;
       if (this.running) this.reportActivity();
