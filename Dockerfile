@@ -12,10 +12,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
+# The client library's package is a workspace of the repository: npm ci needs its manifest, the build its script.
+COPY packages/client ./packages/client
+COPY scripts ./scripts
 COPY src ./src
 COPY bin ./bin
 COPY schemas ./schemas
-# npm ci runs `prepare`, which builds dist/ (tsc); then the dev dependencies go.
+# npm ci runs `prepare`, which builds dist/ (tsc, then esbuild for the web client); then the dev dependencies go.
 RUN npm ci && npm prune --omit=dev
 
 FROM node:20-slim
@@ -28,6 +31,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/web ./dist/web
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/schemas ./schemas
 RUN mkdir -p /data && chown node:node /data

@@ -1,22 +1,16 @@
 // Builds the browser side after tsc (npm run build): the web client into dist/web (index.html
 // and assets named by their content hash) and the client library as one ES module for pages
-// of their own, dist/browser/cwa-gateway-client.js. Both from the TypeScript sources, by esbuild.
+// of their own, dist/browser/cwa-gateway-client.js (the gateway package's `cwa-gateway/client/browser`;
+// @cwa-gateway/client carries the same file, built by packages/client/build.mjs). Both from the
+// TypeScript sources, by esbuild.
 import { build } from 'esbuild';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { browserTargets as common, bundleClient } from '../packages/client/build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
-const common = {
-  bundle: true,
-  format: 'esm',
-  target: ['es2022', 'chrome110', 'firefox115', 'safari16'],
-  // The client loads the `ws` package only where there is no WebSocket (Node 20): never in a browser.
-  external: ['ws'],
-  legalComments: 'none',
-  logLevel: 'warning',
-};
 
 await rm(out, { recursive: true, force: true });
 const app = await build({
@@ -38,10 +32,4 @@ await writeFile(join(out, 'index.html'), template.replace('%SCRIPT%', `assets/${
 
 const browser = join(root, 'dist', 'browser');
 await mkdir(browser, { recursive: true });
-await build({
-  ...common,
-  entryPoints: [join(root, 'src/client/index.ts')],
-  outfile: join(browser, 'cwa-gateway-client.js'),
-  minify: false,
-  sourcemap: true,
-});
+await bundleClient(join(browser, 'cwa-gateway-client.js'));

@@ -154,3 +154,81 @@ describe('client library: presence, contacts, directory', () => {
     expect(r.moreAvailable).to.equal(true);
   });
 });
+
+describe('client library: user activity (reportActivity, UA=true)', () => {
+  let gw: TestGateway;
+  const clients: CwaClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.signOut().catch(() => undefined);
+    await gw?.close();
+  });
+
+  for (const transport of ['websocket', 'polling'] as const) {
+    it(`keeps the user active while they are, and brings them back from idle at once (${transport})`, async function () {
+      this.timeout(20_000);
+      // Idle after 1 s without UA=true; polls held 20 s, so a report must not wait for the held poll.
+      gw = await startTestGateway({ holdMs: 20_000, machineIdleS: 1 });
+      const frames: string[] = [];
+      const alice = new CwaClient({
+        baseUrl: gw.url,
+        transport,
+        activityReportMs: 200,
+        inspect: (direction, channel, xml) => {
+          if (direction === 'received') expectValidDocument(xml);
+          else if (channel === 'websocket' && xml.startsWith('<ack')) frames.push(xml);
+        },
+      });
+      const bob = new CwaClient({ baseUrl: gw.url, transport: 'websocket' });
+      clients.push(alice, bob);
+      await alice.signIn('alice', 'alice-demo', { availability: AVAILABILITY_NUMBERS.available });
+      await bob.signIn('bob', 'bob-demo');
+      await bob.presence.subscribe(['sip:alice@example.com']);
+      const seen: string[] = [];
+      bob.presence.onChanged((p) => {
+        if (p.uri === 'sip:alice@example.com') seen.push(p.availability);
+      });
+      await until(() => bob.presence.get('sip:alice@example.com')?.availability === 'available', 'alice available at first');
+
+      // Active for 3 s (three idle periods): reported every 200 ms at most, she never idles.
+      const activeUntil = Date.now() + 3000;
+      while (Date.now() < activeUntil) {
+        alice.reportActivity();
+        await sleep(50);
+      }
+      expect(seen.filter((a) => a !== 'available'), 'alice idled while active').to.deep.equal([]);
+      if (transport === 'websocket') {
+        // Coalesced: about one report per 200 ms, not one per call (60 calls).
+        expect(frames.filter((f) => f.includes('ua="true"')).length).to.be.within(10, 20);
+      }
+
+      // Left alone she turns idle (online-idle reads as away) …
+      await until(() => bob.presence.get('sip:alice@example.com')?.availability === 'away', 'alice idle', 5000);
+      expect(bob.presence.get('sip:alice@example.com')?.availabilityNumber).to.equal(4500);
+      // … and the next activity brings her back at once (not after the held poll's 20 s).
+      const back = Date.now();
+      alice.reportActivity();
+      await until(() => bob.presence.get('sip:alice@example.com')?.availability === 'available', 'alice active again', 3000);
+      expect(Date.now() - back).to.be.below(3000);
+      expect(alice.transport).to.equal(transport);
+    });
+  }
+
+  it('sends nothing for activity before sign-in or after sign-out', async () => {
+    gw = await startTestGateway({ holdMs: 1000 });
+    const requests: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      requests.push(String(input));
+      return fetch(input, init);
+    };
+    const alice = new CwaClient({ baseUrl: gw.url, fetch: counting, webSocket: null, activityReportMs: 10 });
+    alice.reportActivity(); // not signed in: nothing to tell, no error
+    await sleep(100);
+    expect(requests).to.deep.equal([]);
+    await alice.signIn('alice', 'alice-demo');
+    await alice.signOut();
+    const after = requests.length;
+    alice.reportActivity();
+    await sleep(100);
+    expect(requests.slice(after)).to.deep.equal([]);
+  });
+});

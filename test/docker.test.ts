@@ -110,10 +110,11 @@ describe('Dockerfile and compose.yaml (linted; no Docker engine needed)', () => 
     expect(ci, 'RUN npm ci').to.be.greaterThanOrEqual(0);
     expect(prune, 'RUN npm prune --omit=dev').to.be.greaterThanOrEqual(ci);
     if (ci === prune) expect(runs[ci]!.indexOf('npm ci')).to.be.lessThan(runs[ci]!.indexOf('npm prune'));
-    // What `npm ci` (its prepare script: tsc) needs is copied before it runs.
+    // What `npm ci` needs is copied before it runs: the workspace's manifest, and for its prepare script
+    // (tsc, then esbuild for the web client and the client package) the sources and the build scripts.
     const runAt = build.body.findIndex((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
     const copiedBefore = build.body.slice(0, runAt).filter((i) => i.op === 'COPY').flatMap((i) => copyOf(i).sources);
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'bin', 'schemas']) expect(copiedBefore).to.include(needed);
+    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'packages/client', 'scripts', 'src', 'bin', 'schemas']) expect(copiedBefore).to.include(needed);
   });
 
   it('copies only files that exist and that .dockerignore lets through', () => {
@@ -138,8 +139,8 @@ describe('Dockerfile and compose.yaml (linted; no Docker engine needed)', () => 
     expect(userAt).to.be.lessThan(entryAt);
     const copied = final.body.filter((i) => i.op === 'COPY').map(copyOf);
     const fromBuild = copied.filter((c) => c.from === 'build').flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '')));
-    // package.json (the version), the compiled gateway, its bin, production modules, the XSDs it validates with.
-    for (const needed of ['package.json', 'dist/src', 'bin', 'node_modules', 'schemas']) expect(fromBuild).to.include(needed);
+    // package.json (the version), the compiled gateway, the web client, its bin, production modules, the XSDs it validates with.
+    for (const needed of ['package.json', 'dist/src', 'dist/web', 'bin', 'node_modules', 'schemas']) expect(fromBuild).to.include(needed);
     // Each comes from something the build stage has: copied in, or made by npm ci (node_modules, dist).
     const buildHas = new Set([...build.body.filter((i) => i.op === 'COPY').flatMap((i) => copyOf(i).sources), 'node_modules', 'dist']);
     for (const p of fromBuild) expect(buildHas.has(p.split('/')[0]!), `COPY --from=build /app/${p}`).to.equal(true);

@@ -51,6 +51,12 @@ export interface CwaClientOptions {
    * with `notAuthenticated`/`sessionEnded` instead.
    */
   signInAgain?: boolean;
+  /**
+   * How often reportActivity tells the gateway while activity goes on (ms, default 10000):
+   * once per interval; the first activity after a quiet spell of half an interval goes at
+   * once. Keep it well under the gateway's --machine-idle-s.
+   */
+  activityReportMs?: number;
 }
 
 /** The session vanished under the client (the gateway no longer knew it or its ticket). */
@@ -200,6 +206,7 @@ export class CwaClient {
       wsHealthyMs: 1000,
       ackDelayMs: 10,
       offlineLimitMs: this.options.offlineLimitMs ?? 60_000,
+      activityReportMs: this.options.activityReportMs ?? 10_000,
     }, this.options.inspect);
     channel.onEvent.add((ev) => this.dispatch(ev));
     channel.onTransport.add((t) => this.transportListeners.emit(t));
@@ -266,6 +273,18 @@ export class CwaClient {
     } finally {
       await channel.stop();
     }
+  }
+
+  /**
+   * The person using this client is active (typed, clicked, moved the pointer): call it on
+   * their input. The gateway hears it as the protocol's `UA=true` and keeps the session's
+   * machine state active, so that the person does not turn Away (idle) after the gateway's
+   * --machine-idle-s while using the client; without it they do, whatever status they chose.
+   * Calls are cheap and coalesced: one report per `activityReportMs` while activity goes on,
+   * at once after a quiet spell. Nothing happens while not signed in.
+   */
+  reportActivity(): void {
+    this.channel?.noteActivity();
   }
 
   /** Moves to another door now (`polling`, `websocket`) or back to `auto`; nothing is lost or repeated. */

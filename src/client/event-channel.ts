@@ -5,6 +5,13 @@
 // redelivery and is skipped, and the cursor only ever moves by one. What the
 // application has processed is acknowledged (ack frames, or the next poll's AckId);
 // everything else the gateway keeps and sends again on the next attach or poll.
+//
+// User activity (the person at the keyboard, told by reportActivity) goes to the gateway as the
+// protocol's UA=true: on the next attach or poll, or at once on an open socket (an ack frame
+// with ua="true"; a held poll is left for a new one that says it). Activity that goes on is
+// reported once per `activityReportMs`; activity after a quiet spell (half that interval) is
+// reported at once, so a person coming back from idle is seen back at once. The gateway keeps
+// the machine state active, so the person does not turn Away while using the page.
 import { Listeners } from './emitter.js';
 import { CwaRequestError, GatewayUnreachableError } from './errors.js';
 import { asksToComeBack, COMMAND_PATH, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
@@ -37,6 +44,8 @@ export interface ChannelOptions {
   ackDelayMs: number;
   /** Give up after this long without reaching the gateway. */
   offlineLimitMs: number;
+  /** Activity that goes on is reported once per this interval (ms); after a quiet spell of half of it, at once. */
+  activityReportMs: number;
 }
 
 type SocketOutcome = 'refused' | 'dropped' | 'quickDrop' | 'switch' | 'stopped' | EndReason;
@@ -82,6 +91,13 @@ export class EventChannel {
   /** Aborted to leave the current phase (stop, preference change, time to retry a WebSocket). */
   private phase = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Aborted to leave the held poll (or the pause between polls) for one that reports user activity. */
+  private pollNudge: AbortController | undefined;
+  /** User activity not yet told to the gateway: the next attach or poll says UA=true. */
+  private uaPending = false;
+  private lastActivityReport = Number.NEGATIVE_INFINITY;
+  private lastActivity = Number.NEGATIVE_INFINITY;
+  private activityTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly sid: number,
@@ -102,10 +118,60 @@ export class EventChannel {
     this.loop = this.run();
   }
 
+  /**
+   * The user is active: tells the gateway (UA=true) now when it was last told an interval
+   * (`activityReportMs`) ago or the user had been quiet for half of one; else at the end of
+   * the interval.
+   */
+  noteActivity(): void {
+    if (!this.running) return;
+    const now = Date.now();
+    const every = this.options.activityReportMs;
+    const quiet = now - this.lastActivity >= every / 2;
+    this.lastActivity = now;
+    const wait = this.lastActivityReport + every - now;
+    if (wait <= 0 || quiet) {
+      if (this.activityTimer) clearTimeout(this.activityTimer);
+      this.activityTimer = undefined;
+      return this.reportActivity();
+    }
+    if (this.activityTimer) return;
+    this.activityTimer = setTimeout(() => {
+      this.activityTimer = undefined;
+      if (this.running) this.reportActivity();
+    }, wait);
+  }
+
+  private reportActivity(): void {
+    this.lastActivityReport = Date.now();
+    const socket = this.socket;
+    if (socket && socket.readyState === OPEN) {
+      // An ack of what is processed anyway, saying the user is active.
+      if (this.ackTimer) clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+      this.acked = this.cursor;
+      const frame = `<ack ackId="${this.cursor}" ua="true"/>`;
+      this.inspect?.('sent', 'websocket', frame);
+      socket.send(frame);
+      return;
+    }
+    this.uaPending = true;
+    this.pollNudge?.abort();
+  }
+
+  /** `&UA=true` when user activity waits to be reported (it then counts as reported). */
+  private uaParam(): string {
+    if (!this.uaPending) return '';
+    this.uaPending = false;
+    return '&UA=true';
+  }
+
   /** Stops listening (the session itself is untouched). */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.activityTimer) clearTimeout(this.activityTimer);
+    this.activityTimer = undefined;
     this.phase.abort();
     this.socket?.close(1000);
     await this.loop;
@@ -193,6 +259,8 @@ export class EventChannel {
   private end(reason: EndReason, error?: Error): void {
     const wasRunning = this.running || reason === 'stopped';
     this.running = false;
+    if (this.activityTimer) clearTimeout(this.activityTimer);
+    this.activityTimer = undefined;
     this.current = undefined;
     for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
     if (wasRunning) this.onEnd.emit(reason, error, this.outage);
@@ -210,7 +278,7 @@ export class EventChannel {
     const ws = this.ws!;
     const base = this.http.baseUrl.replace(/^http/i, 'ws');
     const ticket = this.tickets.ticket ?? '';
-    const query = `Sid=${this.sid}&AckId=${this.cursor}${ws.canSetHeaders ? '' : `&ticket=${encodeURIComponent(ticket)}`}`;
+    const query = `Sid=${this.sid}&AckId=${this.cursor}${this.uaParam()}${ws.canSetHeaders ? '' : `&ticket=${encodeURIComponent(ticket)}`}`;
     const socket = ws.create(`${base}${DATA_PATH}?${query}`, ws.canSetHeaders ? { 'CWA-Ticket': ticket } : {});
     this.acked = this.cursor;
     return new Promise<SocketOutcome>((resolve) => {
@@ -316,14 +384,21 @@ export class EventChannel {
     }
     let failingSince: number | undefined;
     let failures = 0;
+    // Aborted with the phase, or alone (reportActivity) to leave the held poll for one with UA=true.
+    let nudge = new AbortController();
+    const forward = () => nudge.abort();
+    signal.addEventListener('abort', forward, { once: true });
     try {
       while (this.running && !signal.aborted) {
         const started = Date.now();
+        if (nudge.signal.aborted) nudge = new AbortController();
+        this.pollNudge = nudge;
         let answer;
         try {
-          answer = await this.http.get(`${DATA_PATH}?Sid=${this.sid}&AckId=${this.cursor}`, signal);
+          answer = await this.http.get(`${DATA_PATH}?Sid=${this.sid}&AckId=${this.cursor}${this.uaParam()}`, nudge.signal);
         } catch (err) {
           if (signal.aborted || !this.running) return undefined;
+          if (nudge.signal.aborted) continue; // user activity to report: a new poll says it
           this.outage = true;
           failingSince ??= started;
           if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
@@ -362,11 +437,13 @@ export class EventChannel {
         if (!hadEvents) {
           // Pace empty answers (a gateway that does not hold polls answers at once).
           const wait = Number(root.attrs.pollWaitTime ?? 0) - (Date.now() - started);
-          if (wait > 0) await sleep(wait, signal);
+          if (wait > 0) await sleep(wait, nudge.signal);
         }
       }
       return undefined;
     } finally {
+      signal.removeEventListener('abort', forward);
+      this.pollNudge = undefined;
       if (retry) clearTimeout(retry);
     }
   }

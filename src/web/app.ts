@@ -34,6 +34,14 @@ const SHOWN: Record<Availability, string> = {
   offline: 'Offline',
 };
 
+/**
+ * How often user activity is told to the gateway while it goes on (the client library reports
+ * the first activity after a quiet spell at once): well under any sensible --machine-idle-s.
+ */
+const ACTIVITY_REPORT_MS = 5000;
+/** What counts as the person using the page. */
+const ACTIVITY_EVENTS = ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart'] as const;
+
 const ENDED: Record<Exclude<EndReason, 'stopped'>, string> = {
   sessionEnded: 'Your session ended. Sign in again.',
   notAuthenticated: 'The gateway no longer knows this sign-in (it may have restarted). Sign in again.',
@@ -58,6 +66,10 @@ function gatewayUrl(): string {
 export class App {
   private client: CwaClient | undefined;
   private login = '';
+  /** The status the user chose on this page (published again after the client signs in again). */
+  private chosen: Availability | undefined;
+  /** The note the user saved on this page, likewise. */
+  private savedNote: string | undefined;
   private conversations: Conversation[] = [];
   /** Display names learnt from participants and search results. */
   private readonly knownNames = new Map<string, string>();
@@ -77,6 +89,11 @@ export class App {
   ) {}
 
   start(): void {
+    // The person is using the page: the gateway hears it (UA=true) and keeps them from turning Away.
+    const active = () => this.client?.reportActivity();
+    for (const type of ACTIVITY_EVENTS) document.addEventListener(type, active, { capture: true, passive: true });
+    window.addEventListener('focus', active);
+    document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && active());
     this.showSignIn();
   }
 
@@ -128,7 +145,15 @@ export class App {
     const monitor = new ConnectionMonitor((s) => {
       if (this.client === client) this.showConnection(s);
     });
-    const client = new CwaClient({ baseUrl: gatewayUrl(), fetch: monitor.fetch, webSocket: monitor.webSocket });
+    // The client keeps the password in memory for this page load only (nothing is stored), to sign
+    // in again by itself when the gateway restarted under the page.
+    const client = new CwaClient({
+      baseUrl: gatewayUrl(),
+      fetch: monitor.fetch,
+      webSocket: monitor.webSocket,
+      signInAgain: true,
+      activityReportMs: ACTIVITY_REPORT_MS,
+    });
     try {
       await client.signIn(user, password, { availability: 3500 });
     } catch (err) {
@@ -138,11 +163,31 @@ export class App {
     }
     this.client = client;
     this.login = user;
+    this.chosen = undefined;
+    this.savedNote = undefined;
+    let lost = false;
     client.onTransportChanged((t) => monitor.setTransport(t));
     monitor.setTransport(client.transport);
-    client.onEnded((reason) => {
+    client.onSessionLost(({ signingInAgain }) => {
       if (this.client !== client) return;
-      this.signedOut(reason === 'stopped' ? undefined : ENDED[reason]);
+      lost = true;
+      for (const c of this.conversations) c.sessionLost();
+      if (signingInAgain) monitor.setRecovering(true); // else onEnded follows: the sign-in form
+    });
+    client.onSignedInAgain(() => {
+      if (this.client !== client) return;
+      lost = false;
+      monitor.setRecovering(false);
+      monitor.setTransport(client.transport);
+      this.renderContacts();
+      void this.restorePresence(client);
+    });
+    client.onEnded((reason, { error }) => {
+      if (this.client !== client) return;
+      if (reason === 'stopped') return this.signedOut();
+      // Signing in again after the gateway lost the session failed (the password changed, the
+      // gateway stayed away …): the form, with why.
+      this.signedOut(lost && error ? `Could not sign in again after the connection was lost: ${reasonOf(error)}. Sign in again.` : ENDED[reason]);
     });
     this.showMain();
     this.showConnection(monitor.state);
@@ -169,10 +214,17 @@ export class App {
     const client = this.client!;
     this.heading = h('h1', {}, this.names.self());
     this.statusSelect = h('select', { id: 'my-status' }, ...CHOICES.map(([value, label]) => h('option', { value }, label)));
-    this.statusSelect.addEventListener('change', () => void this.publish(() => client.presence.setAvailability(this.statusSelect.value as Availability)));
+    this.statusSelect.addEventListener('change', () => {
+      this.chosen = this.statusSelect.value as Availability;
+      void this.publish(() => client.presence.setAvailability(this.chosen!));
+    });
     this.noteInput = h('input', { id: 'my-note', type: 'text', maxlength: '500', placeholder: 'What are you up to?' });
     const noteForm = h('form', {}, h('label', { for: 'my-note' }, 'Note'), this.noteInput);
-    const saveNote = () => void this.publish(() => client.presence.setNote(this.noteInput.value.trim()));
+    const saveNote = () => {
+      const note = this.noteInput.value.trim();
+      this.savedNote = note;
+      void this.publish(() => client.presence.setNote(note));
+    };
     noteForm.addEventListener('submit', (e) => (e.preventDefault(), saveNote()));
     this.noteInput.addEventListener('change', saveNote);
     this.notice = h('p', { class: 'typing', role: 'status' });
@@ -215,6 +267,13 @@ export class App {
       this.noteInput.value = client.presence.self.note;
     }
     this.statusSelect.focus();
+  }
+
+  /** After the client signed in again (a new session): the status and note this page had set. */
+  private async restorePresence(client: CwaClient): Promise<void> {
+    const { chosen, savedNote } = this;
+    if (chosen !== undefined && chosen !== 'available') await this.publish(() => client.presence.setAvailability(chosen));
+    if (savedNote) await this.publish(() => client.presence.setNote(savedNote));
   }
 
   private async publish(change: () => Promise<void>): Promise<void> {

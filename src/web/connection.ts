@@ -1,6 +1,7 @@
 // Tells the page how the connection is: "Connected" (events on a WebSocket), "Polling" (the
-// long-poll fallback) or "Reconnecting" (the gateway cannot be reached right now). It sees
-// the client's traffic through the fetch and WebSocket the client is given.
+// long-poll fallback) or "Reconnecting" (the gateway cannot be reached right now, or the client
+// is signing in again after the gateway lost its session). It sees the client's traffic through
+// the fetch and WebSocket the client is given.
 import type { TransportName, WebSocketLike, WebSocketSupport } from 'cwa-gateway/client';
 
 export type ConnectionState = 'Connected' | 'Polling' | 'Reconnecting';
@@ -11,6 +12,7 @@ const HEALTHY_SOCKET_MS = 1000;
 export class ConnectionMonitor {
   private transport: TransportName | undefined;
   private failing = false;
+  private recovering = false;
   private last: ConnectionState | undefined;
 
   constructor(private readonly onChange: (state: ConnectionState) => void) {}
@@ -18,8 +20,9 @@ export class ConnectionMonitor {
   readonly fetch: typeof fetch = async (input, init) => {
     try {
       const res = await fetch(input, init);
+      // A refusal (401, 404 …) says the gateway is there, not that the page is connected.
       if (res.status >= 500) this.failed();
-      else this.reached();
+      else if (res.ok) this.reached();
       return res;
     } catch (err) {
       // A poll the client itself abandoned (to switch to a WebSocket) says nothing about the gateway.
@@ -49,8 +52,14 @@ export class ConnectionMonitor {
     this.emit();
   }
 
+  /** The client is signing in again (between onSessionLost and onSignedInAgain). */
+  setRecovering(on: boolean): void {
+    this.recovering = on;
+    this.emit();
+  }
+
   get state(): ConnectionState {
-    if (this.failing) return 'Reconnecting';
+    if (this.failing || this.recovering) return 'Reconnecting';
     return this.transport === 'polling' ? 'Polling' : 'Connected';
   }
 

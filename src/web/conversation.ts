@@ -254,6 +254,11 @@ export class Conversation {
     this.inviteInput.disabled = true;
   }
 
+  /** The client lost its session (the gateway restarted): says why a conversation that had started is over. */
+  sessionLost(): void {
+    if (this.session) this.line('The connection to the gateway was lost: this conversation is over.', 'event');
+  }
+
   /** Leaves the conversation (or closes it once it ended) and removes it from the page. */
   async leave(): Promise<void> {
     const session = this.session;

@@ -2,8 +2,10 @@
 // (no browser download). Several people in their own browser contexts sign in, see each
 // other's presence, chat with typing shown, escalate, leave and sign out; one context has
 // its WebSocket blocked and works over long-polls; a message that looks like HTML stays
-// text; the gateway restarts under a page. Also measures the app's JavaScript bytes and
-// first paint. On failure, every open page is photographed into test-results/.
+// text; a person using the page stays available and one coming back from idle is seen back;
+// the gateway restarts under pages, which sign in again by themselves (or show the sign-in
+// form with the reason when that fails). Also measures the app's JavaScript bytes and first
+// paint. On failure, every open page is photographed into test-results/.
 //
 // npm run test:browser (CWA_CHROMIUM names another browser binary; WEB_CLIENT_SCREENSHOT=FILE
 // saves the README's picture of the web client).
@@ -54,12 +56,12 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = WAIT
   }
 }
 
-async function hasText(loc: Locator, text: string | RegExp, what: string): Promise<void> {
+async function hasText(loc: Locator, text: string | RegExp, what: string, ms = WAIT_MS): Promise<void> {
   let seen = '';
   await eventually(`${what} to contain ${String(text)}`, async () => {
     seen = (await loc.innerText({ timeout: 1000 })).replace(/\s+/g, ' ');
     return typeof text === 'string' ? seen.includes(text) : text.test(seen);
-  }).catch((err: Error) => {
+  }, ms).catch((err: Error) => {
     throw new Error(`${err.message}; it reads: ${JSON.stringify(seen)}`);
   });
 }
@@ -95,17 +97,12 @@ describe('web client in Chromium (/app/)', function () {
   let step = 'start';
   const people: Person[] = [];
 
-  async function startServing(): Promise<void> {
-    const config: GatewayConfig = {
-      ...defaultConfig(),
-      ...UNTHROTTLED,
-      port,
-      host: '127.0.0.1',
-      dataDir,
-      holdMs: 5000,
-      shutdownTimeoutMs: 1000,
-    };
-    gw = await startGateway(config, { users: UserDirectory.demo(), logger: silentLogger() });
+  async function startServing(users = UserDirectory.demo()): Promise<void> {
+    gw = await startGateway(gatewayConfig(port, dataDir), { users, logger: silentLogger() });
+  }
+
+  function gatewayConfig(on: number, dir: string, overrides: Partial<GatewayConfig> = {}): GatewayConfig {
+    return { ...defaultConfig(), ...UNTHROTTLED, port: on, host: '127.0.0.1', dataDir: dir, holdMs: 5000, shutdownTimeoutMs: 1000, ...overrides };
   }
 
   before(async () => {
@@ -153,11 +150,11 @@ describe('web client in Chromium (/app/)', function () {
     return p;
   }
 
-  async function signIn(p: Person, login: string, password = `${login}-demo`): Promise<void> {
+  async function signIn(p: Person, login: string, password = `${login}-demo`, base = url): Promise<void> {
     const { page } = p;
-    if (!page.url().startsWith(url)) {
-      const res = await page.goto(`${url}/`); // a browser at the root is sent to the web client
-      expect(page.url()).to.equal(`${url}/app/`);
+    if (!page.url().startsWith(base)) {
+      const res = await page.goto(`${base}/`); // a browser at the root is sent to the web client
+      expect(page.url()).to.equal(`${base}/app/`);
       expect(res?.status()).to.equal(200);
     }
     await page.getByRole('textbox', { name: 'User name', exact: true }).fill(login);
@@ -348,32 +345,149 @@ describe('web client in Chromium (/app/)', function () {
     expect(dave.errors).to.deep.equal([]);
   });
 
-  it('shows Reconnecting when the gateway restarts under the page, and signs in again', async () => {
+  /** Records what #connection reads, and whether the sign-in form appears, from now on. */
+  async function watchConnection(p: Person): Promise<void> {
+    await p.page.evaluate(() => {
+      const w = window as unknown as { seen: string[] };
+      w.seen = [];
+      const connection = document.getElementById('connection')!;
+      const note = () => {
+        const now = document.getElementById('user') ? 'the sign-in form' : connection.textContent ?? '';
+        if (w.seen.at(-1) !== now) w.seen.push(now);
+      };
+      note();
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+  }
+  const seen = (p: Person) => p.page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+
+  it('keeps a person who uses the page available, and shows them back at once after idling', async () => {
+    // A gateway of its own, where a session without user activity idles after 7 s.
+    const idlePort = await freePort();
+    const idleDir = await mkdtemp(join(tmpdir(), 'cwa-web-idle-'));
+    const idleUrl = `http://127.0.0.1:${idlePort}`;
+    const idle = await startGateway(gatewayConfig(idlePort, idleDir, { machineIdleS: 7 }), { users: UserDirectory.demo(), logger: silentLogger() });
+    try {
+      step = 'sign in';
+      const alice = await person('alice');
+      const bob = await person('bob');
+      await signIn(alice, 'alice', undefined, idleUrl);
+      await signIn(bob, 'bob', undefined, idleUrl);
+      await visible(alice.page.getByRole('heading', { name: 'Alice Anders', exact: true }), "alice's heading");
+      await visible(bob.page.getByRole('heading', { name: 'Bob Brennan', exact: true }), "bob's heading");
+      await addContact(bob, 'anders', 'Alice Anders');
+      await hasText(contact(bob, 'Alice Anders'), 'Available', "alice's availability at bob's");
+
+      step = 'alice uses the page for longer than the idle time';
+      const shown = new Set<string>();
+      const activeUntil = Date.now() + 10_000;
+      for (let i = 0; Date.now() < activeUntil; i++) {
+        await alice.page.mouse.move(200 + (i % 2) * 40, 300);
+        shown.add((await contact(bob, 'Alice Anders').innerText()).includes('Away') ? 'Away' : 'not Away');
+        await sleep(200);
+      }
+      expect([...shown], "alice as bob sees her while she uses the page").to.deep.equal(['not Away']);
+      await hasText(contact(bob, 'Alice Anders'), 'Available', "alice's availability at bob's");
+
+      step = 'alice leaves the page alone';
+      // Idle 7 s after the last report, which may trail her last move by up to 5 s; then the next tick.
+      await hasText(contact(bob, 'Alice Anders'), 'Away', "alice idle at bob's", 25_000);
+
+      step = 'alice is back';
+      const back = Date.now();
+      await alice.page.keyboard.press('Shift');
+      await hasText(contact(bob, 'Alice Anders'), 'Available', "alice back at bob's");
+      const ms = Date.now() - back;
+      console.log(`    user activity: alice seen back ${ms} ms after her first keystroke`);
+      expect(ms).to.be.below(3000);
+      for (const p of [alice, bob]) expect(p.errors, `${p.name}'s page errors`).to.deep.equal([]);
+    } finally {
+      await idle.close().catch(() => undefined);
+      await rm(idleDir, { recursive: true, force: true });
+    }
+  });
+
+  it('signs in again by itself when the gateway restarts under the page: Reconnecting, then Connected', async () => {
     step = 'sign in';
-    const alice = await person('alice');
-    await signIn(alice, 'alice');
-    await visible(alice.page.getByRole('heading', { name: 'Alice Anders', exact: true }), "alice's heading");
-    await hasText(alice.page.locator('#connection'), 'Connected', 'the connection state');
+    const carol = await person('carol');
+    const erin = await person('erin');
+    await signIn(carol, 'carol');
+    await signIn(erin, 'erin');
+    await visible(carol.page.getByRole('heading', { name: 'Carol Chen', exact: true }), "carol's heading");
+    await visible(erin.page.getByRole('heading', { name: 'Erin Evans', exact: true }), "erin's heading");
+    await addContact(erin, 'carol', 'Carol Chen');
+    await carol.page.getByRole('combobox', { name: 'My status', exact: true }).selectOption({ label: 'Busy' });
+    await hasText(contact(erin, 'Carol Chen'), 'Busy', "carol's status at erin's");
+    for (const p of [carol, erin]) {
+      await hasText(p.page.locator('#connection'), 'Connected', `${p.name}'s connection state`);
+      await watchConnection(p);
+    }
     await sleep(1200); // a socket that lived a while, then went away, is a lost connection
 
     step = 'the gateway stops';
     await gw!.close();
     gw = undefined;
-    await hasText(alice.page.locator('#connection'), 'Reconnecting', 'the connection state');
+    await hasText(carol.page.locator('#connection'), 'Reconnecting', "carol's connection state");
 
     step = 'the gateway is back';
     await startServing();
-    await hasText(alice.page.getByRole('alert'), 'Sign in again', 'the reason on the sign-in form');
+    for (const p of [carol, erin]) {
+      await hasText(p.page.locator('#connection'), 'Connected', `${p.name}'s connection state`);
+      const states = await seen(p);
+      // Reconnecting until signed in again, then Connected; never the sign-in form.
+      expect(states.at(-1), `${p.name}: ${states.join(' → ')}`).to.equal('Connected');
+      expect(states, `${p.name}: ${states.join(' → ')}`).to.include('Reconnecting').and.not.include('the sign-in form');
+      expect(states.lastIndexOf('Reconnecting')).to.be.lessThan(states.length - 1);
+    }
+    await visible(carol.page.getByRole('heading', { name: 'Carol Chen', exact: true }), "carol's heading, still");
+
+    step = 'the new sessions work';
+    // The status carol chose on the page is hers again in the new session.
+    await hasText(contact(erin, 'Carol Chen'), 'Busy', "carol's status at erin's after the restart");
+    const box = carol.page.getByRole('searchbox', { name: 'Search the directory', exact: true });
+    await box.fill('erin');
+    await box.press('Enter');
+    await carol.page.getByRole('list', { name: 'Search results', exact: true }).getByRole('button', { name: 'Chat with Erin Evans', exact: true }).click();
+    await send(region(carol, 'Erin Evans'), 'Back after the restart');
+    await erin.page.getByRole('dialog', { name: 'Invitation from Carol Chen', exact: true }).getByRole('button', { name: 'Accept', exact: true }).click();
+    await hasText(messages(region(erin, 'Carol Chen')), 'Carol Chen: Back after the restart', "erin's log");
+    for (const p of [carol, erin]) expect(p.errors, `${p.name}'s page errors`).to.deep.equal([]);
+  });
+
+  it('shows the sign-in form with the reason when signing in again fails, and the user signs in again', async () => {
+    step = 'sign in';
+    const dave = await person('dave');
+    await signIn(dave, 'dave');
+    await visible(dave.page.getByRole('heading', { name: 'Dave Dawson', exact: true }), "dave's heading");
+    await hasText(dave.page.locator('#connection'), 'Connected', 'the connection state');
+    await sleep(1200);
+
+    step = 'the gateway stops';
+    await gw!.close();
+    gw = undefined;
+    await hasText(dave.page.locator('#connection'), 'Reconnecting', 'the connection state');
+
+    step = 'the gateway is back, with a new password for dave';
+    const demo = UserDirectory.demo();
+    const record = demo.findByUri('sip:dave@example.com')!;
+    await startServing(UserDirectory.fromRecords([{ login: record.login, uri: record.uri, displayName: record.displayName, password: 'dave-changed' }]));
+    await hasText(dave.page.getByRole('alert'), 'Could not sign in again after the connection was lost', 'the reason on the sign-in form');
+    await hasText(dave.page.getByRole('alert'), 'Sign in again', 'the reason on the sign-in form');
     // Keyboard only: the user name is kept and the password box has the focus.
-    expect(await alice.page.getByRole('textbox', { name: 'User name', exact: true }).inputValue()).to.equal('alice');
-    await alice.page.keyboard.type('alice-demo');
-    await alice.page.keyboard.press('Enter');
-    await visible(alice.page.getByRole('heading', { name: 'Alice Anders', exact: true }), "alice's heading again");
-    await hasText(alice.page.locator('#connection'), 'Connected', 'the connection state');
+    expect(await dave.page.getByRole('textbox', { name: 'User name', exact: true }).inputValue()).to.equal('dave');
+    await dave.page.keyboard.type('dave-changed');
+    await dave.page.keyboard.press('Enter');
+    await visible(dave.page.getByRole('heading', { name: 'Dave Dawson', exact: true }), "dave's heading again");
+    await hasText(dave.page.locator('#connection'), 'Connected', 'the connection state');
     // Still keyboard only: the status is a native select that has the focus after sign-in.
-    await alice.page.keyboard.press('ArrowDown');
-    expect(await alice.page.getByRole('combobox', { name: 'My status', exact: true }).inputValue()).to.equal('busy');
-    expect(alice.errors).to.deep.equal([]);
+    await dave.page.keyboard.press('ArrowDown');
+    expect(await dave.page.getByRole('combobox', { name: 'My status', exact: true }).inputValue()).to.equal('busy');
+    expect(dave.errors).to.deep.equal([]);
+
+    step = 'the demo users again';
+    await gw!.close();
+    gw = undefined;
+    await startServing();
   });
 
   it(`loads in at most ${MAX_JS_BYTES} bytes of JavaScript and paints within ${MAX_FIRST_PAINT_MS} ms`, async () => {
