@@ -536,6 +536,34 @@ describe('UCWA field clients, literally', () => {
     }
   });
 
+  it('the sample\'s raw habits: typed text put unencoded into the first message\'s data URI, and plain text sent as application/xml', async () => {
+    const sample = new WindowsStoreSample({}, gw.url, 'alice@example.com', 'alice-demo');
+    await sample.signIn();
+    const bob = await cwaPeer(gw.url, 'bob');
+    try {
+      // `data:text/plain,` + the text as typed: a `%` that is no escape is text, never a dropped message.
+      const communication = sample.app.GetEmbeddedResource('communication')!;
+      const start = await sample.post(communication.GetLinkUri('startMessaging')!, STORE_SAMPLE_START(randomUUID(), 'sip:bob@example.com', randomUUID(), '100% sure, 50%off %e2%82%ac'));
+      expect(start.status, start.text).to.equal(201);
+      const invited = await bob.pollUntil((e) => conferenceChild(e, 'imSessionReceived') !== undefined);
+      const received = conferenceChild(invited.find((e) => conferenceChild(e, 'imSessionReceived'))!, 'imSessionReceived')!;
+      expect(received.children.find((c) => c.name === 'message')!.children.find((c) => c.name === 'content')!.text).to.equal('100% sure, 50%off \u20ac');
+      const confId = invited.find((e) => conferenceChild(e, 'imSessionReceived'))!.attrs.confId!;
+      await bob.command(`<conference rid="${bob.nextRid()}" confId="${confId}"><acceptImSession/></conference>`);
+      const messaging = (await sample.until((e) => e.Name === 'messaging' && e.Resource?.GetPropertyValue('state') === 'Connected')).Resource!;
+      // The events-sample transport labels every string body application/xml, the message text included.
+      const sent = await sample.post(`${messaging.GetLinkUri('sendMessage')!}?OperationId=${randomUUID()}`, 'Hello, this is a test.', 'application/xml');
+      expect(sent.status, sent.text).to.equal(201);
+      expect(messageTexts(await bob.pollUntil((e) => conferenceChild(e, 'messageReceived') !== undefined))).to.deep.equal(['Hello, this is a test.']);
+      // A wrapped body in that type is still read as input.
+      const wrapped = await sample.post(messaging.GetLinkUri('sendMessage')!, '<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"><property name="message">wrapped</property></input>');
+      expect(wrapped.status).to.equal(201);
+      expect(messageTexts(await bob.pollUntil((e) => conferenceChild(e, 'messageReceived') !== undefined))).to.deep.equal(['wrapped']);
+    } finally {
+      await sample.stop();
+    }
+  });
+
   it('a JSON bot: application/json everywhere, //ucwa joins, hard-coded sign-in, ack&timeout, operationId correlation, replies to the message href, typing', async () => {
     const root = `${gw.url}/`;
     const alice = new JsonBot({}, root, 'alice@example.com', 'alice-demo');
