@@ -151,6 +151,10 @@ export function ucwaDoor(ctx: TransportContext) {
     if (mime === 'text/plain' || mime === '' || mime === 'application/octet-stream') return { type: 'text/plain', text };
     if (isJsonType(mime) || isXmlType(mime)) {
       // Some clients wrap the text: {"message": "…"} or <input><property name="message">…
+      // Others label plain text with their default type (a transport that sends every body as
+      // application/xml): a body that is not a JSON object or an XML <input> is the text itself.
+      const looksWrapped = isJsonType(mime) ? text.trimStart().startsWith('{') : text.trimStart().startsWith('<');
+      if (!looksWrapped) return { type: 'text/plain', text };
       const input = isJsonType(mime) ? parseJsonInput(text, limits.maxDepth) : parseXmlInput(text, xmlLimits);
       const m = input.str('message') ?? input.str('text') ?? input.str('plainMessage');
       if (m === undefined) throw bad('Send the message as a text/plain or text/html body.');
