@@ -626,6 +626,57 @@ describe('UCWA field clients, literally', () => {
     expect((await alice.post(`${alice.appHref}/reportMyActivity`)).status).to.equal(204);
   });
 
+  it('security: one user\'s token reaches none of another user\'s application, conversation, message or subscription (404)', async () => {
+    const root = `${gw.url}/`;
+    const alice = new JsonBot({}, root, 'alice@example.com', 'alice-demo');
+    const carol = new JsonBot({}, root, 'carol@example.com', 'carol-demo');
+    await alice.signIn();
+    await carol.signIn();
+    await carol.poll();
+    const communication = alice.app._embedded!.communication as Json;
+    expect((await alice.post(href(communication, 'startMessaging')!, { to: 'sip:carol@example.com', _links: { message: { href: 'data:text/plain,secret' } } })).status).to.equal(201);
+    const inv = await carol.until((e) => e.rel === 'messagingInvitation' && e.type === 'started');
+    expect((await carol.post(href(inv.resource!, 'accept')!)).status).to.equal(204);
+    const msg = await carol.until((e) => e.rel === 'message' && e.resource?.direction === 'Incoming');
+    const sub = await carol.post(`${carol.appHref}/people/presenceSubscriptions`, { uris: ['sip:bob@example.com'], duration: 15 });
+    expect(sub.status).to.equal(201);
+    const subHref = sub.lines.find(([k]) => k === 'location')![1];
+    // alice's valid token on carol's resources (the ids are carol's; alice has an application of her own).
+    const messaging = carol.events.filter((e) => e.rel === 'messaging').pop()!.href;
+    for (const h of [carol.appHref, `${carol.appHref}/events?ack=1`, inv.href, href(inv.resource!, 'conversation')!, messaging, msg.href, subHref, `${carol.appHref}/me`]) {
+      const a = await send({}, 'GET', alice.url(h), { Accept: 'application/json', Authorization: `Bearer ${alice.token}` });
+      expect(a.status, h).to.equal(404);
+      expect(a.text, h).to.not.include('secret');
+      expectValidUcwaJson(a.text, h);
+    }
+    for (const h of [`${messaging}/messages`, href(inv.resource!, 'accept')!, `${messaging}/terminate`]) {
+      const a = await send({}, 'POST', alice.url(h), { Accept: 'application/json', Authorization: `Bearer ${alice.token}`, 'Content-Type': 'text/plain' }, 'injected');
+      expect(a.status, h).to.equal(404);
+    }
+    expect((await send({}, 'DELETE', alice.url(carol.appHref), { Authorization: `Bearer ${alice.token}` })).status).to.equal(404);
+    // carol's application is untouched.
+    expect((await send({}, 'GET', carol.url(carol.appHref), { Authorization: `Bearer ${carol.token}` })).status).to.equal(200);
+    // A made-up token: 401 with the challenge, never a resource.
+    const guess = await send({}, 'GET', carol.url(carol.appHref), { Authorization: `Bearer cwt=${'A'.repeat(40)}` });
+    expect(guess.status).to.equal(401);
+    expect(guess.lines.some(([k, v]) => k === 'www-authenticate' && v.startsWith('MsRtcOAuth href='))).to.equal(true);
+  });
+
+  it('security: an idle token expires (--ticket-ttl-s): 401 with the challenge on the application', async () => {
+    const short = await startTestGateway({ holdMs: 0, ticketTtlS: 1 });
+    try {
+      const bot = new JsonBot({}, `${short.url}/`, 'alice@example.com', 'alice-demo');
+      await bot.signIn();
+      expect((await send({}, 'GET', bot.url(bot.appHref), { Authorization: `Bearer ${bot.token}` })).status).to.equal(200);
+      await new Promise((r) => setTimeout(r, 2200));
+      const late = await send({}, 'GET', bot.url(bot.appHref), { Accept: 'application/json', Authorization: `Bearer ${bot.token}` });
+      expect(late.status).to.equal(401);
+      expect(late.lines.some(([k, v]) => k === 'www-authenticate' && v.startsWith('MsRtcOAuth href='))).to.equal(true);
+    } finally {
+      await short.close();
+    }
+  });
+
   describe('over HTTPS behind --public-url', () => {
     let dir: string;
     let ca: string;
