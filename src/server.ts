@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { parseCorsOrigins, type GatewayConfig } from './config.js';
+import { normalizePublicUrl, parseCorsOrigins, type GatewayConfig } from './config.js';
 import { LocalCoordinator, type Coordinator } from './cluster/coordinator.js';
 import { RedisCoordinator, ReplicaClock, type Replica } from './cluster/redis-coordinator.js';
 import { ReplicatedEventLog } from './cluster/replicated-log.js';
@@ -304,7 +304,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     fallbackCharset: config.fallbackCharset === 'none' ? undefined : config.fallbackCharset,
     attachments,
     ops,
-    ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
+    // Normalized here too: a config given programmatically (the embedded gateway) skips the CLI's parsing.
+    ...(config.publicUrl !== undefined ? { publicUrl: normalizePublicUrl(config.publicUrl) } : {}),
     ...(webClient ? { webClient } : {}),
   };
   // Slow clients: headers and whole requests must arrive in bounded time (checked often

@@ -206,11 +206,26 @@ export function parseDataUri(href: string): { type: string; text: string } | und
   const params = m[1]!.split(';').map((p) => p.trim());
   const type = (params[0] || 'text/plain').toLowerCase();
   const base64 = params.slice(1).some((p) => p.toLowerCase() === 'base64');
-  const payload = m[2]!;
+  const payload = percentDecode(m[2]!); // RFC 2397: `+` is itself
+  return { type, text: base64 ? Buffer.from(payload, 'base64').toString('utf8') : payload };
+}
+
+/**
+ * Percent-decoding that keeps what is not an escape: clients put typed text into data URIs
+ * unencoded (the Windows Store sample sends `data:text/plain,` + the text), so `100%` or a
+ * lone `%zz` is text, not an error, and the message is never dropped.
+ */
+function percentDecode(s: string): string {
   try {
-    const text = base64 ? Buffer.from(decodeURIComponent(payload), 'base64').toString('utf8') : decodeURIComponent(payload); // RFC 2397: `+` is itself
-    return { type, text };
+    return decodeURIComponent(s);
   } catch {
-    return undefined;
+    // Decode runs of valid UTF-8 escapes; anything else stays as sent.
+    return s.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return Buffer.from(run.replace(/%/g, ''), 'hex').toString('latin1');
+      }
+    });
   }
 }

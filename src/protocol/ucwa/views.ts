@@ -58,6 +58,16 @@ export function meView(app: UcwaApp): Resource {
   };
 }
 
+/** me/location (no location is published through the gateway: no `location` property). */
+export function locationView(app: UcwaApp): Resource {
+  return { rel: 'location', href: `${new Hrefs(app.sid).me}/location` };
+}
+
+/** me/phones: the user's phone lines (the gateway knows none, so the collection is empty). */
+export function phonesView(app: UcwaApp): Resource {
+  return { rel: 'phones', href: `${new Hrefs(app.sid).me}/phones` };
+}
+
 export function peopleView(app: UcwaApp): Resource {
   const p = new Hrefs(app.sid).people;
   return {

@@ -16,6 +16,7 @@ import {
   communicationView,
   conversationView,
   invitationView,
+  locationView,
   meView,
   messageView,
   messagingView,
@@ -25,6 +26,7 @@ import {
   participantsView,
   participantView,
   peopleView,
+  phonesView,
   typingParticipantsView,
 } from '../../protocol/ucwa/views.js';
 import { DEFAULT_GROUP_NAME } from '../../engine/identity.js';
@@ -149,6 +151,10 @@ export function ucwaDoor(ctx: TransportContext) {
     if (mime === 'text/plain' || mime === '' || mime === 'application/octet-stream') return { type: 'text/plain', text };
     if (isJsonType(mime) || isXmlType(mime)) {
       // Some clients wrap the text: {"message": "…"} or <input><property name="message">…
+      // Others label plain text with their default type (a transport that sends every body as
+      // application/xml): a body that is not a JSON object or an XML <input> is the text itself.
+      const looksWrapped = isJsonType(mime) ? text.trimStart().startsWith('{') : text.trimStart().startsWith('<');
+      if (!looksWrapped) return { type: 'text/plain', text };
       const input = isJsonType(mime) ? parseJsonInput(text, limits.maxDepth) : parseXmlInput(text, xmlLimits);
       const m = input.str('message') ?? input.str('text') ?? input.str('plainMessage');
       if (m === undefined) throw bad('Send the message as a text/plain or text/html body.');
@@ -271,6 +277,9 @@ export function ucwaDoor(ctx: TransportContext) {
     const [a, b, c, d, e, f] = rest;
     if (rest.length === 0) return send(applicationView(app)), true;
     if (a === 'me' && rest.length === 1) return send(meView(app)), true;
+    // Linked from me once available; the Windows Store sample GETs both while signing in.
+    if (a === 'me' && rest.length === 2 && b === 'location') return send(app.available ? locationView(app) : undefined), true;
+    if (a === 'me' && rest.length === 2 && b === 'phones') return send(phonesView(app)), true;
     if (a === 'people' && rest.length === 1) return send(peopleView(app)), true;
     if (a === 'onlineMeetings'.toLowerCase() && rest.length === 1) return send(onlineMeetingsView(app)), true;
     if (a === 'communication' && rest.length === 1) return send(communicationView(app)), true;
