@@ -49,12 +49,27 @@ function requireTicket(ctx: TransportContext): Handler {
  * arrived before keep running and are answered (ops/shutdown.ts, server.ts).
  */
 function refuseWhileStopping(ctx: TransportContext): Handler {
-  return (_req, res, next) => {
+  return (req, res, next) => {
     if (!ctx.ops.shutdown.shuttingDown) return next();
     res.setHeader('Retry-After', '1');
+    if (ucwaDoorOwns(req)) {
+      sendUcwaError(req, res, 503, { code: 'ServiceUnavailable', subcode: 'None', message: 'The gateway is shutting down: retry in a moment.' });
+      return;
+    }
     sendError(res, 503, SHUTTING_DOWN);
   };
 }
+
+/** Whether the UCWA door owns a request (it answers in its own representation, §10 of the UCWA reference). */
+const ucwaDoorOwns = (req: Request): boolean => isUcwaPath(ucwaPath(req.url).path);
+
+/** A request of the UCWA door over the per-address limit: 429 TooManyRequests in the UCWA representation. */
+const UCWA_THROTTLE = {
+  owns: ucwaDoorOwns,
+  refuse(req: Request, res: Response, retryAfterS: number): void {
+    sendUcwaError(req, res, 429, { code: 'TooManyRequests', subcode: 'None', message: `Too many requests from this address: retry after ${retryAfterS} s.` });
+  },
+};
 
 /** The server's request listener: the CWA paths first, then Express. */
 export function createRequestListener(ctx: TransportContext, opts: { isListening?: () => boolean } = {}): RequestListener {
@@ -84,7 +99,7 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   corsSupport(app, ctx);
   operatorRoutes(app, ctx, opts.isListening ?? (() => true));
   app.use(refuseWhileStopping(ctx));
-  app.use(addressLimit(ctx));
+  app.use(addressLimit(ctx, UCWA_THROTTLE));
 
   // The UCWA door (its own paths, representations and errors), and its answer at the root.
   app.use(ucwaDoor(ctx));
@@ -110,7 +125,7 @@ export function createApp(ctx: TransportContext, requests: RequestLog, opts: { i
   app.all('/', (_req, res) => sendError(res.setHeader('Allow', 'GET, HEAD'), 405, cwaError(ErrorCode.InvalidRequest, 'use GET')));
   app.use((_req, res) => sendError(res, 404, cwaError(ErrorCode.InvalidRequest, 'no such endpoint')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (isUcwaPath(ucwaPath(req.url).path) && !res.headersSent) {
+    if (ucwaDoorOwns(req) && !res.headersSent) {
       // The UCWA door answers in its own representation (§10).
       if (err instanceof StoreUnavailableError) {
         sendUcwaError(req, res, 503, { code: 'ServiceUnavailable', subcode: 'None', message: 'The gateway cannot reach its store: retry in a moment.' }, { 'Retry-After': '1' });

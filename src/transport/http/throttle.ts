@@ -30,12 +30,20 @@ export function sendThrottled(ctx: TransportContext, res: Response, limit: Throt
   sendError(res, 429, throttledError(limit, retryAfterS), ticket);
 }
 
-/** Every request from one client address (IPv6: one /64). */
-export function addressLimit(ctx: TransportContext) {
+/**
+ * Every request from one client address (IPv6: one /64). A request another door owns
+ * (`ownedBy` answers it) is refused in that door's representation.
+ */
+export function addressLimit(ctx: TransportContext, other?: { owns(req: Request): boolean; refuse(req: Request, res: Response, retryAfterS: number): void }) {
   return (req: Request, res: Response, next: NextFunction) => {
     const outcome = ctx.ops.rates.address.take(addressKey(clientAddress(req, ctx.ops.trustProxy)));
-    if (!outcome.ok) return sendThrottled(ctx, res, 'address', outcome.retryAfterS);
-    next();
+    if (outcome.ok) return next();
+    if (other?.owns(req)) {
+      ctx.ops.metrics.throttled.inc({ limit: 'address' });
+      res.setHeader('Retry-After', String(outcome.retryAfterS));
+      return other.refuse(req, res, outcome.retryAfterS);
+    }
+    sendThrottled(ctx, res, 'address', outcome.retryAfterS);
   };
 }
 
