@@ -8,7 +8,7 @@ import type { Session } from './session.js';
 import type { FailureReason } from './outcomes.js';
 import type { CwaEvent, ResponseItem } from './types.js';
 import type { ContactGroupData, ContactInput, ContactList, ContactRecord, GroupRecord, UserDataRequest } from './user-data-types.js';
-import type { ContactListChange, UserDataStore } from '../store/types.js';
+import type { ContactListChange, UserDataStore } from './ports.js';
 
 export interface ContactsListener {
   /** The user's contact list changed (already stored); `out` already holds the contactGroup delta. */

@@ -8,7 +8,7 @@ import { BLOCKED_CONTAINER, Level, levelOfContainer, type LevelValue } from './p
 import type { Session } from './session.js';
 import type { CwaEvent, ResponseItem } from './types.js';
 import type { ContainerMember, ContainerRecord, MemberType, UserDataRequest } from './user-data-types.js';
-import type { UserDataStore } from '../store/types.js';
+import type { UserDataStore } from './ports.js';
 
 /** Where a watcher stands with an owner: the container it matched (if any) and the level that gives. */
 export interface Standing {

@@ -3,7 +3,6 @@
 // and answers with typed responses, and queues typed events through the EventSink.
 // Commands run one at a time (a mutex), so every participant of a conversation sees
 // its events in one order.
-import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import { Serial } from './serial.js';
 import { MemoryUserDataStore } from '../store/memory.js';
@@ -17,58 +16,13 @@ import { ImService } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
 import type { EngineCore, EngineModule } from './module.js';
-import type { Backlog, Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
+import type { Delivery, Directory, DirectoryUser, EventSink, UserDataStore } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
-import type { ConfigurationData, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
+import { USER_DATA_DEFAULTS, type EngineConfig } from './config.js';
+import type { CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
 
-export interface EngineConfig {
-  pollWaitMs: number;
-  sessionTimeoutS: number;
-  ticketTtlS: number;
-  inviteTimeoutS: number;
-  maxMessageLength: number;
-  /** Live sessions one user may hold; initiateSession beyond it fails. */
-  maxSessionsPerUser: number;
-  maxParticipantsPerConference: number;
-  maxConferencesPerSession: number;
-  mpopAcceptS: number;
-  /** How long the log of a session the gateway ended stays readable, so the client can read why. */
-  endedSessionGraceS: number;
-  configuration: ConfigurationData;
-  /**
-   * Unacknowledged events (count, bytes) of a session beyond which IM messages to it are
-   * refused to their sender (18101) rather than queued; none (or the log bound itself):
-   * only the log bound applies.
-   */
-  messageHighWater?: Backlog;
-  /** Presence, contacts, access control and search limits (defaults in USER_DATA_DEFAULTS). */
-  userData?: Partial<UserDataConfig>;
-}
-
-export interface UserDataConfig {
-  searchMaxResults: number;
-  machineIdleS: number;
-  machineAwayS: number;
-  maxContacts: number;
-  maxContainerMembers: number;
-}
-
-export const USER_DATA_DEFAULTS: UserDataConfig = {
-  searchMaxResults: 100,
-  machineIdleS: 300,
-  machineAwayS: 1200,
-  maxContacts: 1000,
-  maxContainerMembers: 1000,
-};
-
-export const DEFAULT_CONFIGURATION: ConfigurationData = {
-  enableAppearOffline: true,
-  composingRefreshS: 60,
-  composingTimeoutS: 120,
-  searchDefaultFunction: 'or',
-  searchDefaultFields: '0100',
-};
+export { DEFAULT_CONFIGURATION, USER_DATA_DEFAULTS, type EngineConfig, type UserDataConfig } from './config.js';
 
 /** What a sign-out everywhere ended. */
 export interface SignOutResult {

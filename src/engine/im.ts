@@ -246,7 +246,7 @@ export class ImService implements EngineModule {
       return { type: 'initiateImSessionAccepted', rid, confId };
     };
     if (!conv || conv.ended) return refuse('conferenceGone');
-    if (session.legOf(conv)) return failed(rid, { refused: 'alreadyJoined' });
+    if (conv.legOf(session)) return failed(rid, { refused: 'alreadyJoined' });
     if (conv.locked) return refuse('conferenceLockedOut');
     if (conv.headcount() + 1 > this.core.config.maxParticipantsPerConference) {
       return failed(rid, { refused: 'tooManyParticipants', max: this.core.config.maxParticipantsPerConference });
@@ -279,7 +279,7 @@ export class ImService implements EngineModule {
     const user = this.core.directory.findByUri(uri);
     if (!user) return 'unknownUser';
     if (blocked.has(uri.toLowerCase())) return 'notSignedIn';
-    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv) && s.ringable !== false);
+    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !conv.legOf(s) && s.ringable !== false);
     if (sessions.length === 0) return 'notSignedIn';
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
     if (free.length === 0) return 'busy';

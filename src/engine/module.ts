@@ -3,7 +3,7 @@
 // start and end and on every tick. Hooks run inside the engine's command mutex.
 import type { Clock } from './clock.js';
 import type { RandomSource } from './random.js';
-import type { EngineConfig } from './engine.js';
+import type { EngineConfig } from './config.js';
 import type { Delivery, Directory } from './ports.js';
 import type { Session } from './session.js';
 
