@@ -15,7 +15,7 @@ import { Networks } from './identity.js';
 import { ImService } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
-import type { EngineCore, EngineModule } from './module.js';
+import { routeRequests, type EngineCore, type EngineModule, type RequestKind, type Routes } from './module.js';
 import type { Delivery, Directory, DirectoryUser, EventSink, UserDataStore } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
@@ -37,6 +37,9 @@ export interface CommandContext {
   session?: Session;
 }
 
+/** The requests the engine handles itself: a session's start and end, and what no module carries out. */
+const SESSION_REQUESTS = { name: 'engine', requests: ['initiateSession', 'terminateSession', 'unsupported'] } as const satisfies { name: string; requests: readonly RequestKind[] };
+
 export interface EngineState {
   sessions: Map<number, Session>;
   byLogin: Map<string, Set<Session>>;
@@ -55,6 +58,8 @@ export class Engine implements EngineCore {
   readonly presence: PresenceService;
   readonly search: SearchService;
   private readonly modules: EngineModule[];
+  /** Each request kind's module, from the modules' declarations. */
+  private readonly routes: Routes;
   private readonly sessions = new Map<number, Session>();
   private readonly byLogin = new Map<string, Set<Session>>();
   private readonly endedLogs = new Map<number, number>(); // sid -> when to remove its log
@@ -86,7 +91,9 @@ export class Engine implements EngineCore {
     this.contacts.listener = this.presence;
     this.acl.listener = this.presence;
     this.search = new SearchService(this, { maxResults: limits.searchMaxResults, defaultFunction: config.configuration.searchDefaultFunction });
-    this.modules = [this.im, this.presence];
+    // Hooks run in this order (a session's initial burst: IM has none, then presence's).
+    this.modules = [this.im, this.presence, this.contacts, this.acl, this.search];
+    this.routes = routeRequests(this.modules, SESSION_REQUESTS);
   }
 
   /** The engine's state (a cluster node's snapshot); `importState` takes it back. */
@@ -218,34 +225,19 @@ export class Engine implements EngineCore {
       return { type: 'requestFailed', rid, error: { refused: 'noSession' } };
     }
     this.touch(session);
-    switch (req.kind) {
-      case 'terminateSession':
-        await this.endSession(session, 'terminated');
-        return { type: 'requestAccepted', rid };
-      case 'conference':
-        return this.im.handle(session, rid, req.confId, req.action);
-      case 'addContact':
-      case 'updateContact':
-      case 'deleteContact':
-      case 'addGroup':
-      case 'updateGroup':
-      case 'deleteGroup':
-        return this.contacts.handle(session, req);
-      case 'publishSelfPresence':
-      case 'publishRawCategories':
-      case 'queryPresence':
-      case 'subscribePresence':
-      case 'unsubscribePresence':
-        return this.presence.handle(session, req);
-      case 'updateContainer':
-      case 'containers':
-      case 'acknowledgeSubscriber':
-        return this.acl.handle(session, req);
-      case 'search':
-        return this.search.handle(session, rid, req.query);
-      case 'unsupported':
-        return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
+    if (req.kind === 'terminateSession') {
+      await this.endSession(session, 'terminated');
+      return { type: 'requestAccepted', rid };
     }
+    if (req.kind === 'unsupported') return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
+    // Every other kind goes to the module that declared it (routeRequests checked there is exactly one).
+    return this.routes.get(req.kind)!.handle!(session, req as never);
+  }
+
+  /** The names of what handles a request kind: 'engine' or the modules declaring it (exactly one, or the engine would not start). */
+  handlersOf(kind: RequestKind): string[] {
+    const declared: Array<{ name: string; requests?: readonly RequestKind[] }> = [SESSION_REQUESTS, ...this.modules];
+    return declared.filter((m) => m.requests?.includes(kind)).map((m) => m.name);
   }
 
   private async initiateSession(ctx: CommandContext, req: Extract<CwaRequest, { kind: 'initiateSession' }>): Promise<ResponseItem> {

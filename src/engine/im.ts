@@ -4,7 +4,7 @@
 // (promote, eject, lock). Invitations ring at every endpoint of the invitee (MPOP).
 import { Conversation, type Invitation, type Leg } from './conversation.js';
 import { refill } from './state-io.js';
-import type { EngineCore, EngineModule } from './module.js';
+import type { EngineCore, EngineModule, RequestOf } from './module.js';
 import type { FailureReason, Outcome } from './outcomes.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
@@ -28,7 +28,9 @@ export interface ImState {
   nextConversation: number;
 }
 
-export class ImService implements EngineModule {
+export class ImService implements EngineModule<'conference'> {
+  readonly name = 'im';
+  readonly requests = ['conference'] as const;
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
@@ -49,7 +51,9 @@ export class ImService implements EngineModule {
     return this.core.clock.now();
   }
 
-  async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
+  async handle(session: Session, req: RequestOf<'conference'>): Promise<ResponseItem> {
+    const rid = req.rid ?? '';
+    const { confId, action } = req;
     const out: Delivery[] = [];
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
     const prepared: Prepared = {

@@ -46,7 +46,8 @@ interface Presentity {
   ephemeral?: Map<string, CategoryRecord>;
 }
 
-type PresenceRequest = Extract<UserDataRequest, { kind: 'publishSelfPresence' | 'publishRawCategories' | 'queryPresence' | 'subscribePresence' | 'unsubscribePresence' }>;
+const PRESENCE_REQUESTS = ['publishSelfPresence', 'publishRawCategories', 'queryPresence', 'subscribePresence', 'unsubscribePresence'] as const;
+type PresenceRequest = Extract<UserDataRequest, { kind: (typeof PRESENCE_REQUESTS)[number] }>;
 
 const catKey = (name: string, instance: number) => `${name}\u0000${instance}`;
 
@@ -68,7 +69,9 @@ export interface PresenceState {
   raw: ReturnType<RawCategories['exportState']>;
 }
 
-export class PresenceService implements EngineModule, ContactsListener, AccessControlListener {
+export class PresenceService implements EngineModule<PresenceRequest['kind']>, ContactsListener, AccessControlListener {
+  readonly name = 'presence';
+  readonly requests = PRESENCE_REQUESTS;
   private readonly endpoints = new Map<number, Endpoint>();
   private readonly presentities = new Map<string, Presentity>();
   /** user key -> endpoints watching that user. */
