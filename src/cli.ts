@@ -7,18 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError, describeOptions, loadConfig, type GatewayConfig } from './config.js';
 import { UserDirectory, UserDirectoryError } from './users/directory.js';
 import { hashPassword } from './users/password.js';
-import type { RunningGateway, startGateway as StartGateway } from './server.js';
+import type { CliIo } from './cli-io.js';
+import type { RunningGateway } from './server.js';
 import { PACKAGE_VERSION } from './version.js';
 
-export interface CliIo {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown; isTTY?: boolean };
-  stdin: AsyncIterable<string | Buffer> & { isTTY?: boolean };
-  env: Record<string, string | undefined>;
-  exit: (code: number) => void;
-  /** Replaces the real server (tests); by default `./server.js` is loaded on demand. */
-  startGateway?: typeof StartGateway;
-}
+export type { CliIo } from './cli-io.js';
 
 /** Bad usage or configuration, as opposed to a failure while running. */
 const EXIT_USAGE = 2;

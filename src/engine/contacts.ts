@@ -2,20 +2,21 @@
 // `contactGroup` event (a full snapshot at session start, then deltas with `action`) to
 // every session of the user.
 import { canonicalUri, DEFAULT_GROUP_NAME, isSipUri, keyOf, SEED } from './identity.js';
-import type { EngineCore } from './module.js';
+import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
 import type { FailureReason } from './outcomes.js';
 import type { CwaEvent, ResponseItem } from './types.js';
 import type { ContactGroupData, ContactInput, ContactList, ContactRecord, GroupRecord, UserDataRequest } from './user-data-types.js';
-import type { ContactListChange, UserDataStore } from '../store/types.js';
+import type { ContactListChange, UserDataStore } from './ports.js';
 
 export interface ContactsListener {
   /** The user's contact list changed (already stored); `out` already holds the contactGroup delta. */
   contactsChanged(session: Session, list: ContactList, before: ContactList, out: Delivery[]): Promise<void>;
 }
 
-type ContactRequest = Extract<UserDataRequest, { kind: 'addContact' | 'updateContact' | 'deleteContact' | 'addGroup' | 'updateGroup' | 'deleteGroup' }>;
+const CONTACT_REQUESTS = ['addContact', 'updateContact', 'deleteContact', 'addGroup', 'updateGroup', 'deleteGroup'] as const;
+type ContactRequest = Extract<UserDataRequest, { kind: (typeof CONTACT_REQUESTS)[number] }>;
 
 /** A failure the backend would report: the request is accepted, then fails on the data channel. */
 class Refused extends Error {
@@ -28,7 +29,9 @@ const refuse = (reason: FailureReason): never => {
   throw new Refused(reason);
 };
 
-export class ContactService {
+export class ContactService implements EngineModule<ContactRequest['kind']> {
+  readonly name = 'contacts';
+  readonly requests = CONTACT_REQUESTS;
   listener?: ContactsListener;
 
   constructor(

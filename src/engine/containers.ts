@@ -2,13 +2,13 @@
 // a watcher falls in, `updateContainer`, the `containers` event, subscribers and
 // `acknowledgeSubscriber`.
 import { canonicalUri, domainOf, isSipUri, keyOf, type Networks, SEED } from './identity.js';
-import type { EngineCore } from './module.js';
+import type { EngineCore, EngineModule } from './module.js';
 import type { Delivery } from './ports.js';
 import { BLOCKED_CONTAINER, Level, levelOfContainer, type LevelValue } from './presence-model.js';
 import type { Session } from './session.js';
 import type { CwaEvent, ResponseItem } from './types.js';
 import type { ContainerMember, ContainerRecord, MemberType, UserDataRequest } from './user-data-types.js';
-import type { UserDataStore } from '../store/types.js';
+import type { UserDataStore } from './ports.js';
 
 /** Where a watcher stands with an owner: the container it matched (if any) and the level that gives. */
 export interface Standing {
@@ -27,7 +27,12 @@ export interface AccessControlLimits {
 
 const SCOPE_ORDER: MemberType[] = ['sameEnterprise', 'federated', 'publicCloud'];
 
-export class AccessControl {
+const ACCESS_REQUESTS = ['updateContainer', 'containers', 'acknowledgeSubscriber'] as const;
+type AccessRequest = Extract<UserDataRequest, { kind: (typeof ACCESS_REQUESTS)[number] }>;
+
+export class AccessControl implements EngineModule<AccessRequest['kind']> {
+  readonly name = 'access control';
+  readonly requests = ACCESS_REQUESTS;
   listener?: AccessControlListener;
 
   constructor(
@@ -74,7 +79,7 @@ export class AccessControl {
     return { level: Level.default };
   }
 
-  async handle(session: Session, req: Extract<UserDataRequest, { kind: 'updateContainer' | 'containers' | 'acknowledgeSubscriber' }>): Promise<ResponseItem> {
+  async handle(session: Session, req: AccessRequest): Promise<ResponseItem> {
     switch (req.kind) {
       case 'containers': {
         const containers = await this.containersOf(session.user.uri);

@@ -2,23 +2,29 @@
 // and each session's leg in it. A conversation is shared by all its legs; each leg
 // sees it under its own session's confId.
 import type { RandomSource } from './random.js';
-import type { Session } from './session.js';
+import type { Leg, Session } from './session.js';
 import type { EscalationMode, ImSessionState, Role } from './types.js';
 
-export interface Leg {
-  session: Session;
-  confId: number;
-  conversation: Conversation;
-  state: ImSessionState;
-  role: Role;
-  /** Set while this leg is an endpoint ringing for an invitation. */
-  invitation?: Invitation;
-  /**
-   * Set when the client asked for this leg's confId in an initiateImSession for another
-   * conversation: from then on the client may mean that one by this confId, so requests on
-   * it are refused unless they can only reach the people that initiateImSession named.
-   */
-  disowned?: DisownedConfId;
+export type { Leg };
+
+// A session's legs (Session.legs, by confId) are this file's: the fields of the Leg that
+// session.ts declares empty.
+declare module './session.js' {
+  interface Leg {
+    session: Session;
+    confId: number;
+    conversation: Conversation;
+    state: ImSessionState;
+    role: Role;
+    /** Set while this leg is an endpoint ringing for an invitation. */
+    invitation?: Invitation;
+    /**
+     * Set when the client asked for this leg's confId in an initiateImSession for another
+     * conversation: from then on the client may mean that one by this confId, so requests on
+     * it are refused unless they can only reach the people that initiateImSession named.
+     */
+    disowned?: DisownedConfId;
+  }
 }
 
 export interface DisownedConfId {
@@ -112,6 +118,12 @@ export class Conversation {
   involves(uri: string): boolean {
     const u = uri.toLowerCase();
     return this.invitations.has(u) || this.connected().some((l) => l.session.user.uri.toLowerCase() === u);
+  }
+
+  /** The leg `session` holds in this conversation, if any. */
+  legOf(session: Session): Leg | undefined {
+    for (const leg of session.legs.values()) if (leg.conversation === this) return leg;
+    return undefined;
   }
 
   makeFocusUri(organizer: string, random: RandomSource): string {

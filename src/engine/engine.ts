@@ -3,7 +3,6 @@
 // and answers with typed responses, and queues typed events through the EventSink.
 // Commands run one at a time (a mutex), so every participant of a conversation sees
 // its events in one order.
-import type { UserDataStore } from '../store/types.js';
 import { refill } from './state-io.js';
 import { Serial } from './serial.js';
 import { MemoryUserDataStore } from '../store/memory.js';
@@ -16,59 +15,14 @@ import { Networks } from './identity.js';
 import { ImService } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
-import type { EngineCore, EngineModule } from './module.js';
-import type { Backlog, Delivery, Directory, DirectoryUser, EventSink } from './ports.js';
+import { routeRequests, type EngineCore, type EngineModule, type RequestKind, type Routes } from './module.js';
+import type { Delivery, Directory, DirectoryUser, EventSink, UserDataStore } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
-import type { ConfigurationData, CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
+import { USER_DATA_DEFAULTS, type EngineConfig } from './config.js';
+import type { CwaEvent, CwaRequest, ResponseItem, SessionEndReason } from './types.js';
 
-export interface EngineConfig {
-  pollWaitMs: number;
-  sessionTimeoutS: number;
-  ticketTtlS: number;
-  inviteTimeoutS: number;
-  maxMessageLength: number;
-  /** Live sessions one user may hold; initiateSession beyond it fails. */
-  maxSessionsPerUser: number;
-  maxParticipantsPerConference: number;
-  maxConferencesPerSession: number;
-  mpopAcceptS: number;
-  /** How long the log of a session the gateway ended stays readable, so the client can read why. */
-  endedSessionGraceS: number;
-  configuration: ConfigurationData;
-  /**
-   * Unacknowledged events (count, bytes) of a session beyond which IM messages to it are
-   * refused to their sender (18101) rather than queued; none (or the log bound itself):
-   * only the log bound applies.
-   */
-  messageHighWater?: Backlog;
-  /** Presence, contacts, access control and search limits (defaults in USER_DATA_DEFAULTS). */
-  userData?: Partial<UserDataConfig>;
-}
-
-export interface UserDataConfig {
-  searchMaxResults: number;
-  machineIdleS: number;
-  machineAwayS: number;
-  maxContacts: number;
-  maxContainerMembers: number;
-}
-
-export const USER_DATA_DEFAULTS: UserDataConfig = {
-  searchMaxResults: 100,
-  machineIdleS: 300,
-  machineAwayS: 1200,
-  maxContacts: 1000,
-  maxContainerMembers: 1000,
-};
-
-export const DEFAULT_CONFIGURATION: ConfigurationData = {
-  enableAppearOffline: true,
-  composingRefreshS: 60,
-  composingTimeoutS: 120,
-  searchDefaultFunction: 'or',
-  searchDefaultFields: '0100',
-};
+export { DEFAULT_CONFIGURATION, USER_DATA_DEFAULTS, type EngineConfig, type UserDataConfig } from './config.js';
 
 /** What a sign-out everywhere ended. */
 export interface SignOutResult {
@@ -82,6 +36,9 @@ export interface CommandContext {
   /** The session the batch names (`sid`), if any; set by initiateSession for the rest of the batch. */
   session?: Session;
 }
+
+/** The requests the engine handles itself: a session's start and end, and what no module carries out. */
+const SESSION_REQUESTS = { name: 'engine', requests: ['initiateSession', 'terminateSession', 'unsupported'] } as const satisfies { name: string; requests: readonly RequestKind[] };
 
 export interface EngineState {
   sessions: Map<number, Session>;
@@ -101,6 +58,8 @@ export class Engine implements EngineCore {
   readonly presence: PresenceService;
   readonly search: SearchService;
   private readonly modules: EngineModule[];
+  /** Each request kind's module, from the modules' declarations. */
+  private readonly routes: Routes;
   private readonly sessions = new Map<number, Session>();
   private readonly byLogin = new Map<string, Set<Session>>();
   private readonly endedLogs = new Map<number, number>(); // sid -> when to remove its log
@@ -132,7 +91,9 @@ export class Engine implements EngineCore {
     this.contacts.listener = this.presence;
     this.acl.listener = this.presence;
     this.search = new SearchService(this, { maxResults: limits.searchMaxResults, defaultFunction: config.configuration.searchDefaultFunction });
-    this.modules = [this.im, this.presence];
+    // Hooks run in this order (a session's initial burst: IM has none, then presence's).
+    this.modules = [this.im, this.presence, this.contacts, this.acl, this.search];
+    this.routes = routeRequests(this.modules, SESSION_REQUESTS);
   }
 
   /** The engine's state (a cluster node's snapshot); `importState` takes it back. */
@@ -264,34 +225,19 @@ export class Engine implements EngineCore {
       return { type: 'requestFailed', rid, error: { refused: 'noSession' } };
     }
     this.touch(session);
-    switch (req.kind) {
-      case 'terminateSession':
-        await this.endSession(session, 'terminated');
-        return { type: 'requestAccepted', rid };
-      case 'conference':
-        return this.im.handle(session, rid, req.confId, req.action);
-      case 'addContact':
-      case 'updateContact':
-      case 'deleteContact':
-      case 'addGroup':
-      case 'updateGroup':
-      case 'deleteGroup':
-        return this.contacts.handle(session, req);
-      case 'publishSelfPresence':
-      case 'publishRawCategories':
-      case 'queryPresence':
-      case 'subscribePresence':
-      case 'unsubscribePresence':
-        return this.presence.handle(session, req);
-      case 'updateContainer':
-      case 'containers':
-      case 'acknowledgeSubscriber':
-        return this.acl.handle(session, req);
-      case 'search':
-        return this.search.handle(session, rid, req.query);
-      case 'unsupported':
-        return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
+    if (req.kind === 'terminateSession') {
+      await this.endSession(session, 'terminated');
+      return { type: 'requestAccepted', rid };
     }
+    if (req.kind === 'unsupported') return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
+    // Every other kind goes to the module that declared it (routeRequests checked there is exactly one).
+    return this.routes.get(req.kind)!.handle!(session, req as never);
+  }
+
+  /** The names of what handles a request kind: 'engine' or the modules declaring it (exactly one, or the engine would not start). */
+  handlersOf(kind: RequestKind): string[] {
+    const declared: Array<{ name: string; requests?: readonly RequestKind[] }> = [SESSION_REQUESTS, ...this.modules];
+    return declared.filter((m) => m.requests?.includes(kind)).map((m) => m.name);
   }
 
   private async initiateSession(ctx: CommandContext, req: Extract<CwaRequest, { kind: 'initiateSession' }>): Promise<ResponseItem> {

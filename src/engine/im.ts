@@ -4,7 +4,7 @@
 // (promote, eject, lock). Invitations ring at every endpoint of the invitee (MPOP).
 import { Conversation, type Invitation, type Leg } from './conversation.js';
 import { refill } from './state-io.js';
-import type { EngineCore, EngineModule } from './module.js';
+import type { EngineCore, EngineModule, RequestOf } from './module.js';
 import type { FailureReason, Outcome } from './outcomes.js';
 import type { Delivery } from './ports.js';
 import type { Session } from './session.js';
@@ -28,7 +28,9 @@ export interface ImState {
   nextConversation: number;
 }
 
-export class ImService implements EngineModule {
+export class ImService implements EngineModule<'conference'> {
+  readonly name = 'im';
+  readonly requests = ['conference'] as const;
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
@@ -49,7 +51,9 @@ export class ImService implements EngineModule {
     return this.core.clock.now();
   }
 
-  async handle(session: Session, rid: string, confId: number, action: ConferenceAction): Promise<ResponseItem> {
+  async handle(session: Session, req: RequestOf<'conference'>): Promise<ResponseItem> {
+    const rid = req.rid ?? '';
+    const { confId, action } = req;
     const out: Delivery[] = [];
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
     const prepared: Prepared = {
@@ -246,7 +250,7 @@ export class ImService implements EngineModule {
       return { type: 'initiateImSessionAccepted', rid, confId };
     };
     if (!conv || conv.ended) return refuse('conferenceGone');
-    if (session.legOf(conv)) return failed(rid, { refused: 'alreadyJoined' });
+    if (conv.legOf(session)) return failed(rid, { refused: 'alreadyJoined' });
     if (conv.locked) return refuse('conferenceLockedOut');
     if (conv.headcount() + 1 > this.core.config.maxParticipantsPerConference) {
       return failed(rid, { refused: 'tooManyParticipants', max: this.core.config.maxParticipantsPerConference });
@@ -279,7 +283,7 @@ export class ImService implements EngineModule {
     const user = this.core.directory.findByUri(uri);
     if (!user) return 'unknownUser';
     if (blocked.has(uri.toLowerCase())) return 'notSignedIn';
-    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !s.legOf(conv) && s.ringable !== false);
+    const sessions = this.core.sessionsOf(user.login).filter((s) => s !== inviter.session && !conv.legOf(s) && s.ringable !== false);
     if (sessions.length === 0) return 'notSignedIn';
     const free = sessions.filter((s) => s.legs.size < this.core.config.maxConferencesPerSession);
     if (free.length === 0) return 'busy';

@@ -1,11 +1,40 @@
 // How a domain area (IM conversations, presence, contacts …) plugs into the engine:
-// it sees the engine through EngineCore, and the engine calls its hooks at session
-// start and end and on every tick. Hooks run inside the engine's command mutex.
+// it sees the engine through EngineCore, declares the request kinds it handles (the
+// engine routes each kind to the one module that declares it), and the engine calls its
+// hooks at session start and end, after a batch and on every tick. Hooks and handlers run
+// inside the engine's command mutex.
 import type { Clock } from './clock.js';
 import type { RandomSource } from './random.js';
-import type { EngineConfig } from './engine.js';
+import type { EngineConfig } from './config.js';
 import type { Delivery, Directory } from './ports.js';
 import type { Session } from './session.js';
+import type { CwaRequest, ResponseItem } from './types.js';
+
+export type RequestKind = CwaRequest['kind'];
+export type RequestOf<K extends RequestKind> = Extract<CwaRequest, { kind: K }>;
+
+/** Every request kind (the compiler keeps the list complete and exact). */
+export const REQUEST_KINDS = Object.keys({
+  initiateSession: true,
+  terminateSession: true,
+  conference: true,
+  addContact: true,
+  updateContact: true,
+  deleteContact: true,
+  addGroup: true,
+  updateGroup: true,
+  deleteGroup: true,
+  publishSelfPresence: true,
+  publishRawCategories: true,
+  queryPresence: true,
+  subscribePresence: true,
+  unsubscribePresence: true,
+  updateContainer: true,
+  containers: true,
+  acknowledgeSubscriber: true,
+  search: true,
+  unsupported: true,
+} satisfies Record<RequestKind, true>) as RequestKind[];
 
 export interface EngineCore {
   readonly clock: Clock;
@@ -23,7 +52,13 @@ export interface EngineCore {
   blocks(ownerUri: string, otherUri: string): Promise<boolean>;
 }
 
-export interface EngineModule {
+export interface EngineModule<K extends RequestKind = RequestKind> {
+  /** The module's name in messages (a kind claimed twice, …). */
+  readonly name: string;
+  /** The request kinds this module handles; each kind is handled by exactly one module. */
+  readonly requests?: readonly K[];
+  /** Carries out a request of a kind the module declared, in a live session (already touched). */
+  handle?(session: Session, req: RequestOf<K>): Promise<ResponseItem>;
   /** Adds the module's initial events of a new session to `out` (after configuration). */
   onSessionStart?(session: Session, out: Delivery[]): Promise<void> | void;
   /** The session is ending: release what it holds, tell others (its own log is closing). */
@@ -32,4 +67,35 @@ export interface EngineModule {
   afterBatch?(out: Delivery[]): Promise<void> | void;
   /** Called about once a second with the engine's time. */
   tick?(now: number, out: Delivery[]): Promise<void> | void;
+}
+
+/** A request kind's handler: the module that declared it. */
+export type Routes = Map<RequestKind, EngineModule>;
+
+/**
+ * The routing table of `modules`' declarations, with `own` the kinds the engine handles
+ * itself (sessions). Throws when a kind is declared twice, by no one, or by a module
+ * that cannot handle requests: a module seam that does not add up never starts.
+ */
+export function routeRequests(modules: readonly EngineModule[], own: { name: string; requests: readonly RequestKind[] }): Routes {
+  const routes: Routes = new Map();
+  const claimed = new Map<RequestKind, string[]>();
+  const claim = (kind: RequestKind, name: string) => claimed.set(kind, [...(claimed.get(kind) ?? []), name]);
+  for (const kind of own.requests) claim(kind, own.name);
+  for (const m of modules) {
+    if (m.requests && m.requests.length > 0 && !m.handle) throw new Error(`engine module ${m.name} declares requests (${m.requests.join(', ')}) but has no handle()`);
+    for (const kind of m.requests ?? []) {
+      claim(kind, m.name);
+      routes.set(kind, m);
+    }
+  }
+  const problems: string[] = [];
+  for (const kind of REQUEST_KINDS) {
+    const by = claimed.get(kind) ?? [];
+    if (by.length === 0) problems.push(`${kind} is handled by no module`);
+    else if (by.length > 1) problems.push(`${kind} is handled by ${by.join(' and ')}`);
+  }
+  for (const kind of claimed.keys()) if (!REQUEST_KINDS.includes(kind)) problems.push(`${kind} is not a request kind`);
+  if (problems.length > 0) throw new Error(`engine modules: ${problems.join('; ')}`);
+  return routes;
 }

@@ -3,7 +3,7 @@
 // and who sees what of it: `selfPresence` to the user's own sessions, `userPresence` to
 // watchers (queries, session subscriptions, subscribed contacts), filtered by the container
 // each watcher falls in. Also the order of the initial burst of a new session.
-import type { UserDataStore } from '../store/types.js';
+import type { UserDataStore } from './ports.js';
 import { refill } from './state-io.js';
 import type { AccessControl, AccessControlListener, Standing } from './containers.js';
 import type { ContactService, ContactsListener } from './contacts.js';
@@ -27,6 +27,7 @@ import {
   PERSISTENT_CATEGORIES,
   readState,
 } from './presence-model.js';
+import type { Endpoint } from './presence-endpoint.js';
 import { RawCategories } from './raw-categories.js';
 import type { Session } from './session.js';
 import type { CwaEvent, ResponseItem } from './types.js';
@@ -38,30 +39,6 @@ export interface PresenceConfig {
   enableAppearOffline: boolean;
 }
 
-/**
- * One signed-in session as a presence endpoint and a watcher. Its collections are made on
- * first use: most sessions subscribe to no one and ask for no raw category, and an empty
- * Map or Set costs about 170 bytes of heap, per session, for as long as the session lives.
- */
-export interface Endpoint {
-  session: Session;
-  /** Last time `UA=true` (or the session start) showed the user active. */
-  lastActive: number;
-  /** A machine state the session published itself; wins until the next `UA=true`. */
-  explicitMachine?: number;
-  machine: number;
-  /** Session subscriptions (subscribePresence), by user key. */
-  explicit?: Set<string>;
-  /** Subscriptions that follow the contact list (autoSubscribePresenceForContacts). */
-  fromContacts?: Set<string>;
-  /** Signature of the last userPresence / userRawCategories sent, per watched user. */
-  lastSent?: Map<string, string>;
-  lastRawSent?: Map<string, string>;
-  lastSelf?: string;
-  /** The raw categories the session asked for (none: undefined). */
-  rawFilter?: Set<string>;
-}
-
 /** What a signed-in user has published that does not outlive their last session. */
 interface Presentity {
   userState?: { availability: number; activity: XmlFragment[] };
@@ -69,7 +46,8 @@ interface Presentity {
   ephemeral?: Map<string, CategoryRecord>;
 }
 
-type PresenceRequest = Extract<UserDataRequest, { kind: 'publishSelfPresence' | 'publishRawCategories' | 'queryPresence' | 'subscribePresence' | 'unsubscribePresence' }>;
+const PRESENCE_REQUESTS = ['publishSelfPresence', 'publishRawCategories', 'queryPresence', 'subscribePresence', 'unsubscribePresence'] as const;
+type PresenceRequest = Extract<UserDataRequest, { kind: (typeof PRESENCE_REQUESTS)[number] }>;
 
 const catKey = (name: string, instance: number) => `${name}\u0000${instance}`;
 
@@ -91,7 +69,9 @@ export interface PresenceState {
   raw: ReturnType<RawCategories['exportState']>;
 }
 
-export class PresenceService implements EngineModule, ContactsListener, AccessControlListener {
+export class PresenceService implements EngineModule<PresenceRequest['kind']>, ContactsListener, AccessControlListener {
+  readonly name = 'presence';
+  readonly requests = PRESENCE_REQUESTS;
   private readonly endpoints = new Map<number, Endpoint>();
   private readonly presentities = new Map<string, Presentity>();
   /** user key -> endpoints watching that user. */

@@ -3,14 +3,14 @@
 // falls in that container and asked for the category name in categoryEventFilter.
 // `static` ones are kept in the store; `user`, `endpoint` and `time` ones live in memory
 // until the user signs out, the publishing session ends, or `expires` passes.
-import type { UserDataStore } from '../store/types.js';
+import type { UserDataStore } from './ports.js';
 import { refill } from './state-io.js';
 import type { Standing } from './containers.js';
 import { digestOf } from './hash.js';
 import { isoTime, keyOf, type Networks } from './identity.js';
 import type { EngineCore } from './module.js';
 import type { Delivery } from './ports.js';
-import type { Endpoint } from './presence.js';
+import type { Endpoint } from './presence-endpoint.js';
 import { Level } from './presence-model.js';
 import type { Outcome } from './outcomes.js';
 import type { RawCategoryInput, RawCategoryRecord } from './user-data-types.js';

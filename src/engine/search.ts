@@ -1,6 +1,6 @@
 // Directory search: firstName / lastName / displayName / emailAlias, combined with and|or,
 // prefix matches without case, capped at a configurable number of results.
-import type { EngineCore } from './module.js';
+import type { EngineCore, EngineModule, RequestOf } from './module.js';
 import type { DirectoryUser } from './ports.js';
 import type { Session } from './session.js';
 import type { ResponseItem } from './types.js';
@@ -29,10 +29,14 @@ const FIELDS: Record<'firstName' | 'lastName' | 'displayName' | 'emailAlias', (u
   },
 };
 
-export class SearchService {
+export class SearchService implements EngineModule<'search'> {
+  readonly name = 'search';
+  readonly requests = ['search'] as const;
+
   constructor(private readonly core: EngineCore, private readonly config: SearchConfig) {}
 
-  async handle(session: Session, rid: string, query: SearchInput): Promise<ResponseItem> {
+  async handle(session: Session, req: RequestOf<'search'>): Promise<ResponseItem> {
+    const { rid, query } = req;
     const terms = (Object.keys(FIELDS) as Array<keyof typeof FIELDS>).flatMap((field) =>
       query[field].map((v) => v.trim().toLowerCase()).filter((v) => v !== '').map((v) => ({ test: FIELDS[field], value: v })),
     );

@@ -6,8 +6,14 @@
 // GATEWAY_CONF_IDS_FROM, where the gateway numbers what the client did not number
 // (incoming invitations, and a replacement for a requested confId it cannot grant).
 import type { DirectoryUser } from './ports.js';
-import type { Conversation, Leg } from './conversation.js';
 import type { SessionOptions } from './types.js';
+
+/**
+ * A session's part in one IM conversation. A session holds its legs by confId and never
+ * looks inside them: conversation.ts declares their fields (declaration merging), so this
+ * file needs nothing of conversations and conversations depend on sessions, not both ways.
+ */
+export interface Leg {}
 
 /** confIds above this are the gateway's own choices; a client counting from 1 stays below it. */
 export const GATEWAY_CONF_IDS_FROM = 1_000_000;
@@ -65,10 +71,5 @@ export class Session {
     // A snapshot written before the two ranges existed holds no maxGatewayConfId.
     this.maxGatewayConfId = Math.max(this.maxGatewayConfId ?? GATEWAY_CONF_IDS_FROM, GATEWAY_CONF_IDS_FROM) + 1;
     return this.maxGatewayConfId;
-  }
-
-  legOf(conv: Conversation): Leg | undefined {
-    for (const leg of this.legs.values()) if (leg.conversation === conv) return leg;
-    return undefined;
   }
 }

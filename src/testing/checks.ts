@@ -3,7 +3,6 @@
 import { DocumentSchema } from '../protocol/schema.js';
 import type { XNode } from '../protocol/xml-tree.js';
 import { Bindings, matchTemplate, Mismatch, render } from './match.js';
-import type { ReplaySocket } from './replay-ws.js';
 import { RECORD, type Expectation } from './transcript.js';
 
 let schemas: { responses: DocumentSchema; events: DocumentSchema; frames: DocumentSchema } | undefined;
@@ -41,8 +40,18 @@ export function checkDeliveryContract(root: XNode, query: string): void {
   }
 }
 
+/** Where a WebSocket stands in its event stream (replay-ws.ts's ReplaySocket keeps it). */
+export interface FrameCursor {
+  /** The Sid the socket attached with, as sent. */
+  readonly sid: string | undefined;
+  /** No event frame read yet (the first may be empty, its ackId the head). */
+  first: boolean;
+  /** The eid the next event frame continues from. */
+  cursor: number;
+}
+
 /** The delivery contract every event frame must keep: the socket's Sid, eids on from the last frame (or the attach AckId). */
-export function checkFrameContract(root: XNode, s: ReplaySocket): void {
+export function checkFrameContract(root: XNode, s: FrameCursor): void {
   if (s.sid !== undefined && root.attrs.sid !== s.sid) throw new Mismatch('frame/cwaEvents/@sid', `delivery contract: attached with Sid ${s.sid}, frame has sid="${root.attrs.sid}"`);
   const first = s.first;
   s.first = false;

@@ -1,7 +1,7 @@
 // `cwa-gateway replay` (and `record`): the command-line side of src/testing.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { CliIo } from '../cli.js';
+import type { CliIo } from '../cli-io.js';
 import { UserDirectoryError } from '../users/directory.js';
 import { REPORTERS, junit, specLine, summary, tap, type ReporterName } from './report.js';
 import { replay } from './run.js';

@@ -1,6 +1,6 @@
 // `cwa-gateway record`: a recording reverse proxy, written as one transcript when stopped.
 import { writeFile } from 'node:fs/promises';
-import type { CliIo } from '../cli.js';
+import type { CliIo } from '../cli-io.js';
 import { parseArgs, positiveInteger, UsageError } from './cli.js';
 import { record } from './record.js';
 
