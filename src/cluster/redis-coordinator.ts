@@ -642,25 +642,14 @@ export class RedisCoordinator implements Coordinator {
   }
 
   private async applyEnvelope(env: Envelope): Promise<void> {
-    const { state, clock, random } = this.replica;
-    clock.advanceTo(env.now);
-    random.reseed(env.seed);
-    let result: unknown;
-    let error: unknown;
-    try {
-      result = await state.apply(env.c);
-      // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
-      await state.engine.exclusive(async () => undefined);
-    } catch (err) {
-      error = err;
-      this.opts.logger.error({ err, command: env.c.t }, 'cluster: a command failed');
-    }
+    const { result, error } = await applyEnvelope(this.replica, env);
+    if (error !== undefined) this.opts.logger.error({ err: error, command: env.c.t }, 'cluster: a command failed');
     if (env.c.t === 'tick') this.lastTickAt = Math.max(this.lastTickAt, env.now);
     const p = this.pending.get(env.o);
     if (p) {
       clearTimeout(p.timer);
       this.pending.delete(env.o);
-      if (error) p.reject(error);
+      if (error !== undefined) p.reject(error);
       else p.resolve(result);
     }
   }
@@ -671,6 +660,36 @@ export class RedisCoordinator implements Coordinator {
     for (const w of this.syncWaiters) (this.applied >= w.seq ? w.resolve() : still.push(w));
     this.syncWaiters = still;
   }
+}
+
+/**
+ * Applies one command of the stream to a replica, at the command's time and with its seed:
+ * what every node does with every command (the apply-rate bench replays a stream through it).
+ */
+export async function applyEnvelope(replica: Replica, env: Envelope): Promise<{ result?: unknown; error?: unknown }> {
+  const { state, clock, random } = replica;
+  clock.advanceTo(env.now);
+  random.reseed(env.seed);
+  try {
+    const result = await state.apply(env.c);
+    // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
+    await state.engine.exclusive(async () => undefined);
+    return { result };
+  } catch (error) {
+    return { error: error ?? new Error('a command failed') };
+  }
+}
+
+/**
+ * Applies commands of the stream in order (what one read of the stream returned), calling
+ * `each` with every command's outcome as it is applied.
+ */
+export async function applyStream(
+  replica: Replica,
+  envs: readonly Envelope[],
+  each: (env: Envelope, outcome: { result?: unknown; error?: unknown }) => void,
+): Promise<void> {
+  for (const env of envs) each(env, await applyEnvelope(replica, env));
 }
 
 /** The replica a node serves from (benchmarks and tests look inside). */
