@@ -1,6 +1,7 @@
 // npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,peer] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
 //                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 500]
+//                  [--apply-pairs 50] [--apply-rounds 400]
 // --peer adds the peer workload: Prosody and the gateway under one load driver, back to back
 // (bench/workloads/peer.ts); `--only peer` runs it alone.
 // Runs each workload `reps` times on fresh server processes, prints medians as Markdown
@@ -13,6 +14,7 @@ import { medianOf } from './stats.js';
 import { commandChannel, type CommandChannelRun } from './workloads/command-channel.js';
 import { endToEnd, type EndToEndRun } from './workloads/end-to-end.js';
 import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
+import { applyRate, type ApplyRateRun } from './workloads/apply-rate.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
 import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
 
@@ -40,6 +42,8 @@ interface Settings {
   peerDir: string;
   peerPairs: number;
   peerIdle: number;
+  applyPairs: number;
+  applyRounds: number;
 }
 
 interface LoadFigure { reqPerSec: number; p50: number; p99: number; runs: number[] }
@@ -65,6 +69,8 @@ export interface BenchResults {
   };
   /** Why the peer workload did not run. */
   peerSkipped?: string;
+  /** One replica replaying a recorded command stream (no HTTP, no Redis): the cluster's ceiling. */
+  apply?: ApplyRateRun & { loadAvg: number[] };
   elapsedS: number;
 }
 
@@ -76,7 +82,7 @@ function parseArgs(argv: string[]): Settings {
   };
   const flags = new Set(['--quick', '--peer']);
   const known = new Set([...flags, '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store', '--cluster-redis', '--cluster-pairs',
-    '--peer-dir', '--peer-pairs', '--peer-idle']);
+    '--peer-dir', '--peer-pairs', '--peer-idle', '--apply-pairs', '--apply-rounds']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
     if (!flags.has(argv[i]!)) i++;
@@ -96,10 +102,12 @@ function parseArgs(argv: string[]): Settings {
     sizeWarmupS: 0.5,
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
-    only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster').split(',')),
+    only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster,apply').split(',')),
     peerDir: value('--peer-dir') ?? defaultPeerDir(),
     peerPairs: Number(value('--peer-pairs') ?? 50),
     peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 500)),
+    applyPairs: Number(value('--apply-pairs') ?? 50),
+    applyRounds: Number(value('--apply-rounds') ?? (quick ? 100 : 400)),
     json: value('--json'),
     store: value('--store') ?? 'embedded',
     clusterRedis: value('--cluster-redis') ?? 'redis://127.0.0.1:6379/14',
@@ -108,6 +116,8 @@ function parseArgs(argv: string[]): Settings {
   if (argv.includes('--peer')) settings.only.add('peer');
   positive('--reps', settings.reps);
   positive('--peer-pairs', settings.peerPairs);
+  if (!Number.isInteger(positive('--apply-pairs', settings.applyPairs))) throw new Error(`--apply-pairs: ${settings.applyPairs} is not an integer`);
+  if (!Number.isInteger(positive('--apply-rounds', settings.applyRounds))) throw new Error(`--apply-rounds: ${settings.applyRounds} is not an integer`);
   if (!Number.isInteger(settings.peerIdle) || settings.peerIdle < 0) throw new Error(`--peer-idle: expected a count, got ${settings.peerIdle}`);
   positive('--command-seconds', settings.commandS);
   positive('--e2e-seconds', settings.endToEndS);
@@ -117,7 +127,7 @@ function parseArgs(argv: string[]): Settings {
   return settings;
 }
 
-const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster', 'peer'];
+const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster', 'apply', 'peer'];
 
 function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): LoadFigure {
   return {
@@ -238,6 +248,12 @@ async function main(): Promise<void> {
       results.cluster.push({ setup, nodes, rows: await endToEndFigures(`cluster: ${setup}`, endToEnd, flags, nodes, s.clusterPairs) });
     }
     await dropBenchKeys(s.clusterRedis, `bench:${process.pid}:`);
+  }
+
+  if (s.only.has('apply')) {
+    progress(`apply rate: ${s.applyPairs} pairs, ${s.applyRounds} rounds recorded, replayed ${s.reps + 1} times`);
+    const run = await applyRate({ pairs: s.applyPairs, rounds: s.applyRounds, reps: Math.max(3, s.reps) });
+    results.apply = { ...run, loadAvg: os.loadavg() };
   }
 
   if (s.only.has('peer')) await peerWorkload(s, results);

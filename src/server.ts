@@ -161,6 +161,32 @@ export function engineConfigOf(config: GatewayConfig): EngineConfig {
   };
 }
 
+/**
+ * Builds empty replicas of a cluster node's state (at start, when the cluster starts over;
+ * the apply-rate bench replays a recorded command stream into one).
+ */
+export function replicaFactory(
+  config: GatewayConfig,
+  users: Directory,
+  metrics: GatewayMetrics = new GatewayMetrics({ processMetrics: false }),
+  onOverflow: (sid: number) => void = () => undefined,
+): () => Replica {
+  const limits = { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes };
+  const engineConfig = engineConfigOf(config);
+  return (): Replica => {
+    const replicaClock = new ReplicaClock();
+    const random = new SeededRandom();
+    const logs = new MemoryEventLog(limits, overflowRecord(config.xmlLayout));
+    const local = new MeteredEventLog(logs, metrics, onOverflow);
+    const store = new MemoryUserDataStore();
+    const sink = new LogEventSink(local, config.xmlLayout);
+    const engine = new Engine(users, sink, replicaClock, engineConfig, store, random);
+    const state = new GatewayState(engine, local, new RidCache(config.ridCacheSize, undefined, config.ridCacheMaxBytes), DOORS);
+    sink.ucwa = state.ucwaRendering();
+    return { state, clock: replicaClock, random, logs, store };
+  };
+}
+
 /** Builds a gateway without listening (tests listen on an ephemeral port themselves). */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const clock = deps.clock ?? systemClock;
@@ -214,18 +240,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       if (downSince !== undefined) logger.info({ redis: target, outageMs: Date.now() - downSince }, 'Redis reachable again');
       downSince = undefined;
     });
-    const makeReplica = (): Replica => {
-      const replicaClock = new ReplicaClock();
-      const random = new SeededRandom();
-      const logs = new MemoryEventLog(limits, overflowRecord(config.xmlLayout));
-      const local = new MeteredEventLog(logs, metrics, onOverflow);
-      const store = new MemoryUserDataStore();
-      const sink = new LogEventSink(local, config.xmlLayout);
-      const engine = new Engine(deps.users, sink, replicaClock, engineConfig, store, random);
-      const state = new GatewayState(engine, local, ridCacheOf(), DOORS);
-      sink.ucwa = state.ucwaRendering();
-      return { state, clock: replicaClock, random, logs, store };
-    };
+    const makeReplica = replicaFactory(config, deps.users, metrics, onOverflow);
     cluster = new RedisCoordinator({
       redis,
       reader,

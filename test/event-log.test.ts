@@ -50,6 +50,19 @@ export function eventLogContract(name: string, make: (limits: { maxEvents: numbe
       expect(await log.read(1, 1, 10)).to.have.property('events').with.length(1);
     });
 
+    it('acknowledges at once where it can as read(sid, ackId, 0) does: drops, clamps to the head, refuses an older cursor', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      if (!log.acknowledge) return expect(log.acknowledge, 'only logs that can answer at once offer it').to.equal(undefined);
+      await log.open(1);
+      await log.append(1, [rec('a'), rec('b'), rec('c')]);
+      expect(log.acknowledge(1, 2)).to.equal(3);
+      expect(await log.backlog?.(1)).to.deep.equal({ events: 1, bytes: '<c eid="3"/>'.length });
+      expect(log.acknowledge(1, 1), 'older than what it acknowledged').to.equal(undefined);
+      expect(log.acknowledge(1, 50), 'beyond the head: the head').to.equal(3);
+      expect(log.position?.(1)).to.deep.equal({ head: 3, acked: 3 });
+      expect(log.acknowledge(2, 1), 'an unknown log').to.equal(undefined);
+    });
+
     it('overflows on count: keeps what it had, appends the terminal event, refuses more', async () => {
       const log = make({ maxEvents: 3, maxBytes: 100_000 });
       await log.open(1);

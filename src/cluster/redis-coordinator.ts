@@ -437,26 +437,42 @@ export class RedisCoordinator implements Coordinator {
           else if (Number(seq ?? 0) < this.applied) this.wentBack = Number(seq ?? 0);
           continue;
         }
+        // The entries of one read are applied as one run: parsed first, then applied in order
+        // (applyStream), counted once.
+        const envs: Envelope[] = [];
+        const seqs: number[] = [];
+        const before = this.applied;
+        let last = before;
+        let trimmedAt: number | undefined;
         for (const [id, fields] of res[0]![1]) {
           const seq = Number(id.slice(id.indexOf('-') + 1));
-          if (seq !== this.applied + 1) {
-            // Trimmed past this node (it was slow or away): continue from the snapshot.
-            logger.warn({ applied: this.applied, next: seq }, 'cluster: the stream was trimmed past this node; loading the snapshot');
-            await this.loadSnapshotOf(this.epoch!, true);
+          if (seq !== last + 1) {
+            trimmedAt = seq;
             break;
           }
+          last = seq;
           const raw = fields[fields.indexOf('c') + 1];
-          let env: Envelope | undefined;
           try {
-            env = JSON.parse(raw ?? '') as Envelope;
+            envs.push(JSON.parse(raw ?? '') as Envelope);
+            seqs.push(seq);
           } catch {
             // Every node fails on it alike, so passing over it keeps them equal; stopping would wedge them.
             logger.error({ seq }, 'cluster: an unreadable command in the stream was passed over');
           }
-          if (env) await this.applyEnvelope(env);
-          this.applied = seq;
-          this.opts.metrics?.clusterApplied.inc();
-          if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
+        }
+        let k = 0;
+        await applyStream(this.replica, envs, (env, outcome) => {
+          this.applied = seqs[k++]!;
+          this.settle(env, outcome);
+        });
+        const count = last - before;
+        this.applied = last;
+        if (count > 0) this.opts.metrics?.clusterApplied.inc(count);
+        if (!this.caughtUp && this.applied >= target) this.caughtUp = true;
+        if (trimmedAt !== undefined) {
+          // Trimmed past this node (it was slow or away): continue from the snapshot.
+          logger.warn({ applied: this.applied, next: trimmedAt }, 'cluster: the stream was trimmed past this node; loading the snapshot');
+          await this.loadSnapshotOf(this.epoch!, true);
         }
         this.wakeSyncs();
         if (this.opts.snapshotEvery > 0 && this.applied - this.lastSnapshotSeq >= this.opts.snapshotEvery) await this.snapshot();
@@ -641,26 +657,15 @@ export class RedisCoordinator implements Coordinator {
     }
   }
 
-  private async applyEnvelope(env: Envelope): Promise<void> {
-    const { state, clock, random } = this.replica;
-    clock.advanceTo(env.now);
-    random.reseed(env.seed);
-    let result: unknown;
-    let error: unknown;
-    try {
-      result = await state.apply(env.c);
-      // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
-      await state.engine.exclusive(async () => undefined);
-    } catch (err) {
-      error = err;
-      this.opts.logger.error({ err, command: env.c.t }, 'cluster: a command failed');
-    }
+  /** A command was applied: its proposer (when this node) gets the outcome. */
+  private settle(env: Envelope, { result, error }: { result?: unknown; error?: unknown }): void {
+    if (error !== undefined) this.opts.logger.error({ err: error, command: env.c.t }, 'cluster: a command failed');
     if (env.c.t === 'tick') this.lastTickAt = Math.max(this.lastTickAt, env.now);
     const p = this.pending.get(env.o);
     if (p) {
       clearTimeout(p.timer);
       this.pending.delete(env.o);
-      if (error) p.reject(error);
+      if (error !== undefined) p.reject(error);
       else p.resolve(result);
     }
   }
@@ -670,6 +675,46 @@ export class RedisCoordinator implements Coordinator {
     const still: typeof this.syncWaiters = [];
     for (const w of this.syncWaiters) (this.applied >= w.seq ? w.resolve() : still.push(w));
     this.syncWaiters = still;
+  }
+}
+
+/** What a command left queued on the engine (a presence refresh) runs before the next command: waited for by this. */
+const settled = async (): Promise<undefined> => undefined;
+
+/**
+ * Applies one command of the stream to a replica, at the command's time and with its seed:
+ * what every node does with every command.
+ */
+export async function applyEnvelope(replica: Replica, env: Envelope): Promise<{ result?: unknown; error?: unknown }> {
+  let outcome: { result?: unknown; error?: unknown } | undefined;
+  await applyStream(replica, [env], (_env, o) => (outcome = o));
+  return outcome!;
+}
+
+/**
+ * Applies commands of the stream in order (what one read of the stream returned), each at its
+ * time and with its seed, calling `each` with every command's outcome as it is applied (the
+ * apply-rate bench replays a recorded stream through it).
+ */
+export async function applyStream(
+  replica: Replica,
+  envs: readonly Envelope[],
+  each: (env: Envelope, outcome: { result?: unknown; error?: unknown }) => void,
+): Promise<void> {
+  const { state, clock, random } = replica;
+  for (const env of envs) {
+    clock.advanceTo(env.now);
+    random.reseed(env.seed);
+    let outcome: { result?: unknown; error?: unknown };
+    try {
+      const result = await state.apply(env.c);
+      // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
+      await state.engine.exclusive(settled);
+      outcome = { result };
+    } catch (error) {
+      outcome = { error: error ?? new Error('a command failed') };
+    }
+    each(env, outcome);
   }
 }
 

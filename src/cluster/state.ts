@@ -97,9 +97,13 @@ export class GatewayState {
           if (session) engine.touch(session, cmd.ua);
         });
         return undefined;
-      case 'ack':
-        for (const [sid, ackId] of cmd.acks) await this.log.read(sid, ackId, 0);
+      case 'ack': {
+        // In memory at once; a log that cannot (none today) through its read.
+        const { log } = this;
+        if (log.acknowledge) for (const [sid, ackId] of cmd.acks) log.acknowledge(sid, ackId);
+        else for (const [sid, ackId] of cmd.acks) await log.read(sid, ackId, 0);
         return undefined;
+      }
       case 'tick':
         await engine.tick();
         await engine.exclusive(() => this.ucwaOps.expireSubscriptions());

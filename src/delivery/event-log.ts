@@ -61,6 +61,11 @@ export interface EventLog {
    * removed, false when `timeoutMs` passes or `signal` aborts first.
    */
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean>;
+  /**
+   * What `read(sid, ackId, 0)` does, at once, when the log can (in memory): acknowledges every
+   * event <= ackId; the head, or undefined for an unknown log or a cursor older than it holds.
+   */
+  acknowledge?(sid: number, ackId: number): number | undefined;
   /** Number of open logs (for metrics and tests). */
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
@@ -125,16 +130,15 @@ export class MemoryEventLog implements EventLog {
     const log = this.logs.get(sid);
     if (!log) return { status: 'missing' };
     if (ackId < log.acked) return { status: 'stale', acked: log.acked, head: log.head };
-    // Acknowledge: drop everything <= ackId (never beyond the head).
-    const upTo = Math.min(ackId, log.head);
-    let drop = 0;
-    while (drop < log.events.length && log.events[drop]!.eid <= upTo) {
-      log.bytes -= log.events[drop]!.xml.length;
-      drop++;
-    }
-    if (drop > 0) log.events.splice(0, drop);
-    log.acked = Math.max(log.acked, upTo);
+    dropAcknowledged(log, ackId);
     return { status: 'ok', events: log.events.slice(0, max), head: log.head, closed: log.closed };
+  }
+
+  acknowledge(sid: number, ackId: number): number | undefined {
+    const log = this.logs.get(sid);
+    if (!log || ackId < log.acked) return undefined;
+    dropAcknowledged(log, ackId);
+    return log.head;
   }
 
   /** The logs without their waiters (a cluster node's snapshot). */
@@ -231,6 +235,18 @@ export class MemoryEventLog implements EventLog {
     if (waiters instanceof Set) for (const w of [...waiters]) w();
     else waiters();
   }
+}
+
+/** Drops every event <= ackId (never beyond the head). */
+function dropAcknowledged(log: MemoryLog, ackId: number): void {
+  const upTo = Math.min(ackId, log.head);
+  let drop = 0;
+  while (drop < log.events.length && log.events[drop]!.eid <= upTo) {
+    log.bytes -= log.events[drop]!.xml.length;
+    drop++;
+  }
+  if (drop > 0) log.events.splice(0, drop);
+  log.acked = Math.max(log.acked, upTo);
 }
 
 function addWaiter(log: MemoryLog, waiter: () => void): void {

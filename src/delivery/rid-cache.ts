@@ -32,9 +32,9 @@ export interface ProducedResponse {
 interface Entry {
   scope: string;
   key: string;
-  /** The answer while the batch runs; dropped once `value` is set. */
-  pending?: Promise<CachedResponse>;
-  /** Set once `pending` resolved (what a snapshot of the cache keeps). */
+  /** Twins that arrived while the batch ran (none, nearly always): they get its answer or its failure. */
+  twins?: { resolve: (r: CachedResponse) => void; reject: (e: unknown) => void }[];
+  /** Set once the batch answered (what a snapshot of the cache keeps). */
   value?: CachedResponse;
   sessions: number[];
   started: number[];
@@ -57,6 +57,12 @@ const ENTRY_OVERHEAD = 160;
 type Scope = Entry | Map<string, Entry>;
 /** The entries describing one session: one entry, or a Set from the second on. */
 type AboutSession = Entry | Set<Entry>;
+
+/** The sids of `a` then `b` without repeats (most batches: one session, none started, nothing to merge). */
+function union(a: number[], b: number[]): number[] {
+  if (b.length === 0 && a.length <= 1) return a.slice();
+  return [...new Set([...a, ...b])];
+}
 
 const firstOf = (scope: Scope): Entry => (scope instanceof Map ? scope.values().next().value! : scope);
 const entriesOf = (scope: Scope): Entry[] => (scope instanceof Map ? [...scope.values()] : [scope]);
@@ -87,13 +93,14 @@ export class RidCache {
       this.scopes.delete(scope);
       this.scopes.set(scope, entries);
       const hit = this.lookup(scope, key);
-      if (hit) return { response: hit.value ?? (await hit.pending!), replayed: true };
+      if (hit) {
+        if (hit.value) return { response: hit.value, replayed: true };
+        // Still running: wait for it (a promise only for the rare twin, not for every batch).
+        const response = await new Promise<CachedResponse>((resolve, reject) => (hit.twins ??= []).push({ resolve, reject }));
+        return { response, replayed: true };
+      }
     }
-    let resolve!: (r: CachedResponse) => void;
-    let reject!: (e: unknown) => void;
-    const pending = new Promise<CachedResponse>((res, rej) => ((resolve = res), (reject = rej)));
-    pending.catch(() => undefined);
-    const entry: Entry = { scope, key, pending, sessions: [], started: [], bytes: 0 };
+    const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
     this.insert(entry);
     if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     const own = this.scopes.get(scope);
@@ -103,10 +110,12 @@ export class RidCache {
       produced = await produce();
     } catch (err) {
       this.remove(entry);
-      reject(err);
+      for (const t of entry.twins ?? []) t.reject(err);
+      entry.twins = undefined;
       throw err;
     }
-    resolve(produced.response);
+    for (const t of entry.twins ?? []) t.resolve(produced.response);
+    entry.twins = undefined;
     // Dropped while it ran (its scope was evicted or its session ended), or not to be kept.
     if (this.lookup(scope, key) !== entry || !produced.keep) this.remove(entry);
     else this.settle(entry, produced);
@@ -130,9 +139,8 @@ export class RidCache {
   /** Records an answered entry: its sessions and its size; then evicts down to `maxBytes`. */
   private settle(entry: Entry, produced: ProducedResponse): void {
     entry.value = produced.response;
-    entry.pending = undefined;
-    entry.sessions = [...new Set([...produced.sessions, ...produced.started])];
-    entry.started = [...new Set(produced.started)];
+    entry.sessions = union(produced.sessions, produced.started);
+    entry.started = union(produced.started, []);
     for (const sid of entry.sessions) {
       const about = this.bySession.get(sid);
       if (about === undefined) this.bySession.set(sid, entry);

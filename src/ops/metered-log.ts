@@ -22,7 +22,9 @@ export class MeteredEventLog implements EventLog {
     private readonly metrics: GatewayMetrics,
     /** Called when a session's log overflows (after it was closed with its terminal event). */
     private readonly onOverflow: (sid: number) => void = () => undefined,
-  ) {}
+  ) {
+    if (inner.acknowledge) this.acknowledge = (sid, ackId) => this.acknowledgeNow(sid, ackId);
+  }
 
   async open(sid: number): Promise<void> {
     await this.inner.open(sid);
@@ -56,6 +58,19 @@ export class MeteredEventLog implements EventLog {
       this.countSent(c, result.events);
     }
     return result;
+  }
+
+  /** Present when the inner log acknowledges at once (see EventLog.acknowledge). */
+  readonly acknowledge?: (sid: number, ackId: number) => number | undefined;
+
+  private acknowledgeNow(sid: number, ackId: number): number | undefined {
+    const head = this.inner.acknowledge!(sid, ackId);
+    const c = this.cursors.get(sid);
+    if (head !== undefined && c) {
+      c.head = head;
+      c.acked = Math.max(c.acked, Math.min(ackId, head));
+    }
+    return head;
   }
 
   private countSent(c: Cursor, events: readonly { eid: number }[]): void {

@@ -5,83 +5,156 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
+import type { ReadOutcome } from '../../delivery/event-log.js';
+import type { Session } from '../../engine/session.js';
 import { renderEvents } from '../../protocol/responses.js';
-import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal, ticketStillValid } from '../attach.js';
+import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal, ticketStillValid, type AttachCursor } from '../attach.js';
 import type { TransportContext } from './context.js';
+import type { PollRelease } from './held-polls.js';
 import type { Auth, Exchange } from './exchange.js';
 import { queryParams } from './query.js';
 
 export function dataChannelHandler(ctx: TransportContext) {
-  const { polls, shutdown } = ctx.ops;
-  return async (x: Exchange, auth: Auth): Promise<void> => {
-    const { res } = x;
+  return (x: Exchange, auth: Auth, failed: (x: Exchange, err: unknown) => void): void => {
     const cursor = readCursor(queryParams(x.req.url ?? ''));
     if (isRefusal(cursor)) return x.error(cursor.status, cursor.error, auth.current);
-    const { sid, ackId } = cursor;
-    const { engine, log } = ctx;
     // A single gateway finds the session and records the poll at once, without waiting a turn.
-    const attached = attachSession(ctx, auth.login, cursor, ctx.holdMs === 0);
-    const found = attached instanceof Promise ? await attached : attached;
-    if (isRefusal(found)) return x.error(found.status, found.error, auth.current);
-    const { session } = found;
-
-    // This poll supersedes the session's previous listener (an older poll or a WebSocket);
-    // HeldPolls also knows it, to answer it at shutdown and count it while held.
-    const release = polls.claim(sid);
-    let superseded = false;
-    const attachment: Attachment = {
-      kind: 'poll',
-      supersede() {
-        superseded = true;
-        release.abort();
-      },
-    };
-    ctx.attachments.attach(sid, attachment);
-    x.onGone = () => release.abort();
+    let attached;
     try {
-      let waited = false;
-      for (;;) {
-        const result = await log.read(sid, ackId, ctx.maxEventsPerPoll);
-        const refusal = readRefusal(result, cursor);
-        if (refusal) {
-          // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
-          if (result.status === 'missing' && !(await ticketStillValid(ctx, auth.presented))) {
-            const revoked = AttachRefusals.revoked();
-            return x.error(revoked.status, revoked.error);
-          }
-          return x.error(refusal.status, refusal.error, auth.current);
-        }
-        if (result.status !== 'ok') return; // (narrowing: every other status is refused above)
-        const sessionTimeout = session ? engine.secondsLeft(session) : 0;
-        const envelope = { sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout };
-        if (superseded) {
-          // A newer listener has the session: answer nothing new, so the client's cursor stays
-          // where it was (answering the head could skip events the newer listener delivers).
-          if (res.writableEnded || res.destroyed) return;
-          return x.xml(200, renderEvents({ ...envelope, ackId: Math.min(ackId, result.head) }, []), auth.current);
-        }
-        if (result.events.length > 0) {
-          const last = result.events[result.events.length - 1]!.eid;
-          return x.xml(200, renderEvents({ ...envelope, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
-        }
-        if (result.closed) {
-          // Everything up to the terminal event was acknowledged.
-          const ended = AttachRefusals.ended(sid);
-          return x.error(ended.status, ended.error, auth.current);
-        }
-        // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-        if (waited || ackId > result.head || ctx.holdMs === 0 || release.aborted || shutdown.shuttingDown) {
-          if (res.writableEnded || res.destroyed) return;
-          return x.xml(200, renderEvents({ ...envelope, ackId: result.head }, []), auth.current);
-        }
-        await polls.hold(() => log.wait(sid, ackId, ctx.holdMs, release));
-        waited = true;
-        if (res.destroyed) return;
+      attached = attachSession(ctx, auth.login, cursor, ctx.holdMs === 0);
+    } catch (err) {
+      return failed(x, err);
+    }
+    const attach = (found: Awaited<typeof attached>): void => {
+      if (isRefusal(found)) return x.error(found.status, found.error, auth.current);
+      new Poll(ctx, x, auth, cursor, found.session, failed).read();
+    };
+    if (attached instanceof Promise) attached.then(attach).catch((err: unknown) => failed(x, err));
+    else {
+      try {
+        attach(attached);
+      } catch (err) {
+        failed(x, err);
       }
-    } finally {
-      x.onGone = undefined;
-      polls.done(sid, release);
-      ctx.attachments.detach(sid, attachment);
     }
   };
+}
+
+/**
+ * One poll from its attach to its answer. Held as this object and the log's waiter, not as a
+ * suspended async function: that would keep its frame (a generator, its context, promises;
+ * about 1.5 kB) for the whole hold, for every held poll.
+ */
+class Poll implements Attachment {
+  readonly kind = 'poll';
+  private readonly release: PollRelease;
+  private superseded = false;
+  private waited = false;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly x: Exchange,
+    private readonly auth: Auth,
+    private readonly cursor: AttachCursor,
+    private readonly session: Session | undefined,
+    private readonly failed: (x: Exchange, err: unknown) => void,
+  ) {
+    // This poll supersedes the session's previous listener (an older poll or a WebSocket);
+    // HeldPolls also knows it, to answer it at shutdown and count it while held.
+    this.release = ctx.ops.polls.claim(cursor.sid);
+    ctx.attachments.attach(cursor.sid, this);
+    x.onGone = () => this.release.abort();
+  }
+
+  supersede(): void {
+    this.superseded = true;
+    this.release.abort();
+  }
+
+  read(): void {
+    this.ctx.log.read(this.cursor.sid, this.cursor.ackId, this.ctx.maxEventsPerPoll).then(
+      (result) => this.answer(result),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  /** Answers from what the log holds, or holds the poll until an event is queued or the hold is over. */
+  private answer(result: ReadOutcome): void {
+    try {
+      this.decide(result);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private decide(result: ReadOutcome): void {
+    const { ctx, x, auth, cursor, release } = this;
+    const { sid, ackId } = cursor;
+    const { res } = x;
+    const refusal = readRefusal(result, cursor);
+    if (refusal) {
+      if (result.status === 'missing') {
+        // When a sign-out everywhere ended it (while held, or since the ticket was checked), the ticket is what failed.
+        ticketStillValid(ctx, auth.presented).then((valid) => {
+          if (valid) x.error(refusal.status, refusal.error, auth.current);
+          else {
+            const revoked = AttachRefusals.revoked();
+            x.error(revoked.status, revoked.error);
+          }
+          this.finish();
+        }, (err: unknown) => this.fail(err));
+        return;
+      }
+      x.error(refusal.status, refusal.error, auth.current);
+      return this.finish();
+    }
+    if (result.status !== 'ok') return this.finish(); // (narrowing: every other status is refused above)
+    const sessionTimeout = this.session ? ctx.engine.secondsLeft(this.session) : 0;
+    if (this.superseded) {
+      // A newer listener has the session: answer nothing new, so the client's cursor stays
+      // where it was (answering the head could skip events the newer listener delivers).
+      if (!res.writableEnded && !res.destroyed) {
+        x.xml(200, renderEvents({ sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout, ackId: Math.min(ackId, result.head) }, []), auth.current);
+      }
+      return this.finish();
+    }
+    if (result.events.length > 0) {
+      const last = result.events[result.events.length - 1]!.eid;
+      x.xml(200, renderEvents({ sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
+      return this.finish();
+    }
+    if (result.closed) {
+      // Everything up to the terminal event was acknowledged.
+      const ended = AttachRefusals.ended(sid);
+      x.error(ended.status, ended.error, auth.current);
+      return this.finish();
+    }
+    // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
+    if (this.waited || ackId > result.head || ctx.holdMs === 0 || release.aborted || ctx.ops.shutdown.shuttingDown) {
+      if (!res.writableEnded && !res.destroyed) {
+        x.xml(200, renderEvents({ sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout, ackId: result.head }, []), auth.current);
+      }
+      return this.finish();
+    }
+    this.waited = true;
+    ctx.ops.polls.hold(() => ctx.log.wait(sid, ackId, ctx.holdMs, release)).then(
+      () => (res.destroyed ? this.finish() : this.read()),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private fail(err: unknown): void {
+    this.finish();
+    this.failed(this.x, err);
+  }
+
+  /** Answered, refused or abandoned: the session's listener goes. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.x.onGone = undefined;
+    this.ctx.ops.polls.done(this.cursor.sid, this.release);
+    this.ctx.attachments.detach(this.cursor.sid, this);
+  }
 }

@@ -151,7 +151,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     // Express's app.get() serves HEAD too.
     methods: ['GET', 'HEAD'],
     serve(x) {
-      signedIn(x, (x, auth) => run(x, data(x, auth)));
+      signedIn(x, (x, auth) => data(x, auth, failed));
     },
   };
   const routes = new Map<string, CwaRoute>([
