@@ -202,6 +202,25 @@ export class UcwaState {
   nextRid(app: UcwaApp): string {
     return `ucwa-${app.nextRid++}`;
   }
+
+  /** Everything above as plain data (Maps kept), for a cluster snapshot (cluster/snapshot.ts). */
+  exportState(): UcwaStateData {
+    return { apps: [...this.apps.values()], byEndpoint: [...this.byEndpoint] };
+  }
+
+  /** Replaces the state with a snapshot's. */
+  importState(data: UcwaStateData): void {
+    this.apps.clear();
+    this.byEndpoint.clear();
+    for (const app of data.apps) this.apps.set(app.sid, app);
+    for (const [key, sid] of data.byEndpoint) this.byEndpoint.set(key, sid);
+  }
+}
+
+/** The UCWA state as a snapshot holds it: the applications (ended ones too) and the endpointId index. */
+export interface UcwaStateData {
+  apps: UcwaApp[];
+  byEndpoint: [string, number][];
 }
 
 /** Every URI the application's subscriptions name (lower case). */
