@@ -105,6 +105,16 @@ export function renderReport(r: BenchResults): string {
     out.push('Fan-out to many subscribers and memory per idle WebSocket: `npm run bench:ws` (beside a bare `ws` server).', '');
   }
 
+  if (r.ucwa) {
+    out.push(`## 5. UCWA end to end: pairs of UCWA applications (JSON), one message in flight per pair, ${settings.endToEndS} s per size`, '');
+    out.push('Latency = receiver\'s P-GET returned the `message` event - sender started its sendMessage POST. Senders and receivers both keep a P-GET parked, ' +
+      'so each message costs the gateway one POST, two event-channel answers and their acknowledgements. CPU is % of one core over the measured window.', '');
+    out.push(table(['pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'gateway CPU µs/msg', 'load CPU', 'msgs/s per run'], r.ucwa.map((e) => [
+      String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, int((e.serverCpu / 100) * 1e6 / e.msgsPerSec), `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
+    ])));
+    out.push('');
+  }
+
   if (r.memory) {
     const m = r.memory;
     out.push(`## 3. Memory per idle session: N = ${int(m.sessions)} sessions added to ${int(m.warm)} already held; (after - before) / N, after gc`, '');

@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,peer] [--store URL]
+// npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,apply,peer,ucwa] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
 //                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 500]
 //                  [--apply-pairs 50] [--apply-rounds 400]
@@ -16,6 +16,7 @@ import { endToEnd, type EndToEndRun } from './workloads/end-to-end.js';
 import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
 import { applyRate, type ApplyRateRun } from './workloads/apply-rate.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
+import { ucwaEndToEnd } from './workloads/ucwa.js';
 import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
 
 interface Settings {
@@ -55,6 +56,8 @@ export interface BenchResults {
   command?: { gateway: LoadFigure; bare: LoadFigure; ratio: number; runRatios: number[] };
   endToEnd?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
   endToEndWs?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
+  /** UCWA applications end to end (JSON event channel), one message in flight per pair. */
+  ucwa?: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[];
   memory?: IdleMemoryRun;
   /** End to end over long-poll: one embedded gateway, one node on Redis, three nodes on Redis (requests rotating over them). */
   cluster?: { setup: string; nodes: number; rows: (Omit<EndToEndRun, 'pairs'> & { pairs: number; runs: number[] })[] }[];
@@ -102,7 +105,7 @@ function parseArgs(argv: string[]): Settings {
     sizeWarmupS: 0.5,
     pairs: (value('--pairs') ?? '1,10,50,100').split(',').map(Number),
     sessions: quick ? 500 : 2000,
-    only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster,apply').split(',')),
+    only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster,apply,ucwa').split(',')),
     peerDir: value('--peer-dir') ?? defaultPeerDir(),
     peerPairs: Number(value('--peer-pairs') ?? 50),
     peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 500)),
@@ -127,7 +130,7 @@ function parseArgs(argv: string[]): Settings {
   return settings;
 }
 
-const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster', 'apply', 'peer'];
+const WORKLOADS = ['command', 'e2e', 'ws', 'memory', 'cluster', 'apply', 'peer', 'ucwa'];
 
 function loadFigure(runs: { reqPerSec: number; p50: number; p99: number }[]): LoadFigure {
   return {
@@ -210,6 +213,7 @@ async function main(): Promise<void> {
   };
   if (s.only.has('e2e')) results.endToEnd = await endToEndFigures('end-to-end', endToEnd);
   if (s.only.has('ws')) results.endToEndWs = await endToEndFigures('end-to-end over WebSocket', endToEndWebSocket);
+  if (s.only.has('ucwa')) results.ucwa = await endToEndFigures('UCWA end-to-end', ucwaEndToEnd);
 
   if (s.only.has('memory')) {
     const runs: IdleMemoryRun[] = [];

@@ -5,7 +5,8 @@
 // The state is an object graph (sessions, conversations and their legs, endpoints …)
 // with shared references and cycles. v8's structured serializer keeps those, Maps and
 // Sets included, but not classes: instances of the engine's classes carry their class's
-// name (`snapshotClass`) and get their prototype back when a snapshot is loaded.
+// name (`snapshotClass`) and get their prototype back when a snapshot is loaded. The UCWA
+// door's state (protocol/ucwa/state.ts) is plain data beside the engine's.
 import { deserialize, serialize } from 'node:v8';
 import type { MemoryEventLog } from '../delivery/event-log.js';
 import { Conversation } from '../engine/conversation.js';
@@ -14,7 +15,7 @@ import { Session } from '../engine/session.js';
 import type { MemoryUserDataStore } from '../store/memory.js';
 import type { GatewayState } from './state.js';
 
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** Where a snapshot stands in the stream. */
 export interface SnapshotMeta {
@@ -34,6 +35,8 @@ interface SnapshotBody {
   store: ReturnType<MemoryUserDataStore['exportState']>;
   logs: ReturnType<MemoryEventLog['exportState']>;
   rid: ReturnType<GatewayState['ridCache']['exportState']>;
+  /** The UCWA door's applications: conversations <-> confIds, invitation and message ids, operationIds, ack numbering, subscriptions. */
+  ucwa: ReturnType<GatewayState['ucwa']['exportState']>;
 }
 
 /** The parts of a replica a snapshot holds. */
@@ -68,6 +71,7 @@ export function writeSnapshot(parts: SnapshotParts, meta: SnapshotMeta): Buffer 
     store: parts.store.exportState(),
     logs: parts.logs.exportState(),
     rid: parts.state.ridCache.exportState(),
+    ucwa: parts.state.ucwa.exportState(),
   };
   const head = Buffer.from(JSON.stringify(meta));
   const len = Buffer.alloc(4);
@@ -94,5 +98,6 @@ export function loadSnapshot(bytes: Buffer, parts: SnapshotParts): SnapshotMeta 
   parts.store.importState(body.store);
   parts.logs.importState(body.logs);
   parts.state.ridCache.importState(body.rid);
+  parts.state.ucwa.importState(body.ucwa);
   return meta;
 }

@@ -107,6 +107,7 @@ export function ucwaMessageOf(o: Outcome): string {
   if ('refused' in o && o.refused === 'tooManySessions') return `This user already has ${o.max} applications, the most the gateway allows: delete one first.`;
   if ('ended' in o && o.ended === 'timeout') return 'The application expired: create a new one.';
   if ('ended' in o && o.ended === 'terminated') return 'The application does not exist: create one (POST applications).';
+  if ('ended' in o && o.ended === 'eventLogOverflow') return 'The application ended: its event channel was not read and more events were waiting than the gateway keeps. Every event it kept was delivered before this answer; create a new application.';
   if ('refused' in o && o.refused === 'noSession') return 'The application does not exist: create one (POST applications).';
   // The engine's explanations (shared with the CWA door) name no CWA request for the other reasons.
   return cwaErrorOf(o).detail;

@@ -168,13 +168,14 @@ export function loadTranscript(path: string, name = path): Transcript {
 /**
  * The transcript files named by `paths`: a file as it is, a folder searched for *.json
  * (recursively, in a stable order). `name` is the path as given (a folder's files under
- * it), or relative to `base` when one is given; with forward slashes.
+ * it), or relative to `base` when one is given; with forward slashes. A folder named `ucwa`
+ * holds UCWA scenarios (fixtures/ucwa/README.md, another format) and is not searched.
  */
 export function transcriptFiles(paths: readonly string[], base?: string): { file: string; name: string }[] {
   const walk = (d: string): string[] =>
     readdirSync(d, { withFileTypes: true })
       .sort((a, b) => a.name.localeCompare(b.name))
-      .flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
+      .flatMap((e) => (e.isDirectory() ? (e.name === 'ucwa' ? [] : walk(join(d, e.name))) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
   const slashes = (p: string) => p.split(sep).join('/');
   const out: { file: string; name: string }[] = [];
   for (const p of paths) {

@@ -24,8 +24,8 @@ export function canonical(root: unknown): string {
   return JSON.stringify(out(root));
 }
 
-export function stateOf(r: Replica, part?: 'engine' | 'store' | 'logs' | 'rid'): string {
-  const all = { engine: r.state.engine.exportState(), store: r.store.exportState(), logs: r.logs.exportState(), rid: r.state.ridCache.exportState() };
+export function stateOf(r: Replica, part?: 'engine' | 'store' | 'logs' | 'rid' | 'ucwa'): string {
+  const all = { engine: r.state.engine.exportState(), store: r.store.exportState(), logs: r.logs.exportState(), rid: r.state.ridCache.exportState(), ucwa: r.state.ucwa.exportState() };
   return canonical(part ? all[part] : all);
 }
 

@@ -11,7 +11,7 @@ import { ucwaRefusalOf } from '../ucwa-outcomes.js';
 import { ucwaRecord } from './records.js';
 import { canonicalUri } from '../../engine/identity.js';
 import { AVAILABILITY_NAMES, MAX_NOTE_LENGTH, machineStateCategory, noteCategory, PUBLISHED_AVAILABILITY, subscriptionHref, userStateCategory } from './presence.js';
-import { Hrefs, sameUri, subscribedKeys, type UcwaApp, type UcwaConversation, type UcwaState, type UcwaSubscription } from './state.js';
+import { Hrefs, sameUri, subscribedKeys, type StickyParams, type UcwaApp, type UcwaConversation, type UcwaState, type UcwaSubscription } from './state.js';
 import type { UcwaTranslator } from './translate.js';
 
 export interface FirstMessage {
@@ -29,7 +29,8 @@ export type UcwaOp =
   | { kind: 'addToSubscription'; app: number; id: string; uris: string[] }
   | { kind: 'unsubscribePresence'; app: number; id: string }
   | { kind: 'reportMyActivity'; app: number }
-  | { kind: 'eventsAnswered'; app: number; n: number; from: number; upTo: number }
+  | { kind: 'eventsAnswered'; app: number; n: number; from: number; upTo: number; sticky?: StickyParams }
+  | { kind: 'addMessaging'; app: number; conv: string; operationId?: string | null; message?: FirstMessage }
   | { kind: 'startMessaging'; app: number; to: string; operationId?: string | null; subject?: string; importance?: string; threadId?: string; message?: FirstMessage }
   | { kind: 'accept'; app: number; invitation: string }
   | { kind: 'decline'; app: number; invitation: string }
@@ -94,6 +95,8 @@ export class UcwaOperations {
     if (op.kind === 'createApplication') return this.createApplication(login, op);
     const app = this.state.appOf(login, op.app);
     const session = this.engine.sessionFor(login, op.app);
+    // An ended application's channel is still read to its end (what its log kept, then why it ended).
+    if (op.kind === 'eventsAnswered' && app && !session) return this.eventsAnswered(app, op);
     if (!app || !session) {
       return applicationGone(app);
     }
@@ -194,41 +197,22 @@ export class UcwaOperations {
         return { ok: true };
       case 'eventsAnswered':
         this.engine.touch(session);
-        app.channel = { next: op.n + 1, answered: { n: op.n, from: op.from, upTo: op.upTo } };
-        return { ok: true };
+        return this.eventsAnswered(app, op);
       case 'startMessaging': {
         const to = normalizeUri(op.to);
         if (!SIP_URI.test(to)) return refusal(400, 'BadRequest', 'ParameterValidationFailure', `"${op.to}" is not a SIP URI (sip:user@domain).`);
         const importance = IMPORTANCE.find((i) => i.toLowerCase() === (op.importance ?? 'normal').toLowerCase()) ?? 'Normal';
-        const me = { uri: app.uri, name: app.name };
-        const c = this.state.newConversation(app, {
-          direction: 'Outgoing',
-          invitationState: 'Connecting',
-          ...(op.operationId !== undefined ? { operationId: op.operationId } : {}),
-          subject: op.subject ?? '',
-          importance,
-          threadId: op.threadId ?? this.state.hex(16),
-          to,
-          inviter: me,
-          ...(op.message ? { firstMessage: op.message.type === 'text/html' ? { html: op.message.text } : { plain: op.message.text } } : {}),
-          state: 'Connecting',
-          messaging: 'Connecting',
-          conference: false,
-        });
-        const rid = this.state.nextRid(app);
-        app.ops.set(rid, { kind: 'start', conv: c.id });
-        const answer = await run(
-          { type: 'initiateImSession', uris: [to], ...(op.message ? { message: engineMessage(op.message) } : {}), ...(op.subject ? { subject: op.subject } : {}) },
-          0,
-          rid,
-        );
-        const refused = engineRefusal(answer);
-        if (refused) {
-          this.state.dropConversation(app, c);
-          return refused;
-        }
-        await this.engine.endBatch();
-        return { ok: true, location: new Hrefs(app.sid).invitation(c) };
+        return this.startConversation(app, run, [to], { importance, subject: op.subject ?? '', threadId: op.threadId ?? this.state.hex(16), operationId: op.operationId, message: op.message });
+      }
+      case 'addMessaging': {
+        // A conversation whose messaging ended (and which the gateway then deleted): messaging starts again with the same people, under the same id.
+        const live = app.conversations.get(op.conv);
+        if (live) return wrongState(`Messaging is ${live.messaging}: addMessaging starts it again once it is Disconnected.`);
+        const past = app.past?.get(op.conv);
+        if (!past) return notFound('The conversation');
+        const started = await this.startConversation(app, run, past.remotes, { importance: past.importance, subject: past.subject, threadId: past.threadId, operationId: op.operationId, message: op.message }, past.id);
+        if (started.ok) app.past!.delete(past.id);
+        return started;
       }
       case 'accept':
       case 'decline': {
@@ -327,6 +311,53 @@ export class UcwaOperations {
 
   private async append(app: UcwaApp, events: ReturnType<UcwaTranslator['communicationUpdated']>): Promise<void> {
     await this.log.append(app.sid, events.map(ucwaRecord));
+  }
+
+  /** Records which events response `n` carried, and the sticky P-GET parameters. */
+  private eventsAnswered(app: UcwaApp, op: Extract<UcwaOp, { kind: 'eventsAnswered' }>): UcwaResult {
+    const sticky = { ...app.channel.sticky, ...op.sticky };
+    app.channel = { next: op.n + 1, answered: { n: op.n, from: op.from, upTo: op.upTo }, ...(Object.keys(sticky).length > 0 ? { sticky } : {}) };
+    return { ok: true };
+  }
+
+  /** startMessaging and addMessaging: a new outgoing conversation (`again`: the id of the one it restarts) and its invitation. */
+  private async startConversation(
+    app: UcwaApp,
+    run: (action: ConferenceAction, confId: number, rid?: string) => Promise<ResponseItem>,
+    to: string[],
+    o: { importance: string; subject: string; threadId: string; operationId?: string | null | undefined; message?: FirstMessage | undefined },
+    again?: string,
+  ): Promise<UcwaResult> {
+    const me = { uri: app.uri, name: app.name };
+    const c = this.state.newConversation(app, {
+      direction: 'Outgoing',
+      invitationState: 'Connecting',
+      ...(o.operationId !== undefined ? { operationId: o.operationId } : {}),
+      subject: o.subject,
+      importance: o.importance,
+      threadId: o.threadId,
+      to: to[0]!,
+      inviter: me,
+      ...(o.message ? { firstMessage: o.message.type === 'text/html' ? { html: o.message.text } : { plain: o.message.text } } : {}),
+      state: 'Connecting',
+      messaging: 'Connecting',
+      conference: false,
+    }, again);
+    const rid = this.state.nextRid(app);
+    app.ops.set(rid, { kind: 'start', conv: c.id });
+    const answer = await run(
+      { type: 'initiateImSession', uris: to, ...(o.message ? { message: engineMessage(o.message) } : {}), ...(o.subject ? { subject: o.subject } : {}) },
+      0,
+      rid,
+    );
+    const refused = engineRefusal(answer);
+    if (refused) {
+      app.conversations.delete(c.id);
+      app.ops.delete(rid);
+      return refused;
+    }
+    await this.engine.endBatch();
+    return { ok: true, location: new Hrefs(app.sid).invitation(c) };
   }
 
   private async createApplication(login: string, op: Extract<UcwaOp, { kind: 'createApplication' }>): Promise<UcwaResult> {

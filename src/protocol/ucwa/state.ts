@@ -66,6 +66,19 @@ export interface UcwaConversation {
   declined?: boolean;
 }
 
+/** A conversation whose messaging ended (the conversation was deleted): what addMessaging needs to start it again (§7.5). */
+export interface PastConversation {
+  id: string;
+  /** The other participants when it ended (the callee or inviter when nobody had joined). */
+  remotes: string[];
+  subject: string;
+  importance: string;
+  threadId: string;
+}
+
+/** Ended conversations an application can restart with addMessaging (the most recent ones). */
+export const PAST_CONVERSATIONS_KEPT = 16;
+
 export type PendingOp =
   | { kind: 'start'; conv: string }
   | { kind: 'send'; conv: string; n: number }
@@ -92,11 +105,21 @@ export interface UcwaPresence {
   nextSubscription: number;
 }
 
+/** The sticky P-GET parameters (§4.1): remembered until the client sends them again. */
+export interface StickyParams {
+  /** Seconds (180–1800 as given; the hold is also bounded by --hold-ms). */
+  timeout?: number;
+  /** Batching intervals of medium- and low-priority events, seconds (5–1800): remembered, not needed (every event releases a P-GET at once). */
+  medium?: number;
+  low?: number;
+}
+
 export interface EventChannel {
   /** The ack number the next fresh response gets. */
   next: number;
   /** The last response given: its number and the events (eids) it carried, after `from` up to `upTo`. */
   answered?: { n: number; from: number; upTo: number };
+  sticky?: StickyParams;
 }
 
 export interface UcwaApp {
@@ -121,6 +144,8 @@ export interface UcwaApp {
   ops: Map<string, PendingOp>;
   nextRid: number;
   presence: UcwaPresence;
+  /** Ended conversations addMessaging may restart, oldest first (at most PAST_CONVERSATIONS_KEPT). */
+  past?: Map<string, PastConversation>;
 }
 
 /** Most messages of a conversation kept for GET (older ones answer 404). */
@@ -174,9 +199,10 @@ export class UcwaState {
     this.apps.delete(sid);
   }
 
-  newConversation(app: UcwaApp, init: Omit<UcwaConversation, 'id' | 'invitationId' | 'participants' | 'typing' | 'messages' | 'nextMessage' | 'participantInvitations' | 'createdAt'>): UcwaConversation {
+  newConversation(app: UcwaApp, init: Omit<UcwaConversation, 'id' | 'invitationId' | 'participants' | 'typing' | 'messages' | 'nextMessage' | 'participantInvitations' | 'createdAt'>, again?: string): UcwaConversation {
     let id: string;
-    do id = this.hex(2); while (app.conversations.has(id));
+    if (again !== undefined && !app.conversations.has(again)) id = again;
+    else do id = this.hex(2); while (app.conversations.has(id) || app.past?.has(id));
     const conv: UcwaConversation = {
       ...init,
       id,
@@ -195,6 +221,11 @@ export class UcwaState {
 
   dropConversation(app: UcwaApp, conv: UcwaConversation): void {
     app.conversations.delete(conv.id);
+    const remotes = conv.participants.length > 0 ? conv.participants.map((p) => p.uri) : [conv.direction === 'Outgoing' ? conv.to : conv.inviter.uri];
+    const past = (app.past ??= new Map());
+    past.delete(conv.id);
+    past.set(conv.id, { id: conv.id, remotes, subject: conv.subject, importance: conv.importance, threadId: conv.threadId });
+    while (past.size > PAST_CONVERSATIONS_KEPT) past.delete(past.keys().next().value!);
     if (conv.confId !== undefined && app.byConfId.get(conv.confId) === conv.id) app.byConfId.delete(conv.confId);
     for (const [rid, op] of [...app.ops]) if (op.conv === conv.id) app.ops.delete(rid);
   }
@@ -202,6 +233,25 @@ export class UcwaState {
   nextRid(app: UcwaApp): string {
     return `ucwa-${app.nextRid++}`;
   }
+
+  /** Everything above as plain data (Maps kept), for a cluster snapshot (cluster/snapshot.ts). */
+  exportState(): UcwaStateData {
+    return { apps: [...this.apps.values()], byEndpoint: [...this.byEndpoint] };
+  }
+
+  /** Replaces the state with a snapshot's. */
+  importState(data: UcwaStateData): void {
+    this.apps.clear();
+    this.byEndpoint.clear();
+    for (const app of data.apps) this.apps.set(app.sid, app);
+    for (const [key, sid] of data.byEndpoint) this.byEndpoint.set(key, sid);
+  }
+}
+
+/** The UCWA state as a snapshot holds it: the applications (ended ones too) and the endpointId index. */
+export interface UcwaStateData {
+  apps: UcwaApp[];
+  byEndpoint: [string, number][];
 }
 
 /** Every URI the application's subscriptions name (lower case). */

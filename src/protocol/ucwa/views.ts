@@ -155,6 +155,7 @@ export function messagingView(app: UcwaApp, c: UcwaConversation): Resource {
   const m = h.messaging(c);
   const links: [string, Link][] = [['conversation', { href: h.conversation(c) }]];
   if (c.messaging !== 'Disconnected') links.push(['stopMessaging', { href: `${m}/terminate` }]);
+  else links.push(['addMessaging', { href: `${m}/addMessaging` }]);
   if (c.messaging === 'Connected') {
     links.push(['sendMessage', { href: `${m}/messages` }], ['setIsTyping', { href: `${m}/typing` }], ['typingParticipants', { href: `${m}/typingParticipants` }]);
   }

@@ -479,6 +479,13 @@ export function ucwaDoor(ctx: TransportContext) {
       await run(req, res, login, { kind: 'setIsTyping', app: sid, conv: c! }, done204);
       return true;
     }
+    if (e === 'addmessaging' && rest.length === 5) {
+      const input = inputOf(req, text, query);
+      const message = firstMessageOf(input);
+      const operationId = operationIdOf(input);
+      await run(req, res, login, { kind: 'addMessaging', app: sid, conv: c!, ...(operationId !== undefined ? { operationId } : {}), ...(message ? { message } : {}) }, (r) => sendCreated(res, r.location));
+      return true;
+    }
     if ((e === 'terminate' || e === 'stopmessaging') && rest.length === 5) {
       await run(req, res, login, { kind: 'stopMessaging', app: sid, conv: c! }, done204);
       return true;
@@ -546,13 +553,15 @@ export function ucwaDoor(ctx: TransportContext) {
     }
     const sid = /^\d{1,15}$/.test(rest[0]!) ? Number(rest[0]) : undefined;
     const app = sid === undefined ? undefined : await applicationOf(login, sid);
-    if (!app || app.ended) {
+    const tail = rest.slice(1);
+    const events = tail.length === 1 && tail[0] === 'events';
+    // An ended application's event channel still reads what its log kept, then why it ended.
+    if (!app || (app.ended && !events)) {
       const gone = applicationGone(app);
       return sendUcwaError(req, res, gone.status, gone.error);
     }
     const session = ctx.engine.sessionFor(login, app.sid);
-    const tail = rest.slice(1);
-    if (tail.length === 1 && tail[0] === 'events') {
+    if (events) {
       if (method !== 'GET') return methodNotAllowed(req, res, 'GET');
       if (session) {
         const touched = ctx.coordinator.touch(session);
