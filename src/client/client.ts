@@ -13,7 +13,7 @@
 // in again by itself with the credentials it was given and says so (onSessionLost, then
 // onSignedInAgain); `signInAgain: false` turns that off.
 import { Listeners, type Unsubscribe } from './emitter.js';
-import { CwaRequestError, GatewayUnreachableError, NotSignedInError, SignInRejectedError } from './errors.js';
+import { CwaRequestError, NetworkError, NotAuthenticatedError, RequestFailedError, SignInRejectedError } from './errors.js';
 import { EventChannel, type EndReason, type TransportName, type TransportPreference } from './event-channel.js';
 import { SessionManager, type ConferenceRunner } from './conversations.js';
 import { ContactList } from './contacts.js';
@@ -166,7 +166,7 @@ export class CwaClient {
 
   /**
    * Signs in (logon + initiateSession) and starts receiving events. Rejects with
-   * SignInRejectedError (wrong user or password), ThrottledError, GatewayUnreachableError
+   * SignInRejectedError (wrong user or password), ThrottledError, NetworkError
    * or CwaRequestError.
    */
   async signIn(user: string, password: string, options: SignInOptions = {}): Promise<void> {
@@ -249,7 +249,7 @@ export class CwaClient {
         this.signedInAgainListeners.emit({ previousSid, sid: this.sid });
         return;
       } catch (err) {
-        if (err instanceof GatewayUnreachableError && Date.now() - started < limit) {
+        if (err instanceof NetworkError && Date.now() - started < limit) {
           await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
           continue;
         }
@@ -305,14 +305,14 @@ export class CwaClient {
 
   private async runBatch(inner: string): Promise<XmlElement> {
     const channel = this.channel;
-    if (!channel || this.sid === 0) throw new NotSignedInError('not signed in: call signIn first');
+    if (!channel || this.sid === 0) throw new NotAuthenticatedError('not signed in: call signIn first');
     const text = `<cwaRequests xmlns="${CWA_NAMESPACE}" sid="${escapeXmlAttr(String(this.sid))}">${inner}</cwaRequests>`;
     return parseXml(await channel.command(text));
   }
 
   private async postBatch(text: string): Promise<XmlElement> {
     const answer = await this.http.postRetrying(COMMAND_PATH, text);
-    if (!answer.root) throw new CwaRequestError(`HTTP ${answer.status}`, undefined, undefined, answer.status);
+    if (!answer.root) throw new RequestFailedError(`HTTP ${answer.status}`, undefined, undefined, answer.status);
     if (answer.status !== 200 && answer.status !== 400) throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
     return answer.root;
   }

@@ -13,7 +13,7 @@
 // reported at once, so a person coming back from idle is seen back at once. The gateway keeps
 // the machine state active, so the person does not turn Away while using the page.
 import { Listeners } from './emitter.js';
-import { CwaRequestError, GatewayUnreachableError } from './errors.js';
+import { CwaRequestError, NetworkError, RequestFailedError } from './errors.js';
 import { asksToComeBack, COMMAND_PATH, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
 import { OPEN, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
@@ -200,7 +200,7 @@ export class EventChannel {
   /**
    * A POST of the batch. Sent again, byte-identical (the gateway answers a duplicate from its
    * cache, so it runs at most once), when the gateway cannot be reached (for up to
-   * `offlineLimitMs`, then GatewayUnreachableError) and when it asks to come back later
+   * `offlineLimitMs`, then NetworkError) and when it asks to come back later
    * (429/503 with Retry-After, within the retry policy, then ThrottledError).
    */
   async postCommand(text: string): Promise<string> {
@@ -211,7 +211,7 @@ export class EventChannel {
         if (answer.status === 200 || answer.status === 400) return answer.text;
         throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
       } catch (err) {
-        if (!(err instanceof GatewayUnreachableError) || Date.now() - started > this.options.offlineLimitMs) throw err;
+        if (!(err instanceof NetworkError) || Date.now() - started > this.options.offlineLimitMs) throw err;
         await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
     }
@@ -262,7 +262,7 @@ export class EventChannel {
     if (this.activityTimer) clearTimeout(this.activityTimer);
     this.activityTimer = undefined;
     this.current = undefined;
-    for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
+    for (const p of this.pending.splice(0)) p.reject(new RequestFailedError(`the event channel ended (${reason})`));
     if (wasRunning) this.onEnd.emit(reason, error, this.outage);
   }
 

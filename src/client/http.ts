@@ -1,8 +1,8 @@
 // The client's HTTP side: logon, command batches and data-channel polls over `fetch`,
 // keeping the newest CWA-Ticket from every answer. A request that gets no answer at all
-// rejects with GatewayUnreachableError; 429 and 503 with Retry-After are waited out and
+// rejects with NetworkError; 429 and 503 with Retry-After are waited out and
 // sent again, within the retry policy.
-import { GatewayUnreachableError, parseRetryAfter, ThrottledError } from './errors.js';
+import { NetworkError, parseRetryAfter, ThrottledError } from './errors.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
 
 export { CwaRequestError } from './errors.js';
@@ -87,7 +87,7 @@ export class HttpChannel {
       text = await res.text();
     } catch (err) {
       if (init.signal?.aborted) throw err; // the caller left: not a network failure
-      throw new GatewayUnreachableError(this.baseUrl + path, err);
+      throw new NetworkError(this.baseUrl + path, err);
     }
     const ticket = res.headers.get('CWA-Ticket');
     if (ticket) this.tickets.ticket = ticket;

@@ -5,11 +5,16 @@ export {
   CwaClientError,
   CwaRequestError,
   GatewayUnreachableError,
+  NetworkError,
+  NotAuthenticatedError,
   NotSignedInError,
+  RequestFailedError,
   SignInRejectedError,
   SIP_MEANINGS,
   SipError,
+  sipMeaning,
   ThrottledError,
+  type SipStatus,
 } from './errors.js';
 export type { EndReason, TransportName, TransportPreference } from './event-channel.js';
 export type { Inspector, RetryPolicy } from './http.js';
