@@ -1,5 +1,14 @@
 // cwa-gateway/client: a typed client for browsers and Node 20.
-export { CwaClient, type CwaClientOptions, type SessionLost, type SignedInAgain, type SignInOptions } from './client.js';
+export {
+  CwaClient,
+  type ConnectionLost,
+  type CwaClientEvents,
+  type CwaClientOptions,
+  type Resumed,
+  type SessionLost,
+  type SignedInAgain,
+  type SignInOptions,
+} from './client.js';
 export { ImSession, SessionManager, type ImMessage, type ImSessionState, type Participant } from './conversations.js';
 export {
   CwaClientError,
@@ -17,7 +26,7 @@ export {
   type SipStatus,
 } from './errors.js';
 export type { EndReason, TransportName, TransportPreference } from './event-channel.js';
-export type { Inspector, RetryPolicy } from './http.js';
+export { DEFAULT_BACKOFF, DEFAULT_RETRY, type BackoffPolicy, type Inspector, type RetryPolicy } from './http.js';
 export { webSocketSupport, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 export { parseXml, XmlSyntaxError, type XmlElement } from './xml.js';
 export type { Unsubscribe } from './emitter.js';
