@@ -19,6 +19,7 @@ import { CwaRequestError, NetworkError, NotAuthenticatedError, RequestFailedErro
 import { EventChannel, type EndReason, type TransportName, type TransportPreference } from './event-channel.js';
 import { SessionManager, type ConferenceRunner } from './conversations.js';
 import { ContactList } from './contacts.js';
+import { AccessControl, Watchers } from './access.js';
 import { Presence } from './presence.js';
 import { Directory } from './search.js';
 import { backoffDelay, backoffPolicy, COMMAND_PATH, CWA_NAMESPACE, DEFAULT_RETRY, HttpChannel, LOGON_PATH, type BackoffPolicy, type Inspector, type RetryPolicy } from './http.js';
@@ -135,6 +136,10 @@ export class CwaClient {
   readonly contacts: ContactList;
   /** Directory search (search.ts). */
   readonly directory: Directory;
+  /** Access-control containers: who sees what of the user's presence (access.ts). */
+  readonly access: AccessControl;
+  /** The people watching the user's presence, and new ones as they come (access.ts). */
+  readonly watchers: Watchers;
   /** The current CWA-Ticket (rotations are followed automatically). */
   ticket: string | undefined;
   /** The signed-in user's SIP URI. */
@@ -178,6 +183,8 @@ export class CwaClient {
     this.presence = new Presence(this);
     this.contacts = new ContactList(this);
     this.directory = new Directory(this);
+    this.access = new AccessControl(this);
+    this.watchers = new Watchers(this);
   }
 
   nextRid(): string {

@@ -33,3 +33,13 @@ export type { Unsubscribe } from './emitter.js';
 export { ContactList, DEFAULT_GROUP, type AddContactOptions, type Contact, type ContactGroup } from './contacts.js';
 export { AVAILABILITY_NUMBERS, availabilityOf, Presence, type Availability, type PresenceInfo, type SubscriptionState } from './presence.js';
 export { Directory, type DirectoryUser, type SearchQuery, type SearchResult } from './search.js';
+export {
+  AccessControl,
+  CONTAINERS,
+  Watchers,
+  type Container,
+  type ContainerChange,
+  type ContainerMember,
+  type MemberType,
+  type Watcher,
+} from './access.js';
