@@ -1,4 +1,11 @@
-// cwa-gateway/client: a typed client for browsers and Node 20.
+/**
+ * A typed client for browsers and Node 20: sign-in, conversations, presence, contacts, access
+ * control, watchers, directory search, typed errors, retries and resuming. Published as the
+ * package `@cwa-gateway/client` and as `cwa-gateway/client` (the same library); the browser
+ * bundle is `dist/browser/cwa-gateway-client.js`.
+ *
+ * @module cwa-gateway/client
+ */
 export {
   CwaClient,
   type ConnectionLost,
@@ -9,7 +16,7 @@ export {
   type SignedInAgain,
   type SignInOptions,
 } from './client.js';
-export { ImSession, SessionManager, type ImMessage, type ImSessionState, type Participant } from './conversations.js';
+export { ImSession, SessionManager, type ConferenceRunner, type ImMessage, type ImSessionState, type Participant } from './conversations.js';
 export {
   CwaClientError,
   CwaRequestError,
@@ -27,7 +34,8 @@ export {
 } from './errors.js';
 export type { EndReason, TransportName, TransportPreference } from './event-channel.js';
 export { DEFAULT_BACKOFF, DEFAULT_RETRY, type BackoffPolicy, type Inspector, type RetryPolicy } from './http.js';
-export { webSocketSupport, type WebSocketLike, type WebSocketSupport } from './websocket.js';
+export { webSocketSupport, type WebSocketCtor, type WebSocketLike, type WebSocketSupport } from './websocket.js';
+export type { RequestRunner } from './requests.js';
 export { parseXml, XmlSyntaxError, type XmlElement } from './xml.js';
 export type { Unsubscribe } from './emitter.js';
 export { ContactList, DEFAULT_GROUP, type AddContactOptions, type Contact, type ContactGroup } from './contacts.js';
