@@ -11,6 +11,9 @@ import { XML_LAYOUTS, type XmlLayout } from './protocol/layout.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+/** `auto`: readable lines when standard output is a terminal, JSON lines otherwise. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface GatewayConfig {
   port: number;
@@ -44,6 +47,7 @@ export interface GatewayConfig {
   maxConferencesPerSession: number;
   mpopAcceptS: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   searchMaxResults: number;
   searchDefaultFunction: 'and' | 'or';
   enableAppearOffline: 'true' | 'false';
@@ -265,6 +269,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'frames one WebSocket may send at once before --ws-frame-rate applies' },
   { key: 'logLevel', flag: '--log-level', env: 'CWA_LOG_LEVEL', type: 'enum', default: 'info', values: LOG_LEVELS, arg: 'LEVEL',
     description: 'log verbosity' },
+  { key: 'logFormat', flag: '--log-format', env: 'CWA_LOG_FORMAT', type: 'enum', default: 'auto', values: LOG_FORMATS, arg: 'FORMAT',
+    description: 'standard output: JSON lines (json), readable lines (pretty), or pretty when it is a terminal and JSON otherwise (auto)' },
   { key: 'searchMaxResults', flag: '--search-max-results', env: 'CWA_SEARCH_MAX_RESULTS', type: 'int', default: 100, min: 1, max: 10000, arg: 'N',
     description: 'most users in one searchResult (moreAvailable="true" beyond)' },
   { key: 'searchDefaultFunction', flag: '--search-default-function', env: 'CWA_SEARCH_DEFAULT_FUNCTION', type: 'enum', default: 'or', values: ['and', 'or'], arg: 'FN',

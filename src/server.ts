@@ -460,7 +460,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 }
 
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
-  const logger = deps.logger ?? createLogger(config.logLevel);
+  const logger = deps.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const gw = createGateway(config, { processMetrics: true, ...deps, logger });
   // Serve once Redis answers; if it does not within 5 s, serve anyway (503s until it does).
   if (!(await gw.ready(5000))) logger.warn({ store: redisTarget(config.store).safe }, 'Redis does not answer yet: requests answer 503 until it does');

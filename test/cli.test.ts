@@ -172,6 +172,37 @@ describe('cli', () => {
     }
   });
 
+  it('a real gateway with --log-format pretty (what a terminal gets) writes readable lines, no JSON', async function () {
+    this.timeout(15_000);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cwa-cli-pretty-'));
+    const child = spawn(process.execPath, [join(root, 'bin/cwa-gateway.js'), '--port', '0', '--data-dir', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CWA_LOG_FORMAT: 'pretty' },
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/ INFO  listening url=/.test(out)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no listening line:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      const lines = out.split('\n').filter((l) => l !== '');
+      expect(lines.length).to.be.greaterThan(1);
+      for (const line of lines) {
+        expect(line).to.match(/^\d\d:\d\d:\d\d\.\d{3} (INFO |WARN |ERROR|DEBUG) \S/);
+        expect(() => JSON.parse(line), line).to.throw();
+      }
+      expect(lines.find((l) => l.includes(' listening '))).to.include(`dataDir=${dataDir}`);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('serve reports a failure to start with exit code 1', async () => {
     const r = await run(['serve'], { startGateway: async () => { throw new Error('EADDRINUSE 127.0.0.1:8080'); } });
     expect(r.code).to.equal(1);

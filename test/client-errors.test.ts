@@ -8,7 +8,10 @@ import {
   CwaClientError,
   CwaRequestError,
   GatewayUnreachableError,
+  NetworkError,
+  NotAuthenticatedError,
   NotSignedInError,
+  RequestFailedError,
   SignInRejectedError,
   SipError,
   ThrottledError,
@@ -80,6 +83,55 @@ describe('client library: errors (src/client)', () => {
     const early = await rejection(c.request('<queryPresence rid="1"><uris><uri>sip:bob@example.com</uri></uris></queryPresence>'));
     expect(early).to.be.instanceOf(NotSignedInError);
     expect(early.message).to.include('signIn');
+  });
+
+  it('the error names: NetworkError, NotAuthenticatedError, RequestFailedError (code, reason, SIP status and meaning), ThrottledError; the former names are the same classes', async () => {
+    expect(GatewayUnreachableError).to.equal(NetworkError);
+    expect(NotSignedInError).to.equal(NotAuthenticatedError);
+    expect(Object.getPrototypeOf(SipError)).to.equal(RequestFailedError);
+    expect(new ThrottledError('slow down', 1500)).to.be.instanceOf(CwaRequestError).and.instanceOf(CwaClientError);
+
+    // NetworkError: nothing listens.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const offline = await rejection(validatingClient(`http://127.0.0.1:${port}`, { offlineLimitMs: 0 }).signIn('alice', 'alice-demo'));
+    expect(offline).to.be.instanceOf(NetworkError).and.instanceOf(GatewayUnreachableError);
+    expect(offline.name).to.equal('NetworkError');
+
+    await gateway();
+    // NotAuthenticatedError: no session.
+    const nobody = client();
+    const notIn = await rejection(nobody.directory.search('carol'));
+    expect(notIn).to.be.instanceOf(NotAuthenticatedError).and.instanceOf(NotSignedInError);
+    expect(notIn.name).to.equal('NotAuthenticatedError');
+
+    const alice = await signedIn('alice');
+    // RequestFailedError without a SIP status: a search with nothing to search for.
+    const empty = (await rejection(alice.directory.search({}))) as RequestFailedError;
+    expect(empty).to.be.instanceOf(RequestFailedError).and.instanceOf(CwaRequestError);
+    expect(empty).not.to.be.instanceOf(SipError);
+    expect(empty.name).to.equal('RequestFailedError');
+    expect(empty.code).to.be.a('number').within(18000, 18999);
+    expect(empty.reason).to.be.a('string').and.not.equal('');
+    expect(empty.sipStatus).to.equal(undefined);
+    expect(empty.sipMeaning).to.equal(undefined);
+
+    // RequestFailedError with a SIP status: an invitation to nobody (a SipError).
+    const failed = (await rejection((await alice.sessions.startImSession('sip:nobody@example.com', 'hi')).connected())) as RequestFailedError;
+    expect(failed).to.be.instanceOf(RequestFailedError).and.instanceOf(SipError);
+    expect(failed.code).to.be.a('number');
+    expect(failed.reason).to.be.a('string').and.not.equal('');
+    expect(failed.sipStatus).to.equal(404);
+    expect(failed.sipMeaning).to.equal('user not found');
+    // A contact-list failure the SIP side answers (a duplicate group name: 485).
+    await alice.contacts.addGroup('Twice');
+    const dup = (await rejection(alice.contacts.addGroup('Twice'))) as RequestFailedError;
+    expect(dup).to.be.instanceOf(RequestFailedError);
+    expect(dup.sipStatus).to.equal(485);
+    expect(dup.sipMeaning).to.equal('ambiguous (a duplicate name)');
+    expect(dup.message).to.include('SIP 485');
   });
 
   it('SipError names the code and its meaning: 404 user not found, 480 not available, 603 declined', async () => {

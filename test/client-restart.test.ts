@@ -16,6 +16,9 @@ interface Watched {
   lost: SessionLost[];
   again: SignedInAgain[];
   ended: string[];
+  /** From client.on('sessionLost') and client.on('resumed'). */
+  sessionLostByName: SessionLost[];
+  resumed: unknown[];
 }
 
 describe('client library across a gateway restart (src/client)', () => {
@@ -41,7 +44,9 @@ describe('client library across a gateway restart (src/client)', () => {
   function watched(options: Parameters<typeof validatingClient>[1] = {}): Watched {
     const client = validatingClient(front.url, options);
     clients.push(client);
-    const w: Watched = { client, lost: [], again: [], ended: [] };
+    const w: Watched = { client, lost: [], again: [], ended: [], sessionLostByName: [], resumed: [] };
+    client.on('sessionLost', (l) => w.sessionLostByName.push(l));
+    client.on('resumed', (r) => w.resumed.push(r));
     client.onSessionLost((l) => w.lost.push(l));
     client.onSignedInAgain((a) => w.again.push(a));
     client.onEnded((reason) => w.ended.push(reason));
@@ -90,6 +95,8 @@ describe('client library across a gateway restart (src/client)', () => {
         expect(w.lost[0]!.reason).to.be.oneOf(['notAuthenticated', 'sessionEnded']);
         expect(w.again[0]).to.deep.equal({ previousSid: sids[i], sid: w.client.sid });
         expect(w.ended, 'the client did not end').to.deep.equal([]);
+        expect(w.sessionLostByName, "client.on('sessionLost') is the same event").to.deep.equal(w.lost);
+        expect(w.resumed, 'a session that did not survive is not resumed').to.deep.equal([]);
       }
       // The conversation of the lost session is over; a new one works, first message included.
       expect(before.state).to.equal('terminated');

@@ -38,7 +38,7 @@ describe('config', () => {
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8, ridCacheMaxBytes: 33554432, snapshotEvery: 50000,
       logHighWaterPct: 50,
-      inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info',
+      inviteTimeoutS: 60, maxParticipantsPerConference: 32, maxConferencesPerSession: 64, mpopAcceptS: 7, logLevel: 'info', logFormat: 'auto',
       searchMaxResults: 100, searchDefaultFunction: 'or', enableAppearOffline: 'true', composingRefreshS: 60,
       composingTimeoutS: 120, machineIdleS: 300, machineAwayS: 1200, maxContacts: 1000, maxContainerMembers: 1000,
       maxSessionsPerUser: 10, rateAddress: 1000, rateAddressBurst: 2000, rateTicket: 20, rateTicketBurst: 60,

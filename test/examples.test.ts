@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { until } from './support/sdk.js';
+import { until, validatingClient } from './support/sdk.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -85,6 +85,41 @@ describe('the README SDK quick start and examples/', () => {
       expect(gw.gateway.engine.liveSessions()).to.equal(0);
     } finally {
       bot.child.kill('SIGKILL');
+    }
+  });
+  it('presence-dashboard lists the contacts with their presence, prints each change live, and signs out on SIGINT', async function () {
+    this.timeout(30_000);
+    // carol's contacts: bob and dave (the list is kept by the gateway).
+    const setup = validatingClient(gw.url);
+    await setup.signIn('carol', 'carol-demo');
+    await setup.contacts.add('sip:bob@example.com', { name: 'Bob' });
+    await setup.contacts.add('sip:dave@example.com', { name: 'Dave' });
+    await setup.signOut();
+
+    const board = node(['examples/presence-dashboard.mjs'], { CWA_URL: gw.url, CWA_USER: 'carol' });
+    const bob = validatingClient(gw.url);
+    try {
+      await until(() => board.stdout.includes('Dave'), `the dashboard's list:\n${board.stdout}\n${board.stderr}`, 10_000);
+      expect(board.stdout.split('\n').slice(0, 3)).to.deep.equal(['contacts of sip:carol@example.com:', 'Bob          Offline', 'Dave         Offline']);
+      await bob.signIn('bob', 'bob-demo');
+      await until(() => board.stdout.includes('Bob          Available'), `bob available:\n${board.stdout}`);
+      await bob.presence.setNote('lunch');
+      await until(() => board.stdout.includes('Bob          Available       "lunch"'), `bob's note:\n${board.stdout}`);
+      await bob.presence.setAvailability('busy');
+      await until(() => board.stdout.includes('Bob          Busy            "lunch"'), `bob busy:\n${board.stdout}`);
+      await bob.signOut();
+      // The note stays published while he is offline.
+      await until(() => board.stdout.trimEnd().endsWith('Bob          Offline         "lunch"'), `bob offline:\n${board.stdout}`);
+      // One line per change, no repeats.
+      const lines = board.stdout.trimEnd().split('\n');
+      expect(lines.slice(3)).to.deep.equal(['Bob          Available', 'Bob          Available       "lunch"', 'Bob          Busy            "lunch"', 'Bob          Offline         "lunch"']);
+      board.child.kill('SIGINT');
+      expect(await board.exited, board.stderr).to.equal(0);
+      expect(board.stdout).to.include('presence-dashboard: signed out');
+      expect(gw.gateway.engine.liveSessions()).to.equal(0);
+    } finally {
+      board.child.kill('SIGKILL');
+      await bob.signOut().catch(() => undefined);
     }
   });
 });

@@ -11,15 +11,18 @@
 //
 // When the gateway forgets the session under the client (it restarted), the client signs
 // in again by itself with the credentials it was given and says so (onSessionLost, then
-// onSignedInAgain); `signInAgain: false` turns that off.
+// onSignedInAgain); `signInAgain: false` turns that off. A lost connection whose session the
+// gateway still knows goes on from the cursor with the same sid (onConnectionLost, then
+// onResumed); the waits between attempts follow `backoff` (exponential, with jitter).
 import { Listeners, type Unsubscribe } from './emitter.js';
-import { CwaRequestError, GatewayUnreachableError, NotSignedInError, SignInRejectedError } from './errors.js';
+import { CwaRequestError, NetworkError, NotAuthenticatedError, RequestFailedError, SignInRejectedError } from './errors.js';
 import { EventChannel, type EndReason, type TransportName, type TransportPreference } from './event-channel.js';
 import { SessionManager, type ConferenceRunner } from './conversations.js';
 import { ContactList } from './contacts.js';
+import { AccessControl, Watchers } from './access.js';
 import { Presence } from './presence.js';
 import { Directory } from './search.js';
-import { COMMAND_PATH, CWA_NAMESPACE, DEFAULT_RETRY, HttpChannel, LOGON_PATH, type Inspector, type RetryPolicy } from './http.js';
+import { backoffDelay, backoffPolicy, COMMAND_PATH, CWA_NAMESPACE, DEFAULT_RETRY, HttpChannel, LOGON_PATH, type BackoffPolicy, type Inspector, type RetryPolicy } from './http.js';
 import { defaultWebSocket, type WebSocketSupport } from './websocket.js';
 import { childOf, escapeXmlAttr, escapeXmlText, parseXml, type XmlElement } from './xml.js';
 
@@ -45,6 +48,14 @@ export interface CwaClientOptions {
    */
   retry?: Partial<RetryPolicy> | false;
   /**
+   * How long to wait between attempts while the gateway cannot be reached: polls, WebSocket
+   * attaches, command batches (sent again byte for byte; the gateway runs a batch at most once,
+   * by its rid) and signing in again — exponential backoff with jitter, from `initialMs` (100)
+   * growing by `factor` (2) up to `maxMs` (5000), each wait less a random share of up to
+   * `jitter` (0.5); for at most `offlineLimitMs` in all.
+   */
+  backoff?: Partial<BackoffPolicy>;
+  /**
    * Sign in again by itself, with the credentials given to signIn, when the gateway no
    * longer knows the session or the ticket (it restarted) — default true. The session's
    * conversations are over either way (onSessionLost says so); `false` ends the client
@@ -69,6 +80,42 @@ export interface SessionLost {
   signingInAgain: boolean;
 }
 
+/** The connection to the gateway was lost (no answer, or closed as a shutdown closes it); the client keeps trying. */
+export interface ConnectionLost {
+  sid: number;
+  /** The eid of the last event processed: events resume after it. */
+  cursor: number;
+}
+
+/**
+ * The gateway answered again after a lost connection and still knew the session: the client
+ * goes on with the same sid from its cursor (AckId), nothing lost or repeated, no sign-in.
+ */
+export interface Resumed {
+  sid: number;
+  /** The eid of the last event processed before the gateway answered again. */
+  cursor: number;
+  /** How long the connection was lost (ms). */
+  outageMs: number;
+}
+
+/** Every event of a CwaClient by name, for `client.on(name, listener)`, with its listener's arguments. */
+export interface CwaClientEvents {
+  /** Every raw event, in order, exactly once (as onEvent). */
+  event: [XmlElement];
+  transportChanged: [TransportName];
+  /** The connection was lost; the client keeps trying (with backoff). */
+  connectionLost: [ConnectionLost];
+  /** The connection is back and the session survived: events go on from the cursor. */
+  resumed: [Resumed];
+  /** The session did not survive (the gateway restarted): its conversations are over (as onSessionLost). */
+  sessionLost: [SessionLost];
+  /** Signed in again by itself after sessionLost (as onSignedInAgain). */
+  signedInAgain: [SignedInAgain];
+  /** The client is over (as onEnded). */
+  ended: [EndReason, { sessionTerminated?: string; error?: Error }];
+}
+
 /** The client signed in again by itself after losing its session. */
 export interface SignedInAgain {
   previousSid: number;
@@ -89,6 +136,10 @@ export class CwaClient {
   readonly contacts: ContactList;
   /** Directory search (search.ts). */
   readonly directory: Directory;
+  /** Access-control containers: who sees what of the user's presence (access.ts). */
+  readonly access: AccessControl;
+  /** The people watching the user's presence, and new ones as they come (access.ts). */
+  readonly watchers: Watchers;
   /** The current CWA-Ticket (rotations are followed automatically). */
   ticket: string | undefined;
   /** The signed-in user's SIP URI. */
@@ -97,11 +148,21 @@ export class CwaClient {
   private readonly http: HttpChannel;
   private channel: EventChannel | undefined;
   private rid = 1;
-  private readonly eventListeners = new Listeners<[XmlElement]>();
-  private readonly transportListeners = new Listeners<[TransportName]>();
-  private readonly endListeners = new Listeners<[EndReason, { sessionTerminated?: string; error?: Error }]>();
-  private readonly sessionLostListeners = new Listeners<[SessionLost]>();
-  private readonly signedInAgainListeners = new Listeners<[SignedInAgain]>();
+  private readonly listeners: { [K in keyof CwaClientEvents]: Listeners<CwaClientEvents[K]> } = {
+    event: new Listeners(),
+    transportChanged: new Listeners(),
+    connectionLost: new Listeners(),
+    resumed: new Listeners(),
+    sessionLost: new Listeners(),
+    signedInAgain: new Listeners(),
+    ended: new Listeners(),
+  };
+  private readonly eventListeners = this.listeners.event;
+  private readonly transportListeners = this.listeners.transportChanged;
+  private readonly endListeners = this.listeners.ended;
+  private readonly sessionLostListeners = this.listeners.sessionLost;
+  private readonly signedInAgainListeners = this.listeners.signedInAgain;
+  private readonly backoff: BackoffPolicy;
   private terminatedReason: string | undefined;
   /** What signIn was given, for signing in again after a gateway restart. */
   private credentials: { user: string; password: string; options: SignInOptions } | undefined;
@@ -111,6 +172,7 @@ export class CwaClient {
 
   constructor(private readonly options: CwaClientOptions) {
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.backoff = backoffPolicy(options.backoff);
     const retry: RetryPolicy = options.retry === false ? { maxRetries: 0, maxDelayMs: 0 } : { ...DEFAULT_RETRY, ...options.retry };
     this.http = new HttpChannel(options.baseUrl.replace(/\/+$/, ''), this, fetchImpl, options.inspect, retry);
     const runner: ConferenceRunner = {
@@ -121,6 +183,8 @@ export class CwaClient {
     this.presence = new Presence(this);
     this.contacts = new ContactList(this);
     this.directory = new Directory(this);
+    this.access = new AccessControl(this);
+    this.watchers = new Watchers(this);
   }
 
   nextRid(): string {
@@ -140,6 +204,31 @@ export class CwaClient {
   /** Every event, in order, exactly once (raw; the conversation model is in `sessions`). */
   onEvent(fn: (event: XmlElement) => void): Unsubscribe {
     return this.eventListeners.add(fn);
+  }
+
+  /**
+   * Listens to one of the client's events by name: `sessionLost`, `signedInAgain`,
+   * `connectionLost`, `resumed`, `ended`, `event`, `transportChanged` (see CwaClientEvents).
+   * The on… methods are the same lists.
+   */
+  on<K extends keyof CwaClientEvents>(name: K, fn: (...args: CwaClientEvents[K]) => void): Unsubscribe {
+    const list = this.listeners[name] as Listeners<CwaClientEvents[K]> | undefined;
+    if (!list) throw new TypeError(`no client event "${String(name)}" (one of ${Object.keys(this.listeners).join(', ')})`);
+    return list.add(fn);
+  }
+
+  /** The connection was lost; the client keeps trying, with backoff, for up to `offlineLimitMs`. */
+  onConnectionLost(fn: (lost: ConnectionLost) => void): Unsubscribe {
+    return this.listeners.connectionLost.add(fn);
+  }
+
+  /**
+   * The connection is back and the gateway still knew the session: the same sid, events
+   * resumed from the cursor (nothing lost or repeated), no sign-in. When it did not know it,
+   * `sessionLost` comes instead.
+   */
+  onResumed(fn: (resumed: Resumed) => void): Unsubscribe {
+    return this.listeners.resumed.add(fn);
   }
 
   onTransportChanged(fn: (transport: TransportName) => void): Unsubscribe {
@@ -166,7 +255,7 @@ export class CwaClient {
 
   /**
    * Signs in (logon + initiateSession) and starts receiving events. Rejects with
-   * SignInRejectedError (wrong user or password), ThrottledError, GatewayUnreachableError
+   * SignInRejectedError (wrong user or password), ThrottledError, NetworkError
    * or CwaRequestError.
    */
   async signIn(user: string, password: string, options: SignInOptions = {}): Promise<void> {
@@ -207,7 +296,14 @@ export class CwaClient {
       ackDelayMs: 10,
       offlineLimitMs: this.options.offlineLimitMs ?? 60_000,
       activityReportMs: this.options.activityReportMs ?? 10_000,
+      backoff: this.backoff,
     }, this.options.inspect);
+    channel.onOutage.add(() => {
+      if (this.channel === channel) this.listeners.connectionLost.emit({ sid: this.sid, cursor: channel.cursor });
+    });
+    channel.onResume.add(({ outageMs }) => {
+      if (this.channel === channel) this.listeners.resumed.emit({ sid: this.sid, cursor: channel.cursor, outageMs });
+    });
     channel.onEvent.add((ev) => this.dispatch(ev));
     channel.onTransport.add((t) => this.transportListeners.emit(t));
     channel.onEnd.add((reason, error, afterOutage) => this.channelEnded(channel, reason, error, afterOutage));
@@ -249,8 +345,8 @@ export class CwaClient {
         this.signedInAgainListeners.emit({ previousSid, sid: this.sid });
         return;
       } catch (err) {
-        if (err instanceof GatewayUnreachableError && Date.now() - started < limit) {
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        if (err instanceof NetworkError && Date.now() - started < limit) {
+          await new Promise((r) => setTimeout(r, backoffDelay(this.backoff, attempt)));
           continue;
         }
         this.channel = undefined;
@@ -305,14 +401,14 @@ export class CwaClient {
 
   private async runBatch(inner: string): Promise<XmlElement> {
     const channel = this.channel;
-    if (!channel || this.sid === 0) throw new NotSignedInError('not signed in: call signIn first');
+    if (!channel || this.sid === 0) throw new NotAuthenticatedError('not signed in: call signIn first');
     const text = `<cwaRequests xmlns="${CWA_NAMESPACE}" sid="${escapeXmlAttr(String(this.sid))}">${inner}</cwaRequests>`;
     return parseXml(await channel.command(text));
   }
 
   private async postBatch(text: string): Promise<XmlElement> {
     const answer = await this.http.postRetrying(COMMAND_PATH, text);
-    if (!answer.root) throw new CwaRequestError(`HTTP ${answer.status}`, undefined, undefined, answer.status);
+    if (!answer.root) throw new RequestFailedError(`HTTP ${answer.status}`, undefined, undefined, answer.status);
     if (answer.status !== 200 && answer.status !== 400) throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
     return answer.root;
   }

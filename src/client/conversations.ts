@@ -2,7 +2,7 @@
 // events: a session manager that announces incoming conversations, and IM sessions
 // with participants, messages, composing state, addParticipant and terminate.
 import { Listeners, type Unsubscribe } from './emitter.js';
-import { CwaRequestError, SipError } from './errors.js';
+import { CwaRequestError, RequestFailedError, SipError } from './errors.js';
 import { childOf, escapeXmlText, type XmlElement } from './xml.js';
 
 export type ImSessionState = 'incoming' | 'connecting' | 'connected' | 'terminated';
@@ -190,10 +190,10 @@ export class ImSession {
         this.state = state;
         if (state === 'connected') this.connectedDeferred.resolve();
         if (state === 'terminated') {
-          this.connectedDeferred.reject(this.failure ?? new CwaRequestError('the conversation ended'));
-          for (const [, d] of this.sends) d.reject(new CwaRequestError('the conversation ended'));
+          this.connectedDeferred.reject(this.failure ?? new RequestFailedError('the conversation ended'));
+          for (const [, d] of this.sends) d.reject(new RequestFailedError('the conversation ended'));
           this.sends.clear();
-          for (const [, i] of this.invites) i.done.reject(new CwaRequestError('the conversation ended'));
+          for (const [, i] of this.invites) i.done.reject(new RequestFailedError('the conversation ended'));
           this.invites.clear();
         }
         this.stateListeners.emit(state);
@@ -364,7 +364,7 @@ export class SessionManager {
   endAll(): void {
     for (const s of this.sessions.values()) s.handle({ name: 'imSessionState', attrs: {}, children: [], text: 'terminated' });
     this.sessions.clear();
-    for (const [, s] of this.starting) s.done.reject(new CwaRequestError('the session ended'));
+    for (const [, s] of this.starting) s.done.reject(new RequestFailedError('the session ended'));
     this.starting.clear();
   }
 

@@ -13,8 +13,8 @@
 // reported at once, so a person coming back from idle is seen back at once. The gateway keeps
 // the machine state active, so the person does not turn Away while using the page.
 import { Listeners } from './emitter.js';
-import { CwaRequestError, GatewayUnreachableError } from './errors.js';
-import { asksToComeBack, COMMAND_PATH, DATA_PATH, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
+import { CwaRequestError, NetworkError, RequestFailedError } from './errors.js';
+import { asksToComeBack, backoffDelay, COMMAND_PATH, DATA_PATH, type BackoffPolicy, type HttpChannel, type Inspector, type TicketHolder } from './http.js';
 import { OPEN, type WebSocketLike, type WebSocketSupport } from './websocket.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
 
@@ -46,6 +46,8 @@ export interface ChannelOptions {
   offlineLimitMs: number;
   /** Activity that goes on is reported once per this interval (ms); after a quiet spell of half of it, at once. */
   activityReportMs: number;
+  /** The waits between attempts while the gateway cannot be reached. */
+  backoff: BackoffPolicy;
 }
 
 type SocketOutcome = 'refused' | 'dropped' | 'quickDrop' | 'switch' | 'stopped' | EndReason;
@@ -59,11 +61,15 @@ interface PendingCommand {
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export class EventChannel {
@@ -73,6 +79,11 @@ export class EventChannel {
   readonly onTransport = new Listeners<[TransportName]>();
   /** The end; `afterOutage`: the gateway had gone away (unreachable, or closing connections as a shutdown does) just before. */
   readonly onEnd = new Listeners<[EndReason, Error | undefined, boolean]>();
+  /** The gateway went away (see `outage`): the channel keeps trying, with backoff. */
+  readonly onOutage = new Listeners<[]>();
+  /** The gateway answered again after an outage and still knows the session: events go on from the cursor. */
+  readonly onResume = new Listeners<[{ outageMs: number }]>();
+  private outageSince = 0;
   /**
    * Set when the gateway could not be reached or dropped the connection as a shutdown does
    * (poll network error or 5xx, WebSocket 1001/1006/1011, upgrade not answered); cleared by
@@ -200,7 +211,7 @@ export class EventChannel {
   /**
    * A POST of the batch. Sent again, byte-identical (the gateway answers a duplicate from its
    * cache, so it runs at most once), when the gateway cannot be reached (for up to
-   * `offlineLimitMs`, then GatewayUnreachableError) and when it asks to come back later
+   * `offlineLimitMs`, then NetworkError) and when it asks to come back later
    * (429/503 with Retry-After, within the retry policy, then ThrottledError).
    */
   async postCommand(text: string): Promise<string> {
@@ -211,8 +222,8 @@ export class EventChannel {
         if (answer.status === 200 || answer.status === 400) return answer.text;
         throw CwaRequestError.fromError(childOf(answer.root, 'error'), `HTTP ${answer.status}`, answer.status);
       } catch (err) {
-        if (!(err instanceof GatewayUnreachableError) || Date.now() - started > this.options.offlineLimitMs) throw err;
-        await sleep(Math.min(2000, 100 * 2 ** attempt));
+        if (!(err instanceof NetworkError) || Date.now() - started > this.options.offlineLimitMs) throw err;
+        await sleep(backoffDelay(this.options.backoff, attempt));
       }
     }
   }
@@ -237,7 +248,7 @@ export class EventChannel {
             wsFailures += 1;
             this.wsFailedAt = Date.now();
             // WebSocket only: back off instead of polling.
-            if (this.options.preference === 'websocket') await sleep(Math.min(5000, 100 * 2 ** wsFailures), this.phase.signal);
+            if (this.options.preference === 'websocket') await sleep(backoffDelay(this.options.backoff, wsFailures), this.phase.signal);
           } else if (outcome === 'dropped') {
             wsFailures = 0; // a healthy socket was lost: try again at once
           }
@@ -262,8 +273,21 @@ export class EventChannel {
     if (this.activityTimer) clearTimeout(this.activityTimer);
     this.activityTimer = undefined;
     this.current = undefined;
-    for (const p of this.pending.splice(0)) p.reject(new CwaRequestError(`the event channel ended (${reason})`));
+    for (const p of this.pending.splice(0)) p.reject(new RequestFailedError(`the event channel ended (${reason})`));
     if (wasRunning) this.onEnd.emit(reason, error, this.outage);
+  }
+
+  private markOutage(): void {
+    if (this.outage || !this.running) return;
+    this.outage = true;
+    this.outageSince = Date.now();
+    this.onOutage.emit();
+  }
+
+  private markHealthy(): void {
+    if (!this.outage) return;
+    this.outage = false;
+    if (this.running) this.onResume.emit({ outageMs: Date.now() - this.outageSince });
   }
 
   private setTransport(t: TransportName): void {
@@ -289,6 +313,8 @@ export class EventChannel {
       signal.addEventListener('abort', onAbort, { once: true });
       socket.onopen = () => {
         openedAt = Date.now();
+        // The gateway accepted this sid and ticket: the session is alive.
+        this.markHealthy();
         this.socket = socket;
         this.setTransport('websocket');
       };
@@ -316,10 +342,10 @@ export class EventChannel {
         if (openedAt === undefined) {
           if (refusedWith === 401) return resolve('notAuthenticated');
           if (refusedWith === 404) return resolve('sessionEnded');
-          if (refusedWith === undefined || refusedWith >= 500) this.outage = true;
+          if (refusedWith === undefined || refusedWith >= 500) this.markOutage();
           return resolve('refused');
         }
-        if (ev.code === 1001 || ev.code === 1006 || ev.code === 1011) this.outage = true;
+        if (ev.code === 1001 || ev.code === 1006 || ev.code === 1011) this.markOutage();
         switch (ev.code) {
           case 4004:
             return resolve('sessionEnded');
@@ -343,7 +369,7 @@ export class EventChannel {
     }
     switch (root.name) {
       case 'cwaEvents':
-        this.outage = false;
+        this.markHealthy();
         if (!this.take(root)) {
           socket.close(1000); // a gap: start again from the cursor
           return;
@@ -399,16 +425,16 @@ export class EventChannel {
         } catch (err) {
           if (signal.aborted || !this.running) return undefined;
           if (nudge.signal.aborted) continue; // user activity to report: a new poll says it
-          this.outage = true;
+          this.markOutage();
           failingSince ??= started;
           if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
-          await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
+          await sleep(backoffDelay(this.options.backoff, failures++), signal);
           continue;
         }
         if (!this.running) return undefined;
         if (asksToComeBack(answer)) {
           // Not served: come back when the gateway said (throttled, shutting down, store unavailable).
-          if (answer.status === 503) this.outage = true;
+          if (answer.status === 503) this.markOutage();
           await sleep(answer.retryAfterMs ?? 1000, signal);
           continue;
         }
@@ -422,13 +448,13 @@ export class EventChannel {
           case 409:
             return 'cursorLost';
           default:
-            if (answer.status >= 500) this.outage = true;
+            if (answer.status >= 500) this.markOutage();
             failingSince ??= started;
             if (Date.now() - failingSince > this.options.offlineLimitMs) return 'unreachable';
-            await sleep(Math.min(5000, 100 * 2 ** failures++), signal);
+            await sleep(backoffDelay(this.options.backoff, failures++), signal);
             continue;
         }
-        this.outage = false;
+        this.markHealthy();
         failingSince = undefined;
         failures = 0;
         const root = answer.root!;

@@ -1,8 +1,8 @@
 // The client's HTTP side: logon, command batches and data-channel polls over `fetch`,
 // keeping the newest CWA-Ticket from every answer. A request that gets no answer at all
-// rejects with GatewayUnreachableError; 429 and 503 with Retry-After are waited out and
+// rejects with NetworkError; 429 and 503 with Retry-After are waited out and
 // sent again, within the retry policy.
-import { GatewayUnreachableError, parseRetryAfter, ThrottledError } from './errors.js';
+import { NetworkError, parseRetryAfter, ThrottledError } from './errors.js';
 import { childOf, parseXml, type XmlElement } from './xml.js';
 
 export { CwaRequestError } from './errors.js';
@@ -32,6 +32,45 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, maxDelayMs: 30_000 };
+
+/**
+ * How the client waits between attempts when the gateway cannot be reached (polls, WebSocket
+ * attaches, command batches the gateway de-duplicates by rid, signing in again): exponential
+ * backoff with jitter. Attempt n waits `min(maxMs, initialMs * factor^n)`, less a random part of
+ * up to `jitter` of it (so that clients cut off together do not come back together). The
+ * attempts stop after `offlineLimitMs` without an answer.
+ */
+export interface BackoffPolicy {
+  /** The first wait (ms, default 100). */
+  initialMs: number;
+  /** The longest wait (ms, default 5000). */
+  maxMs: number;
+  /** How much each wait grows (default 2). */
+  factor: number;
+  /** The share of each wait taken off at random, 0 (none) to 1 (default 0.5). */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.5 };
+
+/** A complete backoff policy from the options given; a RangeError names a value out of range. */
+export function backoffPolicy(given: Partial<BackoffPolicy> | undefined): BackoffPolicy {
+  const p = { ...DEFAULT_BACKOFF, ...given };
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new RangeError(`backoff.${what}`);
+  };
+  check(Number.isFinite(p.initialMs) && p.initialMs > 0, `initialMs must be a number above 0 (got ${p.initialMs})`);
+  check(Number.isFinite(p.maxMs) && p.maxMs >= p.initialMs, `maxMs must be at least initialMs (got ${p.maxMs})`);
+  check(Number.isFinite(p.factor) && p.factor >= 1, `factor must be at least 1 (got ${p.factor})`);
+  check(Number.isFinite(p.jitter) && p.jitter >= 0 && p.jitter <= 1, `jitter must be between 0 and 1 (got ${p.jitter})`);
+  return p;
+}
+
+/** The wait before attempt `attempt` + 1 (attempt 0 is the first retry). */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.min(attempt, 64));
+  return Math.round(base * (1 - policy.jitter * random()));
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -87,7 +126,7 @@ export class HttpChannel {
       text = await res.text();
     } catch (err) {
       if (init.signal?.aborted) throw err; // the caller left: not a network failure
-      throw new GatewayUnreachableError(this.baseUrl + path, err);
+      throw new NetworkError(this.baseUrl + path, err);
     }
     const ticket = res.headers.get('CWA-Ticket');
     if (ticket) this.tickets.ticket = ticket;

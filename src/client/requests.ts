@@ -3,7 +3,7 @@
 // answered twice: `requestAccepted` at once, then `requestSucceeded` or `requestFailed`
 // (carrying the same rid) on the event channel; RidWaiters matches the second answer.
 import type { Unsubscribe } from './emitter.js';
-import { CwaRequestError } from './http.js';
+import { CwaRequestError, RequestFailedError } from './errors.js';
 import { childOf, type XmlElement } from './xml.js';
 
 export interface RequestRunner {
@@ -74,7 +74,7 @@ export class RidWaiters {
 
   /** The session ended: nothing will answer any more. */
   rejectAll(why: string): void {
-    for (const w of this.waiting.values()) w.reject(new CwaRequestError(why));
+    for (const w of this.waiting.values()) w.reject(new RequestFailedError(why));
     this.waiting.clear();
   }
 }

@@ -21,7 +21,8 @@ export interface WebSocketSupport {
 
 export const OPEN = 1;
 
-type WebSocketCtor = new (url: string, ...rest: unknown[]) => WebSocketLike;
+/** A WebSocket constructor (the platform's, or the `ws` package's). */
+export type WebSocketCtor = new (url: string, ...rest: unknown[]) => WebSocketLike;
 
 /** Wraps a WebSocket class: the `ws` package's takes headers, a WHATWG one does not. */
 export function webSocketSupport(ctor: WebSocketCtor, canSetHeaders: boolean): WebSocketSupport {

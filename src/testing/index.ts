@@ -8,6 +8,8 @@
  *
  * The format is documented in fixtures/README.md; schemas/transcript.schema.json is its structure.
  * Clients that open a WebSocket data channel (`ws` steps, format 2) are replayed over WebSocket.
+ *
+ * @module cwa-gateway/testing
  */
 export { Bindings, compareEvents, compareNode, matchTemplate, Mismatch, parseXml } from './match.js';
 export {
@@ -45,3 +47,5 @@ export { junit, tap, describeFailure, type ReporterName } from './report.js';
 export { startEmbeddedGateway, type EmbeddedGateway, type EmbeddedGatewayOptions } from './gateway.js';
 export { record, type Recorder, type RecordOptions } from './record.js';
 export { TranscriptBuilder, type Exchange, type TranscriptDocument } from './record-transcript.js';
+export { ManualClock, type Clock } from '../engine/clock.js';
+export type { XmlDocumentFacts, XNode } from '../protocol/xml-tree.js';

@@ -4,6 +4,7 @@
 import {
   CwaClient,
   CwaRequestError,
+  NetworkError,
   DEFAULT_GROUP,
   type Availability,
   type DirectoryUser,
@@ -54,7 +55,7 @@ const userPart = (uri: string) => uri.replace(/^sip:/i, '').split('@')[0] ?? uri
 
 function reasonOf(err: unknown): string {
   if (err instanceof CwaRequestError) return err.message;
-  if (err instanceof TypeError) return 'the gateway cannot be reached';
+  if (err instanceof NetworkError || err instanceof TypeError) return 'the gateway cannot be reached';
   return err instanceof Error ? err.message : String(err);
 }
 

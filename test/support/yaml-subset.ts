@@ -1,4 +1,4 @@
-// A reader for the small part of YAML that compose.yaml uses: block mappings, block
+// A reader for the small part of YAML that docker-compose.yml uses: block mappings, block
 // sequences of scalars, JSON-style flow sequences and mappings, quoted and plain scalars,
 // comments. Anything else (anchors, multi-line scalars, sequences of mappings …) is refused
 // with the line number, so a compose file that outgrows it fails its test loudly.
