@@ -203,6 +203,35 @@ describe('WebSocket data channel', () => {
       expect(ws.events.length).to.equal(count + 1);
     });
 
+    it('writes the answer to a command frame and the events that command caused in one write to the socket', async () => {
+      const alice = await signIn(gw);
+      const ws = await attach({ sid: alice.sid, ackId: alice.head, ticket: alice.ticket });
+      await ws.untilFrames(1);
+      // The TCP socket under the gateway's side of this WebSocket: count what reaches the kernel.
+      const sub = gw.gateway.websocket.list().find((s) => s.sid === alice.sid)!;
+      const raw = (sub as unknown as { socket: { _socket: { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void } } }).socket._socket;
+      const writes: number[] = [];
+      const writev = raw._writev.bind(raw);
+      const write = raw._write.bind(raw);
+      raw._writev = (chunks: unknown, cb: unknown) => {
+        writes.push((chunks as unknown[]).length);
+        writev(chunks, cb);
+      };
+      raw._write = (chunk: unknown, enc: unknown, cb: unknown) => {
+        writes.push(1);
+        write(chunk, enc, cb);
+      };
+      const frames = ws.frames.length;
+      // A presence change is answered and causes a selfPresence event on the same session.
+      const answer = await ws.command(alice.sid, '<publishSelfPresence rid="9"><cwaCategory name="note" instanceMask="0"><note xmlns="http://schemas.microsoft.com/2006/09/sip/note"><body type="personal">Gone fishing</body></note></cwaCategory></publishSelfPresence>');
+      expect(answer.root.children[0]!.name).to.equal('requestAccepted');
+      await ws.until(() => ws.frames.length >= frames + 2, 'the answer and the event');
+      expect(ws.frames[frames]).to.match(/^<cwaResponses/);
+      expect(ws.frames[frames + 1]).to.match(/^<cwaEvents/);
+      // Two frames (a header and a payload each): one writev of four chunks, not two syscalls.
+      expect(writes).to.deep.equal([4]);
+    });
+
     it('answers an unusable frame with an error frame and keeps the socket open', async () => {
       const alice = await signIn(gw);
       const H = alice.head;

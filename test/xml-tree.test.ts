@@ -22,6 +22,18 @@ describe('XML screening (parseXmlTree)', () => {
     expect(attr(root, 'A')).to.equal('1');
   });
 
+  it('starts every document clean after one refused mid-scan (the parser is reused)', () => {
+    const tight = { maxDepth: 3, maxElements: 3, maxAttributes: 2, maxAttributeLength: 16 };
+    const bad = ['<a><b><c><d/></c></b></a>', '<a><b', '<a x="1" y="2" z="3"/>', '<!DOCTYPE a><a/>', '<a>&foo;</a>', '<p:a xmlns:p="urn:x"><p:b>'];
+    for (const text of bad) {
+      expect(() => parseXmlTree(text, tight), text).to.throw(XmlRejectedError);
+      const root = parseXmlTree('<?xml version="1.0"?><r xmlns="urn:y" k="v"><s>t</s></r>', tight);
+      expect([root.name, root.ns, root.attrs, root.children.map((c) => [c.name, c.ns, c.text]), root.doc]).to.deep.equal([
+        'r', 'urn:y', { k: 'v' }, [['s', 'urn:y', 't']], { namespaces: ['urn:y'], version: '1.0', depth: 2 },
+      ]);
+    }
+  });
+
   it('rejects each hostile construct by kind', () => {
     expect(rejection('<!DOCTYPE r><r/>')).to.equal('doctype');
     expect(rejection('<r>&custom;</r>')).to.equal('entity');

@@ -57,19 +57,24 @@ export class XmlRejectedError extends Error {
   }
 }
 
-export function parseXmlTree(text: string, limits: XmlLimits): XNode {
+/** The state of one document's scan; the parser's handlers read the current one. */
+interface Scan {
+  limits: XmlLimits;
+  stack: XNode[];
+  root: XNode | undefined;
+  elements: number;
+  tagName: string;
+  attributes: number;
+  doc: XmlDocumentFacts;
+}
+
+const reject = (kind: XmlRejection, message: string): never => {
+  throw new XmlRejectedError(kind, message);
+};
+
+/** A parser whose handlers work on `holder.scan`: one parser serves document after document. */
+function makeParser(holder: { scan: Scan }): SaxesParser {
   const parser = new SaxesParser({ xmlns: true, position: false });
-  const stack: XNode[] = [];
-  let root: XNode | undefined;
-  let elements = 0;
-  let tagName = '';
-  let attributes = 0;
-  const doc: XmlDocumentFacts = { namespaces: [], depth: 0 };
-
-  const reject = (kind: XmlRejection, message: string): never => {
-    throw new XmlRejectedError(kind, message);
-  };
-
   parser.on('error', (err) => {
     const msg = err.message;
     if (/undefined entity|entity/i.test(msg)) reject('entity', 'entity references are not accepted');
@@ -83,27 +88,31 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
   // included (they cost the parser as much as any attribute), so that an element with
   // 100,000 of them stops at the first one past the limit.
   parser.on('opentagstart', (tag) => {
-    tagName = tag.name;
-    attributes = 0;
+    const s = holder.scan;
+    s.tagName = tag.name;
+    s.attributes = 0;
   });
   parser.on('attribute', (a) => {
-    attributes += 1;
+    const s = holder.scan;
+    s.attributes += 1;
     const declaration = a.name === 'xmlns' || a.name.startsWith('xmlns:');
     const what = declaration ? 'namespace declaration' : 'attribute';
-    if (attributes > limits.maxAttributes) {
-      reject('attributes', `more than ${limits.maxAttributes} attributes (namespace declarations included) on <${tagName}>`);
+    if (s.attributes > s.limits.maxAttributes) {
+      reject('attributes', `more than ${s.limits.maxAttributes} attributes (namespace declarations included) on <${s.tagName}>`);
     }
-    if (a.value.length > limits.maxAttributeLength) {
-      reject('attributeLength', `${what} ${a.name} of <${tagName}> is longer than ${limits.maxAttributeLength} characters`);
+    if (a.value.length > s.limits.maxAttributeLength) {
+      reject('attributeLength', `${what} ${a.name} of <${s.tagName}> is longer than ${s.limits.maxAttributeLength} characters`);
     }
-    if (declaration) doc.namespaces.push(a.value);
+    if (declaration) s.doc.namespaces.push(a.value);
   });
   parser.on('xmldecl', (decl) => {
-    doc.version = decl.version;
+    holder.scan.doc.version = decl.version;
   });
   parser.on('opentag', (tag: SaxesTagNS) => {
-    elements += 1;
-    if (elements > limits.maxElements) reject('elements', `more than ${limits.maxElements} elements`);
+    const s = holder.scan;
+    const { stack, limits } = s;
+    s.elements += 1;
+    if (s.elements > limits.maxElements) reject('elements', `more than ${limits.maxElements} elements`);
     if (stack.length + 1 > limits.maxDepth) reject('depth', `nesting deeper than ${limits.maxDepth} levels`);
     const node: XNode = { name: tag.local, ns: tag.uri, attrs: {}, children: [], text: '' };
     for (const key in tag.attributes) {
@@ -117,29 +126,57 @@ export function parseXmlTree(text: string, limits: XmlLimits): XNode {
     }
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(node);
-    else root = node;
-    if (stack.length + 1 > doc.depth) doc.depth = stack.length + 1;
+    else s.root = node;
+    if (stack.length + 1 > s.doc.depth) s.doc.depth = stack.length + 1;
     if (!tag.isSelfClosing) stack.push(node);
   });
   parser.on('closetag', (tag) => {
-    if (!tag.isSelfClosing) stack.pop();
+    if (!tag.isSelfClosing) holder.scan.stack.pop();
   });
   parser.on('text', (t) => {
+    const { stack } = holder.scan;
     const top = stack[stack.length - 1];
     if (top) top.text += t;
   });
   parser.on('cdata', (t) => {
+    const { stack } = holder.scan;
     const top = stack[stack.length - 1];
     if (top) {
       top.text += t;
       top.cdata = true;
     }
   });
+  return parser;
+}
 
-  parser.write(text).close();
-  if (!root) reject('malformed', 'malformed XML: no root element');
-  root!.doc = doc;
-  return root!;
+/** The parser reused for every document (its construction and ten handler closures cost per request otherwise). */
+const shared = { scan: undefined as unknown as Scan, parser: undefined as SaxesParser | undefined, busy: false };
+
+export function parseXmlTree(text: string, limits: XmlLimits): XNode {
+  const scan: Scan = { limits, stack: [], root: undefined, elements: 0, tagName: '', attributes: 0, doc: { namespaces: [], depth: 0 } };
+  // Parsing is synchronous, so the shared parser is free unless a handler parses (it does not);
+  // a nested call still gets a parser of its own.
+  const own = shared.busy;
+  const holder = own ? { scan } : shared;
+  holder.scan = scan;
+  const parser = own ? makeParser(holder) : (shared.parser ??= makeParser(shared));
+  if (!own) shared.busy = true;
+  try {
+    parser.write(text).close();
+  } catch (err) {
+    // A document refused mid-scan leaves the parser mid-state: start the next one clean
+    // (close() resets it after a complete document with `_init`, the same call).
+    if (!own) (parser as unknown as { _init(): void })._init();
+    throw err;
+  } finally {
+    if (!own) {
+      shared.busy = false;
+      shared.scan = undefined as unknown as Scan;
+    }
+  }
+  if (!scan.root) reject('malformed', 'malformed XML: no root element');
+  scan.root!.doc = scan.doc;
+  return scan.root!;
 }
 
 /** Attribute lookup by name, case-insensitively (clients send `confid` for `confId`). */

@@ -8,6 +8,7 @@
 // its <ack> frames, or a later poll). Events between the two are pushed but not yet
 // acknowledged, so a socket that dies loses nothing: its successor starts from the
 // client's cursor and gets them again.
+import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
@@ -170,7 +171,11 @@ export class Subscriber implements Attachment {
     }
   }
 
-  /** Sends one frame; closes the socket with 4002 when the client has fallen too far behind. */
+  /**
+   * Sends one frame; closes the socket with 4002 when the client has fallen too far behind.
+   * Frames sent while the socket is corked (an answer to a command frame, and what joins it
+   * in the same turn) leave in one write.
+   */
   private send(xml: string): boolean {
     if (!this.active) return false;
     this.socket.send(xml);
@@ -179,6 +184,33 @@ export class Subscriber implements Attachment {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Sends the answer to a command frame with the socket corked until the end of the turn's
+   * check phase: the events the command itself caused (a sendMessage's messageIdReceived …)
+   * are pushed by the pump's setImmediate, which was scheduled before this one, so the answer
+   * and those events leave in one writev instead of a syscall each. Ordering is unchanged
+   * (the answer is written first); uncorking is the only thing deferred, by less than a turn.
+   */
+  private sendAnswer(xml: string): boolean {
+    const raw = this.rawSocket();
+    if (raw && !this.corked && !raw.destroyed) {
+      this.corked = true;
+      raw.cork();
+      setImmediate(() => {
+        this.corked = false;
+        raw.uncork();
+      });
+    }
+    return this.send(xml);
+  }
+
+  private corked = false;
+
+  /** The TCP socket under the WebSocket (the `ws` library keeps it as `_socket`). */
+  private rawSocket(): Duplex | undefined {
+    return (this.socket as unknown as { _socket?: Duplex })._socket;
   }
 
   // ---- frames from the client ---------------------------------------------------
@@ -249,7 +281,7 @@ export class Subscriber implements Attachment {
             stop();
             if (outcome.status === 200) countRefusals(metrics, outcome);
             else if (outcome.code !== undefined) metrics.errors.inc({ code: String(outcome.code), kind: 'document' });
-            this.send(outcome.body);
+            this.sendAnswer(outcome.body);
           } finally {
             this.commandsRunning -= 1;
             if (this.commandsRunning === 0 && this.endAfterCommands !== undefined) this.end(this.endAfterCommands);
