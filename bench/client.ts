@@ -67,13 +67,8 @@ const SID = /<sid>(\d+)<\/sid>/;
 const ACK_ID = /^<cwaEvents[^>]*\sackId="(\d+)"/;
 const CONF_ID = /confId="(\d+)"/;
 
-/** One signed-in endpoint: ticket (always the newest seen), session id, ackId cursor, rid counter. */
-export class CwaClient {
-  ticket = '';
-  sid = 0;
-  ackId = 0;
-  private rid = 1;
-
+/** A bench user on a target: the part the UC AJAX and UCWA bench clients share. */
+export class BenchUser {
   constructor(
     readonly target: HttpTarget,
     readonly login: string,
@@ -83,6 +78,14 @@ export class CwaClient {
   get uri(): string {
     return `sip:${this.login}@example.com`;
   }
+}
+
+/** One signed-in endpoint: ticket (always the newest seen), session id, ackId cursor, rid counter. */
+export class CwaClient extends BenchUser {
+  ticket = '';
+  sid = 0;
+  ackId = 0;
+  private rid = 1;
 
   nextRid(): number {
     return ++this.rid;

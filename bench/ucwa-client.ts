@@ -2,7 +2,7 @@
 // keep-alive `http.request`, JSON only, short regexes over the event pages instead of a
 // parser, so that the numbers measure the gateway's UCWA door rather than the load generator.
 import http from 'node:http';
-import type { HttpTarget } from './client.js';
+import { BenchUser } from './client.js';
 
 export interface UcwaReply {
   status: number;
@@ -17,22 +17,12 @@ const ACCEPT = linkOf('accept');
 const SEND = linkOf('sendMessage');
 
 /** One UCWA application of one user: token, application href, event cursor. */
-export class UcwaBenchClient {
+export class UcwaBenchClient extends BenchUser {
   token = '';
   app = '';
   events = '';
   sendHref = '';
   private next = 0;
-
-  constructor(
-    readonly target: HttpTarget,
-    readonly login: string,
-    readonly password: string,
-  ) {}
-
-  get uri(): string {
-    return `sip:${this.login}@example.com`;
-  }
 
   request(method: 'GET' | 'POST', path: string, body?: string, type = 'application/json'): Promise<UcwaReply> {
     const { target } = this;

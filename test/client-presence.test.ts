@@ -4,17 +4,9 @@
 import { expect } from 'chai';
 import { AVAILABILITY_NUMBERS, availabilityOf, CwaClient, CwaRequestError, type PresenceInfo } from '../src/client/index.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { sleep, until } from './support/sdk.js';
 import { expectValidDocument } from './support/schemas.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe('client library: presence, contacts, directory', () => {
   let gw: TestGateway;

@@ -11,6 +11,19 @@ function seeded(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
+/** `base` as characters, with 1 to 4 random deletions, insertions (ASCII) or NULs. */
+function mutated(base: string, rnd: () => number): string[] {
+  const chars = [...base];
+  for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
+    const at = Math.floor(rnd() * chars.length);
+    const op = rnd();
+    if (op < 0.4) chars.splice(at, 1);
+    else if (op < 0.8) chars.splice(at, 0, String.fromCharCode(Math.floor(rnd() * 128)));
+    else chars[at] = '\u0000';
+  }
+  return chars;
+}
+
 describe('UCWA hostile input', () => {
   let gw: TestGateway;
   let c: UcwaClient;
@@ -83,14 +96,7 @@ describe('UCWA hostile input', () => {
     const targets = [link(c.communication(), 'startMessaging'), `${c.app!.href}/me/makeMeAvailable`, '/ucwa/oauth/v1/applications'];
     for (let i = 0; i < 150; i++) {
       const base = valid[i % 2]!;
-      const chars = [...base];
-      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
-        const at = Math.floor(rnd() * chars.length);
-        const op = rnd();
-        if (op < 0.4) chars.splice(at, 1);
-        else if (op < 0.8) chars.splice(at, 0, String.fromCharCode(Math.floor(rnd() * 128)));
-        else chars[at] = '\u0000';
-      }
+      const chars = mutated(base, rnd);
       const res = await fetch(gw.url + targets[i % targets.length]!, {
         method: 'POST',
         body: chars.join(''),
@@ -119,14 +125,7 @@ describe('UCWA hostile input', () => {
     ];
     for (let i = 0; i < 210; i++) {
       const [href, base] = cases[i % cases.length]!;
-      const chars = [...base];
-      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
-        const at = Math.floor(rnd() * chars.length);
-        const op = rnd();
-        if (op < 0.4) chars.splice(at, 1);
-        else if (op < 0.8) chars.splice(at, 0, String.fromCharCode(Math.floor(rnd() * 128)));
-        else chars[at] = '\u0000';
-      }
+      const chars = mutated(base, rnd);
       const res = await fetch(gw.url + href, {
         method: 'POST',
         body: chars.join(''),

@@ -9,20 +9,10 @@
 // gateway runs at well under half its steady rate for its first few seconds.
 import { CwaClient, HttpTarget, connectPair } from '../client.js';
 import { ServerGroup } from '../child.js';
-import { mapLimit, percentile, sleep } from '../stats.js';
+import { longPolls, runPairs, setUpPairs, type EndToEndRun } from '../pair-loop.js';
 import { BENCH_PASSWORD, benchLogin } from '../users.js';
 
-export interface EndToEndRun {
-  pairs: number;
-  msgsPerSec: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  /** Gateway CPU time over the measured window, as % of one core. */
-  serverCpu: number;
-  /** The load generator's CPU time over the same window (same scale). */
-  clientCpu: number;
-}
+export type { EndToEndRun };
 
 export interface EndToEndOptions {
   /** Pair counts, run in this order. */
@@ -40,19 +30,10 @@ export interface EndToEndOptions {
 
 const CONTENT = /<content>m(\d+)<\/content>/g;
 
-class Pair {
-  seq = 0;
-  sentAt = 0;
-  /** Messages delivered inside the measured window. */
-  measured = 0;
-  posted = false;
-  received = false;
-
-  constructor(
-    readonly sender: CwaClient,
-    readonly receiver: CwaClient,
-    readonly confId: number,
-  ) {}
+interface Pair {
+  sender: CwaClient;
+  receiver: CwaClient;
+  confId: number;
 }
 
 /** One repetition: a fresh gateway, each size in turn; one result per size. */
@@ -85,99 +66,42 @@ async function conversations(server: ServerGroup, size: number, firstUser: numbe
   // before the load starts, and no more (see HttpTarget.preconnect).
   const sockets = 3 * size;
   const target = HttpTarget.keepAlive(server.ports, sockets);
-  let running = true;
-  let measuring = false;
-  let delivered = 0;
-  let failure: Error | undefined;
-  const latencies: number[] = [];
-  const fail = (err: unknown) => {
-    if (running && !failure) failure = err as Error;
-  };
-
   try {
-    const indexes = Array.from({ length: size }, (_, i) => firstUser + 2 * i);
-    const pairs = await mapLimit(indexes, 20, async (u) => {
-      const sender = new CwaClient(target, benchLogin(u), BENCH_PASSWORD);
-      const receiver = new CwaClient(target, benchLogin(u + 1), BENCH_PASSWORD);
-      for (const c of [sender, receiver]) {
-        await c.logon();
-        await c.initiateSession();
-      }
-      const { senderConf } = await connectPair(sender, receiver);
-      return new Pair(sender, receiver, senderConf);
+    const pairs = await setUpPairs(size, firstUser, async (u): Promise<Pair> => {
+      const { sender, receiver, senderConf } = await signedInPair(target, u);
+      return { sender, receiver, confId: senderConf };
     });
     await target.preconnect(sockets);
-
-    const send = (p: Pair) => {
-      p.seq += 1;
-      p.posted = false;
-      p.received = false;
-      p.sentAt = performance.now();
-      p.sender
-        .command(p.sender.sendMessageBody(p.confId, p.sender.nextRid(), `m${p.seq}`))
-        .then(() => {
-          p.posted = true;
-          if (p.received && running) send(p);
-        }, fail);
-    };
-
-    const receiverLoop = async (p: Pair) => {
-      while (running) {
-        const text = await p.receiver.poll();
+    const count = (o: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(o).reduce((n, a) => n + (a?.length ?? 0), 0);
+    return await runPairs(server, pairs, {
+      label: 'end-to-end',
+      content: CONTENT,
+      send: (p, text) => p.sender.command(p.sender.sendMessageBody(p.confId, p.sender.nextRid(), text)),
+      listen: longPolls(
+        (p) => p.receiver.poll(),
+        (p) => p.sender.poll(),
+      ),
+      describeStalled: (stalled) => {
         const now = performance.now();
-        for (const m of text.matchAll(CONTENT)) {
-          if (Number(m[1]) !== p.seq) continue;
-          p.received = true;
-          if (measuring) {
-            delivered += 1;
-            p.measured += 1;
-            latencies.push(now - p.sentAt);
-          }
-        }
-        if (p.received && p.posted && running) send(p);
-      }
-    };
-    const senderLoop = async (p: Pair) => {
-      while (running) await p.sender.poll();
-    };
-
-    for (const p of pairs) {
-      receiverLoop(p).catch(fail);
-      senderLoop(p).catch(fail);
-      send(p);
-    }
-    await sleep(warmupS * 1000);
-    const cpuStart = await server.cpuMicros();
-    const clientStart = process.cpuUsage();
-    const start = performance.now();
-    measuring = true;
-    await sleep(durationS * 1000);
-    measuring = false;
-    const elapsed = performance.now() - start;
-    const clientUsage = process.cpuUsage(clientStart);
-    const cpu = (await server.cpuMicros()) - cpuStart;
-    running = false;
-    if (failure) throw failure;
-    const stalled = pairs.filter((p) => p.measured === 0);
-    if (stalled.length > 0) {
-      const now = performance.now();
-      const d = stalled.slice(0, 5).map((p) => `seq ${p.seq} posted ${p.posted} received ${p.received} sent ${(now - p.sentAt).toFixed(0)} ms ago, receiver sid ${p.receiver.sid} ack ${p.receiver.ackId}`);
-      const count = (o: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(o).reduce((n, a) => n + (a?.length ?? 0), 0);
-      d.push(`agent: ${count(target.agent.sockets)} sockets, ${count(target.agent.freeSockets)} free, ${count(target.agent.requests)} queued`);
-      throw new Error(`end-to-end, ${size} pairs: ${stalled.length} pair(s) delivered nothing in ${durationS} s: ${d.join('; ')}`);
-    }
-    return {
-      pairs: size,
-      msgsPerSec: delivered / (elapsed / 1000),
-      p50: percentile(latencies, 50),
-      p95: percentile(latencies, 95),
-      p99: percentile(latencies, 99),
-      serverCpu: (cpu / 1000 / elapsed) * 100,
-      clientCpu: ((clientUsage.user + clientUsage.system) / 1000 / elapsed) * 100,
-    };
+        const d = stalled.slice(0, 5).map((s) => `seq ${s.seq} posted ${s.posted} received ${s.received} sent ${(now - s.sentAt).toFixed(0)} ms ago, receiver sid ${s.pair.receiver.sid} ack ${s.pair.receiver.ackId}`);
+        d.push(`agent: ${count(target.agent.sockets)} sockets, ${count(target.agent.freeSockets)} free, ${count(target.agent.requests)} queued`);
+        return `: ${d.join('; ')}`;
+      },
+    }, durationS, warmupS);
   } finally {
     // Polls still held are cut: the gateway sees the connections close.
-    running = false;
     target.agent.destroy();
   }
+}
+
+/** Users `u` and `u + 1`, signed in (UC AJAX) and in a connected conversation. */
+export async function signedInPair(target: HttpTarget, u: number): Promise<{ sender: CwaClient; receiver: CwaClient; senderConf: number }> {
+  const sender = new CwaClient(target, benchLogin(u), BENCH_PASSWORD);
+  const receiver = new CwaClient(target, benchLogin(u + 1), BENCH_PASSWORD);
+  for (const c of [sender, receiver]) {
+    await c.logon();
+    await c.initiateSession();
+  }
+  const { senderConf } = await connectPair(sender, receiver);
+  return { sender, receiver, senderConf };
 }
