@@ -5,6 +5,7 @@
 // application's state (protocol/ucwa/views.ts) in the representation the request asks for.
 // Paths: repeated slashes collapse (`//ucwa/…`), case does not matter, `/ucwa/v1/…`
 // is read as `/ucwa/oauth/v1/…`.
+import { signInWithPassword } from '../sign-in.js';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { addressKey } from '../../ops/rate-limit.js';
@@ -48,7 +49,6 @@ import {
   subscriptionView,
   summaryOf,
 } from '../../protocol/ucwa/presence.js';
-import { canonicalLogonName } from '../../users/directory.js';
 import type { TransportContext } from '../http/context.js';
 import { clientAddress } from '../http/operability.js';
 import { eventChannel, ParkedEventRequests } from './events.js';
@@ -216,7 +216,7 @@ export function ucwaDoor(ctx: TransportContext) {
   // ---- sign-in ------------------------------------------------------------------------
 
   const token = async (req: Request, res: Response, text: string): Promise<void> => {
-    const { metrics, rates, logger } = ctx.ops;
+    const { metrics, rates } = ctx.ops;
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     const oauthError = (status: number, error: string, description: string, extra: Record<string, string> = {}) => {
@@ -241,29 +241,14 @@ export function ucwaDoor(ctx: TransportContext) {
       metrics.logons.inc({ result: 'throttled' });
       return oauthError(429, 'temporarily_unavailable', 'Too many sign-in attempts: try again later.', { 'Retry-After': String(perAddress.retryAfterS) });
     }
-    const attempt = rates.logon.begin(canonicalLogonName(name), addressKey(address));
-    if (!attempt.ok) {
-      metrics.logons.inc({ result: 'throttled' });
-      logger.warn({ address, limit: attempt.limit }, 'UCWA sign-in throttled: too many failures');
-      return oauthError(429, 'temporarily_unavailable', 'Too many failed sign-ins: try again later.', { 'Retry-After': String(attempt.retryAfterS) });
+    const signedIn = await signInWithPassword(ctx, name, password, address, { door: 'ucwa' });
+    if (signedIn.throttled) {
+      return oauthError(429, 'temporarily_unavailable', 'Too many failed sign-ins: try again later.', { 'Retry-After': String(signedIn.throttled.retryAfterS) });
     }
-    let user;
-    try {
-      user = await ctx.engine.authenticate(name, password);
-    } catch (err) {
-      attempt.failed();
-      throw err;
-    }
-    if (!user) {
-      const holdMs = attempt.failed();
-      metrics.logons.inc({ result: 'failure' });
-      if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    if (!signedIn.ok) {
       return oauthError(400, 'invalid_grant', 'The user name or password is incorrect.', { 'X-Ms-diagnostics': '28020;source="cwa-gateway";reason="No valid security token."' });
     }
-    attempt.succeeded();
-    metrics.logons.inc({ result: 'success' });
-    const ticket = await ctx.coordinator.issueTicket(user.login);
-    logger.info({ login: user.login, address }, 'UCWA sign-in');
+    const { ticket } = signedIn;
     res.status(200).setHeader('Content-Type', JSON_TYPE);
     res.end(JSON.stringify({ access_token: `cwt=${ticket}`, expires_in: ctx.engine.config.ticketTtlS, ms_rtc_identityscope: 'local', token_type: 'Bearer' }));
   };
