@@ -34,16 +34,34 @@ export const MACHINE_STATE_PREFIX = 0x30000000;
 /** Categories kept in the durable store; the others live as long as the user is signed in. */
 export const PERSISTENT_CATEGORIES = new Set(['note', 'contactCard', 'calendarData']);
 
+/** The bands of the aggregate availability number (the reference's ranges); each door names them. */
+export type AvailabilityBand = 'offline' | 'online' | 'idleOnline' | 'busy' | 'idleBusy' | 'doNotDisturb' | 'beRightBack' | 'away';
+
+export function availabilityBand(availability: number): AvailabilityBand {
+  if (availability < 3000 || availability >= 18000) return 'offline';
+  if (availability < 4500) return 'online';
+  if (availability < 6000) return 'idleOnline';
+  if (availability < 7500) return 'busy';
+  if (availability < 9000) return 'idleBusy';
+  if (availability < 12000) return 'doNotDisturb';
+  if (availability < 15000) return 'beRightBack';
+  return 'away';
+}
+
+const ACTIVITY_TOKENS: Readonly<Record<AvailabilityBand, string>> = {
+  offline: 'Offline',
+  online: 'Available',
+  idleOnline: 'Inactive',
+  busy: 'Busy',
+  idleBusy: 'IdleBusy',
+  doNotDisturb: 'DoNotDisturb',
+  beRightBack: 'BeRightBack',
+  away: 'Away',
+};
+
 /** Capitalised activity token for an aggregate availability (only "Offline" is seen in the reference). */
 export function activityToken(availability: number): string {
-  if (availability < 3000 || availability >= 18000) return 'Offline';
-  if (availability < 4500) return 'Available';
-  if (availability < 6000) return 'Inactive';
-  if (availability < 7500) return 'Busy';
-  if (availability < 9000) return 'IdleBusy';
-  if (availability < 12000) return 'DoNotDisturb';
-  if (availability < 15000) return 'BeRightBack';
-  return 'Away';
+  return ACTIVITY_TOKENS[availabilityBand(availability)];
 }
 
 type MachineClass = 'active' | 'inactive' | 'away' | 'offline';

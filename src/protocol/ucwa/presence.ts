@@ -3,22 +3,26 @@
 // note, the categories a UCWA client's choices publish, and the resources of `me/presence`,
 // `me/note`, `people/{uri}`, `…/presence`, `…/note`, presence subscriptions, search,
 // myContacts and myGroups.
-import { MACHINE_STATE_PREFIX, MachineState, NS, USER_STATE_INSTANCE } from '../../engine/presence-model.js';
+import { availabilityBand, MACHINE_STATE_PREFIX, MachineState, NS, USER_STATE_INSTANCE, type AvailabilityBand } from '../../engine/presence-model.js';
 import type { CategoryInput, CategoryView, ContactRecord, GroupRecord, XmlFragment } from '../../engine/user-data-types.js';
 import type { Link, Resource, Value } from './resource.js';
 import { Hrefs, userPart, type UcwaApp, type UcwaSubscription } from './state.js';
 import { contactView } from './views.js';
 
+const BAND_NAMES: Readonly<Record<AvailabilityBand, string>> = {
+  offline: 'Offline',
+  online: 'Online',
+  idleOnline: 'IdleOnline',
+  busy: 'Busy',
+  idleBusy: 'IdleBusy',
+  doNotDisturb: 'DoNotDisturb',
+  beRightBack: 'BeRightBack',
+  away: 'Away',
+};
+
 /** UCWA's Availability values, from the engine's aggregate number (the CWA ranges). */
 export function availabilityName(n: number): string {
-  if (n < 3000 || n >= 18000) return 'Offline';
-  if (n < 4500) return 'Online';
-  if (n < 6000) return 'IdleOnline';
-  if (n < 7500) return 'Busy';
-  if (n < 9000) return 'IdleBusy';
-  if (n < 12000) return 'DoNotDisturb';
-  if (n < 15000) return 'BeRightBack';
-  return 'Away';
+  return BAND_NAMES[availabilityBand(n)];
 }
 
 /** What a client may POST as `availability` (any case), as the user state it publishes. */
