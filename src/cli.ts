@@ -183,10 +183,14 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   if (users.isDemo) io.stderr.write(demoWarning(users, config));
 
   const start = io.startGateway ?? (await import('./server.js')).startGateway;
+  // The signal handlers go in before the gateway starts: a SIGTERM that arrives once the
+  // "listening" line is out, but before they would otherwise be in, still closes it gracefully.
+  const signals = new SignalTrap();
   let gateway: RunningGateway;
   try {
     gateway = await start(config, { users });
   } catch (err) {
+    signals.release();
     if (err instanceof ConfigError) throw err; // unusable certificate files: a usage error
     io.stderr.write(`cwa-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
@@ -195,7 +199,7 @@ async function serve(args: readonly string[], io: CliIo): Promise<number> {
   // a person at a terminal also gets a readable line, on standard error.
   if (io.stderr.isTTY) io.stderr.write(`cwa-gateway listening on ${gateway.url}\n`);
   const stopReloading = reloadOnHangup(gateway);
-  const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs);
+  const code = await waitForShutdown(gateway, io, config.shutdownTimeoutMs, signals);
   stopReloading();
   io.exit(code); // do not wait for stray handles (idle keep-alive sockets) to drain
   return code;
@@ -227,12 +231,38 @@ function reloadOnHangup(gateway: RunningGateway): () => void {
   return () => process.off('SIGHUP', onHangup);
 }
 
+/** Holds SIGINT/SIGTERM from the moment it is made, until a handler takes them over. */
+class SignalTrap {
+  private handler: ((signal: NodeJS.Signals) => void) | undefined;
+  private readonly pending: NodeJS.Signals[] = [];
+  private readonly listener = (signal: NodeJS.Signals): void => {
+    if (this.handler) this.handler(signal);
+    else this.pending.push(signal);
+  };
+
+  constructor() {
+    process.on('SIGINT', this.listener);
+    process.on('SIGTERM', this.listener);
+  }
+
+  /** Hands signals (those already received first) to `handler`. */
+  handTo(handler: (signal: NodeJS.Signals) => void): void {
+    this.handler = handler;
+    for (const signal of this.pending.splice(0)) handler(signal);
+  }
+
+  release(): void {
+    process.off('SIGINT', this.listener);
+    process.off('SIGTERM', this.listener);
+  }
+}
+
 /**
  * Resolves with the exit code once SIGINT/SIGTERM has closed the gateway; a second signal
  * forces exit, and so does a shutdown that overruns its bound (a safety net: the gateway
  * cuts connections itself before the bound).
  */
-function waitForShutdown(gateway: RunningGateway, io: CliIo, boundMs: number): Promise<number> {
+function waitForShutdown(gateway: RunningGateway, io: CliIo, boundMs: number, signals: SignalTrap): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
     let overrun: NodeJS.Timeout | undefined;
@@ -258,11 +288,9 @@ function waitForShutdown(gateway: RunningGateway, io: CliIo, boundMs: number): P
     };
     const finish = (code: number): void => {
       clearTimeout(overrun);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.release();
       resolve(code);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    signals.handTo(onSignal);
   });
 }
