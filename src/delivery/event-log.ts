@@ -74,6 +74,17 @@ export interface EventLog {
   backlog?(sid: number): Promise<{ events: number; bytes: number } | undefined>;
 }
 
+/**
+ * What the engine's event sink writes to: a log in memory appends and tells its backlog at
+ * once, so that a command's events are queued in the turn it runs, without a promise each.
+ */
+export interface ImmediateLog {
+  /** What `append` does, at once. */
+  appendNow(sid: number, records: EventRecord[]): AppendOutcome;
+  /** What `backlog` tells, at once. */
+  backlogNow(sid: number): { events: number; bytes: number } | undefined;
+}
+
 interface MemoryLog {
   /** Retained (unacknowledged) events, oldest first. */
   events: StoredEvent[];
@@ -88,7 +99,7 @@ interface MemoryLog {
   waiters: (() => void) | Set<() => void> | undefined;
 }
 
-export class MemoryEventLog implements EventLog {
+export class MemoryEventLog implements EventLog, ImmediateLog {
   private readonly logs = new Map<number, MemoryLog>();
 
   constructor(
@@ -104,26 +115,36 @@ export class MemoryEventLog implements EventLog {
   }
 
   async append(sid: number, records: EventRecord[]): Promise<AppendOutcome> {
+    return this.appendNow(sid, records);
+  }
+
+  appendNow(sid: number, records: EventRecord[]): AppendOutcome {
     const log = this.logs.get(sid);
     if (!log || log.closed) return { ok: false, reason: 'closed' };
-    if (records.length === 0) return { ok: true, lastEid: log.head };
+    const { events } = log;
+    const kept = events.length;
+    if (kept + records.length > this.limits.maxEvents) return this.overflow(log);
+    // Rendered into the log as they come; taken back if the bytes bound is passed.
     let bytes = 0;
-    const rendered: StoredEvent[] = [];
     for (let i = 0; i < records.length; i++) {
       const eid = log.head + 1 + i;
       const xml = records[i]!.head + eid + records[i]!.tail;
       bytes += xml.length;
-      rendered.push({ eid, xml });
+      events.push({ eid, xml });
     }
-    if (log.events.length + rendered.length > this.limits.maxEvents || log.bytes + bytes > this.limits.maxBytes) {
-      this.closeLog(log, this.overflowRecord);
-      return { ok: false, reason: 'overflow' };
+    if (log.bytes + bytes > this.limits.maxBytes) {
+      events.length = kept;
+      return this.overflow(log);
     }
-    for (const ev of rendered) log.events.push(ev);
     log.bytes += bytes;
-    log.head += rendered.length;
-    this.wake(log);
+    log.head += records.length;
+    if (records.length > 0) this.wake(log);
     return { ok: true, lastEid: log.head };
+  }
+
+  private overflow(log: MemoryLog): AppendOutcome {
+    this.closeLog(log, this.overflowRecord);
+    return { ok: false, reason: 'overflow' };
   }
 
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
@@ -161,6 +182,10 @@ export class MemoryEventLog implements EventLog {
   }
 
   async backlog(sid: number): Promise<{ events: number; bytes: number } | undefined> {
+    return this.backlogNow(sid);
+  }
+
+  backlogNow(sid: number): { events: number; bytes: number } | undefined {
     const log = this.logs.get(sid);
     return log && { events: log.events.length, bytes: log.bytes };
   }

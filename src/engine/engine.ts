@@ -16,7 +16,7 @@ import { ImService } from './im.js';
 import { PresenceService } from './presence.js';
 import { SearchService } from './search.js';
 import { routeRequests, type EngineCore, type EngineModule, type RequestKind, type Routes } from './module.js';
-import type { Delivery, Directory, DirectoryUser, EventSink, UserDataStore } from './ports.js';
+import type { Backlog, Delivery, Directory, DirectoryUser, EventSink, UserDataStore } from './ports.js';
 import { Session } from './session.js';
 import { TicketService, type TicketCheck } from './tickets.js';
 import { USER_DATA_DEFAULTS, type EngineConfig } from './config.js';
@@ -38,6 +38,8 @@ export interface CommandContext {
 }
 
 /** The requests the engine handles itself: a session's start and end, and what no module carries out. */
+const NO_SIDS: readonly number[] = [];
+
 const SESSION_REQUESTS = { name: 'engine', requests: ['initiateSession', 'terminateSession', 'unsupported'] } as const satisfies { name: string; requests: readonly RequestKind[] };
 
 export interface EngineState {
@@ -128,11 +130,12 @@ export class Engine implements EngineCore {
     return [...(this.byLogin.get(login) ?? [])].filter((s) => !s.ended);
   }
 
-  async backlogged(sid: number): Promise<boolean> {
+  backlogged(sid: number): boolean | Promise<boolean> {
     const mark = this.config.messageHighWater;
     if (!mark || !this.sink.backlog) return false;
-    const backlog = await this.sink.backlog(sid);
-    return !!backlog && (backlog.events > mark.events || backlog.bytes > mark.bytes);
+    const over = (backlog: Backlog | undefined) => !!backlog && (backlog.events > mark.events || backlog.bytes > mark.bytes);
+    const backlog = this.sink.backlog(sid);
+    return backlog instanceof Promise ? backlog.then(over) : over(backlog);
   }
 
   async blocks(ownerUri: string, otherUri: string): Promise<boolean> {
@@ -140,7 +143,7 @@ export class Engine implements EngineCore {
   }
 
   /** Runs `fn` after every command queued before it. */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.queue.run(fn);
   }
 
@@ -285,16 +288,39 @@ export class Engine implements EngineCore {
     }
   }
 
-  /** Queues events; sessions whose log overflowed are ended. */
-  async deliver(out: Delivery[]): Promise<void> {
+  /**
+   * Queues events; sessions whose log overflowed are ended. At once (no promise) when the
+   * sink is (the gateway's logs are in memory) and no session has to end.
+   */
+  deliver(out: Delivery[]): void | Promise<void> {
     if (out.length === 0) return;
     // Confirmations go last, once what they confirm is queued or known to be lost.
-    const plain = out.filter((d) => !d.unlessOverflowed);
-    const overflowed = new Set(plain.length > 0 ? await this.sink.deliver(plain) : []);
+    let plain = out;
+    let withConfirmation = false;
+    for (const d of out) if (d.unlessOverflowed) withConfirmation = true;
+    if (withConfirmation) plain = out.filter((d) => !d.unlessOverflowed);
+    const first = plain.length > 0 ? this.sink.deliver(plain) : NO_SIDS;
+    if (first instanceof Promise) return first.then((sids) => this.confirm(out, withConfirmation, new Set(sids)));
+    return this.confirm(out, withConfirmation, first.length === 0 ? undefined : new Set(first));
+  }
+
+  /** The confirmations of a delivery, then the end of the sessions whose logs overflowed. */
+  private confirm(out: Delivery[], withConfirmation: boolean, overflowed: Set<number> | undefined): void | Promise<void> {
+    if (!withConfirmation) return overflowed && this.endOverflowed(overflowed);
     const confirmations = out.flatMap(({ sid, event, unlessOverflowed: c }) =>
-      c ? [{ sid, event: c.sids.some((s) => overflowed.has(s)) ? c.instead : event }] : [],
+      c ? [{ sid, event: overflowed && c.sids.some((s) => overflowed.has(s)) ? c.instead : event }] : [],
     );
-    if (confirmations.length > 0) for (const sid of await this.sink.deliver(confirmations)) overflowed.add(sid);
+    const more = this.sink.deliver(confirmations);
+    const end = (sids: readonly number[]): void | Promise<void> => {
+      if (sids.length === 0) return overflowed && this.endOverflowed(overflowed);
+      const all = overflowed ?? new Set<number>();
+      for (const sid of sids) all.add(sid);
+      return this.endOverflowed(all);
+    };
+    return more instanceof Promise ? more.then(end) : end(more);
+  }
+
+  private async endOverflowed(overflowed: Set<number>): Promise<void> {
     for (const sid of overflowed) {
       const s = this.sessions.get(sid);
       if (s && !s.ended) await this.endSession(s, 'eventLogOverflow');
@@ -302,8 +328,21 @@ export class Engine implements EngineCore {
   }
 
   /** Ends a command batch: modules finish what the batch started. Must run inside `exclusive`. */
-  async endBatch(): Promise<void> {
-    for (const m of this.modules) {
+  endBatch(): void | Promise<void> {
+    for (let i = 0; i < this.modules.length; i++) {
+      const m = this.modules[i]!;
+      if (!m.afterBatch) continue;
+      const out: Delivery[] = [];
+      const after = m.afterBatch(out);
+      // Nothing to wait for, nearly always: the rest goes on at once.
+      if (after instanceof Promise) return after.then(() => this.deliver(out)).then(() => this.endBatchFrom(i + 1));
+      const delivered = this.deliver(out);
+      if (delivered) return delivered.then(() => this.endBatchFrom(i + 1));
+    }
+  }
+
+  private async endBatchFrom(next: number): Promise<void> {
+    for (const m of this.modules.slice(next)) {
       const out: Delivery[] = [];
       await m.afterBatch?.(out);
       await this.deliver(out);

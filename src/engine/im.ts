@@ -34,6 +34,8 @@ export class ImService implements EngineModule<'conference'> {
   private readonly conversations = new Set<Conversation>();
   private readonly byFocus = new Map<string, Conversation>();
   private nextConversation = 1;
+  /** Conversations whose escalation was asked for in the batch running (completed after it, see afterBatch). */
+  private readonly escalating = new Set<Conversation>();
 
   constructor(private readonly core: EngineCore) {}
 
@@ -56,9 +58,11 @@ export class ImService implements EngineModule<'conference'> {
     const { confId, action } = req;
     const out: Delivery[] = [];
     const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
+    // Asked of the stores only when there is something to ask (a message has no invitee).
+    const backlogged = this.backloggedRecipients(session, confId, action);
     const prepared: Prepared = {
-      blocked: await this.blockersOf(session.user.uri, invited),
-      backlogged: await this.backloggedRecipients(session, confId, action),
+      blocked: invited.length > 0 ? await this.blockersOf(session.user.uri, invited) : new Set(),
+      backlogged: backlogged instanceof Promise ? await backlogged : backlogged,
     };
     // A confId asked for while another conversation holds it is never granted; the client
     // may go on using it for the new conversation all the same (the Java client ignores the
@@ -69,12 +73,13 @@ export class ImService implements EngineModule<'conference'> {
       const asked = action.confUri !== undefined ? [action.confUri] : action.uris;
       held.disowned = { rid, granted: answer.type === 'initiateImSessionAccepted' ? answer.confId : undefined, uris: asked.map((u) => u.toLowerCase()) };
     }
-    await this.core.deliver(out);
+    const delivered = this.core.deliver(out);
+    if (delivered) await delivered;
     return answer;
   }
 
   /** The other members of the conversation a message would go to whose logs are too full to take it. */
-  private async backloggedRecipients(session: Session, confId: number, action: ConferenceAction): Promise<Set<number>> {
+  private backloggedRecipients(session: Session, confId: number, action: ConferenceAction): Set<number> | Promise<Set<number>> {
     const backlogged = new Set<number>();
     let conv: Conversation | undefined;
     if (action.type === 'sendMessage') conv = session.legs.get(confId)?.conversation;
@@ -83,7 +88,22 @@ export class ImService implements EngineModule<'conference'> {
       const focus = action.confUri ?? (action.uris.length === 1 ? action.uris[0] : undefined);
       conv = focus === undefined ? undefined : this.byFocus.get(focus.toLowerCase());
     }
-    for (const leg of conv?.legs ?? []) {
+    if (!conv) return backlogged;
+    const { legs } = conv;
+    for (let i = 0; i < legs.length; i++) {
+      const { sid } = legs[i]!.session;
+      if (legs[i]!.session === session || backlogged.has(sid)) continue;
+      const behind = this.core.backlogged(sid);
+      // A store that answers later: the rest of the legs asked in turn, as they were.
+      if (behind instanceof Promise) return this.backloggedFrom(session, legs, i, backlogged, behind);
+      if (behind) backlogged.add(sid);
+    }
+    return backlogged;
+  }
+
+  private async backloggedFrom(session: Session, legs: Leg[], from: number, backlogged: Set<number>, first: Promise<boolean>): Promise<Set<number>> {
+    if (await first) backlogged.add(legs[from]!.session.sid);
+    for (const leg of legs.slice(from + 1)) {
       if (leg.session !== session && !backlogged.has(leg.session.sid) && (await this.core.backlogged(leg.session.sid))) backlogged.add(leg.session.sid);
     }
     return backlogged;
@@ -428,6 +448,7 @@ export class ImService implements EngineModule<'conference'> {
       // Escalation: no message passes until the focus is ready, at the end of this batch.
       conv.mode = 'escalating';
       conv.pendingEscalation = { requester: leg, rid, uris: fresh, blocked: new Set(blocked) };
+      this.escalating.add(conv);
       for (const l of conv.connected()) out.push(conf(l, { type: 'escalationMode', mode: 'escalating' }));
       return { type: 'requestAccepted', rid };
     }
@@ -439,7 +460,11 @@ export class ImService implements EngineModule<'conference'> {
 
   /** Completes the escalations requested in the batch that just ended. */
   afterBatch(out: Delivery[]): void {
-    for (const conv of this.conversations) {
+    if (this.escalating.size === 0) return;
+    // In the conversations' order (as they were started), those still going.
+    const escalating = [...this.conversations].filter((c) => this.escalating.has(c));
+    this.escalating.clear();
+    for (const conv of escalating) {
       const pending = conv.pendingEscalation;
       if (!pending) continue;
       conv.pendingEscalation = undefined;

@@ -42,10 +42,10 @@ export interface EngineCore {
   readonly directory: Directory;
   /** Unguessable values (focus URIs, conversation ids). */
   readonly random: RandomSource;
-  /** Queues events (per-session order kept); sessions whose log overflows are ended. */
-  deliver(out: Delivery[]): Promise<void>;
-  /** True when the session's unacknowledged events passed the high-water mark (IM messages to it are refused). */
-  backlogged(sid: number): Promise<boolean>;
+  /** Queues events (per-session order kept); sessions whose log overflows are ended. At once when nothing has to wait. */
+  deliver(out: Delivery[]): void | Promise<void>;
+  /** True when the session's unacknowledged events passed the high-water mark (IM messages to it are refused); at once when the logs can tell. */
+  backlogged(sid: number): boolean | Promise<boolean>;
   /** The live sessions of a user (by login). */
   sessionsOf(login: string): Session[];
   /** True when `ownerUri` has put `otherUri` in its Blocked container. */

@@ -34,11 +34,12 @@ export interface EventSink {
   openSession(sid: number): Promise<void>;
   /**
    * Queues events, keeping their order per session (each session's share of one call
-   * is appended atomically). Resolves with the sids whose logs overflowed and were closed.
+   * is appended atomically). Gives the sids whose logs overflowed and were closed: at once
+   * when the logs are in memory (the gateway's: no promise per delivery), else a promise.
    */
-  deliver(items: Delivery[]): Promise<number[]>;
-  /** The session's unacknowledged events (undefined for an unknown log, or a sink that cannot tell). */
-  backlog?(sid: number): Promise<Backlog | undefined>;
+  deliver(items: Delivery[]): readonly number[] | Promise<readonly number[]>;
+  /** The session's unacknowledged events (undefined for an unknown log, or a sink that cannot tell); at once when it can. */
+  backlog?(sid: number): Backlog | undefined | Promise<Backlog | undefined>;
   /** Ends a session's log with a terminal event; it stays readable until removed. */
   closeSession(sid: number, terminal: CwaEvent): Promise<void>;
   removeSession(sid: number): Promise<void>;

@@ -3,7 +3,7 @@
 export class Serial {
   private tail: Promise<unknown> = Promise.resolve();
 
-  run<T>(step: () => Promise<T>): Promise<T> {
+  run<T>(step: () => T | Promise<T>): Promise<T> {
     const run = this.tail.then(step, step);
     this.tail = run.catch(() => undefined);
     return run;

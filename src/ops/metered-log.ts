@@ -1,7 +1,7 @@
 // An EventLog decorator that counts what goes through any EventLog implementation:
 // events queued, delivered for the first time or again, acknowledged, overflowed.
 // Whatever transport reads the log (polls, WebSockets) is counted the same way.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, ImmediateLog, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Cursor {
@@ -14,11 +14,11 @@ interface Cursor {
   closed: boolean;
 }
 
-export class MeteredEventLog implements EventLog {
+export class MeteredEventLog implements EventLog, ImmediateLog {
   private readonly cursors = new Map<number, Cursor>();
 
   constructor(
-    private readonly inner: EventLog,
+    private readonly inner: EventLog & ImmediateLog,
     private readonly metrics: GatewayMetrics,
     /** Called when a session's log overflows (after it was closed with its terminal event). */
     private readonly onOverflow: (sid: number) => void = () => undefined,
@@ -32,7 +32,11 @@ export class MeteredEventLog implements EventLog {
   }
 
   async append(sid: number, records: EventRecord[]): Promise<AppendOutcome> {
-    const outcome = await this.inner.append(sid, records);
+    return this.appendNow(sid, records);
+  }
+
+  appendNow(sid: number, records: EventRecord[]): AppendOutcome {
+    const outcome = this.inner.appendNow(sid, records);
     const c = this.cursors.get(sid);
     if (outcome.ok) {
       this.metrics.eventsQueued.inc(c ? outcome.lastEid - c.head : records.length);
@@ -88,11 +92,15 @@ export class MeteredEventLog implements EventLog {
     return inner.position?.(sid);
   }
 
-  /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
-  backlog(sid: number): Promise<{ events: number; bytes: number } | undefined> {
-    return this.inner.backlog?.(sid) ?? Promise.resolve(undefined);
+  async backlog(sid: number): Promise<{ events: number; bytes: number } | undefined> {
+    return this.inner.backlogNow(sid);
   }
 
+  backlogNow(sid: number): { events: number; bytes: number } | undefined {
+    return this.inner.backlogNow(sid);
+  }
+
+  /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
     const result = await this.inner.peek(sid, afterEid, max);
     const c = this.cursors.get(sid);

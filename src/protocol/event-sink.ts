@@ -1,6 +1,6 @@
 // Connects the engine's typed events to the event log: each event is rendered once
 // (its body shared by every session it goes to) and appended per session in order.
-import type { EventLog, EventRecord } from '../delivery/event-log.js';
+import type { EventLog, EventRecord, ImmediateLog } from '../delivery/event-log.js';
 import type { Backlog, Delivery, EventSink } from '../engine/ports.js';
 import type { CwaEvent } from '../engine/types.js';
 import { toRecord } from './events.js';
@@ -21,7 +21,8 @@ export class LogEventSink implements EventSink {
   ucwa?: UcwaRendering;
 
   constructor(
-    private readonly log: EventLog,
+    /** The logs, in memory: a delivery is appended at once. */
+    private readonly log: EventLog & ImmediateLog,
     /** The gateway's --xml-layout: one for all sessions, so an event is still rendered once. */
     private readonly layout: XmlLayout = 'compact',
   ) {}
@@ -30,30 +31,53 @@ export class LogEventSink implements EventSink {
     return this.log.open(sid);
   }
 
-  async deliver(items: Delivery[]): Promise<number[]> {
-    const bySid = new Map<number, ReturnType<typeof toRecord>[]>();
+  deliver(items: Delivery[]): readonly number[] {
     const { ucwa } = this;
-    for (const { sid, event } of items) {
-      let list = bySid.get(sid);
-      if (!list) bySid.set(sid, (list = []));
-      if (ucwa && ucwa.dialectOf(sid) === 'ucwa') {
-        // A UCWA application: the event as its conversation shows it (none, one or several UCWA events).
-        const app = ucwa.state.apps.get(sid);
-        if (app) for (const e of ucwa.translator.translate(app, event)) list.push(ucwaRecord(e));
-      } else {
-        list.push(toRecord(event, this.layout));
+    // Most deliveries are one event, or a few for one session: the records of a run of
+    // events for one session go in one append (atomic per session, in order).
+    let overflowed: number[] | undefined;
+    let bySid: Map<number, EventRecord[]> | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const { sid, event } = items[i]!;
+      let list = bySid?.get(sid);
+      if (!list) {
+        list = [];
+        if (i === 0 && sameSession(items, sid)) {
+          // Every event for one session (a message's confirmation, a session's start): no Map.
+          this.render(sid, items, list, ucwa);
+          if (this.appendTo(sid, list)) overflowed = [sid];
+          return overflowed ?? NONE;
+        }
+        (bySid ??= new Map()).set(sid, list);
       }
+      this.renderOne(sid, event, list, ucwa);
     }
-    const overflowed: number[] = [];
-    for (const [sid, records] of bySid) {
-      const outcome = await this.log.append(sid, records);
-      if (!outcome.ok && outcome.reason === 'overflow') overflowed.push(sid);
-    }
-    return overflowed;
+    for (const [sid, records] of bySid!) if (this.appendTo(sid, records)) (overflowed ??= []).push(sid);
+    return overflowed ?? NONE;
   }
 
-  async backlog(sid: number): Promise<Backlog | undefined> {
-    return this.log.backlog?.(sid);
+  /** Appends a session's records; true when its log overflowed (and was closed). */
+  private appendTo(sid: number, records: EventRecord[]): boolean {
+    const outcome = this.log.appendNow(sid, records);
+    return !outcome.ok && outcome.reason === 'overflow';
+  }
+
+  private render(sid: number, items: Delivery[], into: EventRecord[], ucwa: UcwaRendering | undefined): void {
+    for (const { event } of items) this.renderOne(sid, event, into, ucwa);
+  }
+
+  private renderOne(sid: number, event: CwaEvent, into: EventRecord[], ucwa: UcwaRendering | undefined): void {
+    if (ucwa && ucwa.dialectOf(sid) === 'ucwa') {
+      // A UCWA application: the event as its conversation shows it (none, one or several UCWA events).
+      const app = ucwa.state.apps.get(sid);
+      if (app) for (const e of ucwa.translator.translate(app, event)) into.push(ucwaRecord(e));
+    } else {
+      into.push(toRecord(event, this.layout));
+    }
+  }
+
+  backlog(sid: number): Backlog | undefined {
+    return this.log.backlogNow(sid);
   }
 
   closeSession(sid: number, terminal: CwaEvent): Promise<void> {
@@ -66,6 +90,14 @@ export class LogEventSink implements EventSink {
   removeSession(sid: number): Promise<void> {
     return this.log.remove(sid);
   }
+}
+
+/** No overflowed session (shared: callers only read it). */
+const NONE: readonly number[] = [];
+
+function sameSession(items: Delivery[], sid: number): boolean {
+  for (let i = 1; i < items.length; i++) if (items[i]!.sid !== sid) return false;
+  return true;
 }
 
 const OVERFLOW_EVENT: CwaEvent = { kind: 'sessionTerminated', reason: 'eventLogOverflow' };

@@ -28,11 +28,16 @@ function renderMessage(m: ImMessage): string {
   return element('message', {}, (m.format !== undefined ? textElement('format', m.format) : '') + textElement('content', m.content));
 }
 
-const bodyCache = new WeakMap<ConferenceEventBody, string>();
+/**
+ * The last body rendered: a body queued for several members (a message to a conference)
+ * is delivered to them one after another, so it is rendered once. A WeakMap of every body
+ * costs more than it saves: most bodies go to one session.
+ */
+let lastBody: ConferenceEventBody | undefined;
+let lastXml = '';
 
 export function renderConferenceBody(b: ConferenceEventBody): string {
-  const cached = bodyCache.get(b);
-  if (cached !== undefined) return cached;
+  if (b === lastBody) return lastXml;
   let xml: string;
   switch (b.type) {
     case 'initiateImSessionAccepted':
@@ -89,7 +94,8 @@ export function renderConferenceBody(b: ConferenceEventBody): string {
       xml = element('infoReceived', { sender: b.sender, contentType: b.contentType }, textElement('content', b.content));
       break;
   }
-  bodyCache.set(b, xml);
+  lastBody = b;
+  lastXml = xml;
   return xml;
 }
 

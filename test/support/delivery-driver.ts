@@ -9,7 +9,7 @@
 // up those events on the client's own word: they are recorded as skipped.
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import type { EventLog } from '../../src/delivery/event-log.js';
+import type { EventLog, ImmediateLog } from '../../src/delivery/event-log.js';
 import { parse, LegacyClient, CWA_NS } from './client.js';
 import type { TestGateway } from './gateway.js';
 import { expectValidDocument } from './schemas.js';
@@ -32,6 +32,16 @@ export class LogRecorder {
       await self.sync(sid);
       return out;
     };
+    // The engine's sink appends at once (ImmediateLog): recorded at once too.
+    const immediate = log as EventLog & Partial<ImmediateLog>;
+    const appendNow = immediate.appendNow?.bind(log);
+    if (appendNow) {
+      immediate.appendNow = function (sid, records) {
+        const out = appendNow(sid, records);
+        self.syncNow(sid);
+        return out;
+      };
+    }
     log.close = async function (sid, terminal) {
       await close(sid, terminal);
       await self.sync(sid);
@@ -56,6 +66,23 @@ export class LogRecorder {
     e.closed = r.closed;
   }
 
+  /** What `sync` does, at once, from the in-memory log's state (its events are consecutive from acked + 1). */
+  private syncNow(sid: number): void {
+    const log = this.logs().get(sid);
+    if (!log) return;
+    const e = this.entry(sid);
+    if (e.xml.length < log.acked) return;
+    for (const ev of log.events.slice(e.xml.length - log.acked)) {
+      expect(ev.eid, 'log eids are consecutive').to.equal(e.xml.length + 1);
+      e.xml.push(ev.xml);
+    }
+    e.closed = log.closed;
+  }
+
+  private logs(): Map<number, { acked: number; closed: boolean; events: { eid: number; xml: string }[] }> {
+    return (this.inner as unknown as { logs: Map<number, { acked: number; closed: boolean; events: { eid: number; xml: string }[] }> }).logs;
+  }
+
   head(sid: number): number {
     return this.entry(sid).xml.length;
   }
@@ -70,8 +97,7 @@ export class LogRecorder {
 
   /** The log's acknowledged position (read from the in-memory log's state). */
   acked(sid: number): number | undefined {
-    const logs = (this.inner as unknown as { logs: Map<number, { acked: number }> }).logs;
-    return logs.get(sid)?.acked;
+    return this.logs().get(sid)?.acked;
   }
 }
 
