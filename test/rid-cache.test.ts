@@ -78,7 +78,7 @@ describe('duplicate-batch cache: answers live as long as what they describe', ()
     expect(gw.gateway.engine.liveSessions()).to.equal(0);
 
     // The same life cycle, as the gateway's state drives the cache, 10,000 times with
-    // 8 answers of 2 KB per session: 160 MB if ended sessions stayed.
+    // 8 answers of 2 KB (and their batches of 0.5 KB) per session: 200 MB if ended sessions stayed.
     const cache = new RidCache(8);
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'the suite runs with --expose-gc (.mocharc.json node-option)').to.be.a('function');
@@ -87,10 +87,12 @@ describe('duplicate-batch cache: answers live as long as what they describe', ()
       return process.memoryUsage().heapUsed;
     };
     const body = (sid: number, b: number) => `<cwaResponses>${String(sid * 10 + b).padEnd(2048, '.')}</cwaResponses>`;
+    // The batches' own text is kept with their answers (compared when rids repeat): it goes with them.
+    const request = (sid: number, b: number) => `<cwaRequests sid="${sid}">${String(b).padEnd(512, '.')}</cwaRequests>`;
     const life = async (from: number, to: number) => {
       for (let sid = from; sid < to; sid++) {
-        await cache.run('t:ticket', `init${sid}`, async () => answer(`<sid>${sid}</sid>`, [], [sid]));
-        for (let b = 0; b < 8; b++) await cache.run(`s:${sid}:alice`, `${longRid}${b}`, async () => answer(body(sid, b), [sid]));
+        await cache.run('t:ticket', `init${sid}`, `<initiateSession rid="init${sid}"/>`, async () => answer(`<sid>${sid}</sid>`, [], [sid]));
+        for (let b = 0; b < 8; b++) await cache.run(`s:${sid}:alice`, `${longRid}${b}`, request(sid, b), async () => answer(body(sid, b), [sid]));
         cache.sessionEnded(sid);
         cache.sessionRemoved(sid);
       }
@@ -105,17 +107,17 @@ describe('duplicate-batch cache: answers live as long as what they describe', ()
   it('is bounded by bytes (--rid-cache-max-bytes): the least recently used scopes go first', async () => {
     const cache = new RidCache(8, 100_000, 10_000);
     const body = 'x'.repeat(1000);
-    for (let s = 0; s < 30; s++) await cache.run(`s:${s}`, 'k', async () => answer(body, [s]));
+    for (let s = 0; s < 30; s++) await cache.run(`s:${s}`, 'k', '', async () => answer(body, [s]));
     const usage = cache.usage();
     expect(usage.bytes).to.be.at.most(10_000);
     expect(usage.entries).to.be.within(5, 9);
     // The newest scopes are kept; the oldest were replayed no more (run again).
     let ran = 0;
-    await cache.run('s:29', 'k', async () => (ran++, answer(body)));
-    await cache.run('s:0', 'k', async () => (ran++, answer(body)));
+    await cache.run('s:29', 'k', '', async () => (ran++, answer(body)));
+    await cache.run('s:0', 'k', '', async () => (ran++, answer(body)));
     expect(ran).to.equal(1);
     // One answer larger than the whole bound is not kept at all.
-    await cache.run('big', 'k', async () => answer('y'.repeat(20_000)));
+    await cache.run('big', 'k', '', async () => answer('y'.repeat(20_000)));
     expect(cache.usage().bytes).to.be.at.most(10_000);
 
     gw = await startTestGateway({ holdMs: 0, ridCacheMaxBytes: 65_536, maxAttributeLength: 4096 });
@@ -125,6 +127,75 @@ describe('duplicate-batch cache: answers live as long as what they describe', ()
       await alice.command(`<queryPresence rid="${longRid}${i}"><uris><uri>sip:bob@example.com</uri></uris></queryPresence>`);
     }
     expect(gw.gateway.coordinator.state.ridCache.usage().bytes).to.be.at.most(65_536);
+  });
+});
+
+describe('duplicate-batch cache: found by rids, the body compared when they repeat', () => {
+  let ran: string[];
+  const produce = (name: string, sessions: number[] = [1]) => async () => (ran.push(name), answer(`<cwaResponses>${name}</cwaResponses>`, sessions));
+  beforeEach(() => (ran = []));
+
+  it('same rids and body: the kept answer, byte for byte, nothing runs again; same rids, another body: runs as a new batch', async () => {
+    const cache = new RidCache(8);
+    const first = await cache.run('s:1', '7', '<cwaRequests>A</cwaRequests>', produce('A'));
+    const retry = await cache.run('s:1', '7', '<cwaRequests>A</cwaRequests>', produce('A again'));
+    expect(retry).to.deep.equal({ response: first.response, replayed: true });
+    const other = await cache.run('s:1', '7', '<cwaRequests>B</cwaRequests>', produce('B'));
+    expect(other.replayed).to.equal(false);
+    expect(other.response.body).to.equal('<cwaResponses>B</cwaResponses>');
+    // Both are kept: a retry of either is answered with its own answer.
+    expect((await cache.run('s:1', '7', '<cwaRequests>A</cwaRequests>', produce('A twice'))).response.body).to.equal('<cwaResponses>A</cwaResponses>');
+    expect((await cache.run('s:1', '7', '<cwaRequests>B</cwaRequests>', produce('B twice'))).response.body).to.equal('<cwaResponses>B</cwaResponses>');
+    // Another scope, or other rids with the same body, are other batches.
+    await cache.run('s:2', '7', '<cwaRequests>A</cwaRequests>', produce('A in s:2', [2]));
+    await cache.run('s:1', '8', '<cwaRequests>A</cwaRequests>', produce('A with rid 8'));
+    expect(ran).to.deep.equal(['A', 'B', 'A in s:2', 'A with rid 8']);
+    expect(cache.usage()).to.include({ scopes: 2, entries: 4 });
+  });
+
+  it('a batch that reused rids is still answered once the first batch with them is gone, and leaves nothing behind', async () => {
+    const cache = new RidCache(2);
+    await cache.run('s:1', '7', 'A', produce('A'));
+    await cache.run('s:1', '7', 'B', produce('B'));
+    // A third batch: the oldest (A) goes (2 kept per scope).
+    await cache.run('s:1', '9', 'C', produce('C'));
+    expect((await cache.run('s:1', '7', 'B', produce('B twice'))).replayed).to.equal(true);
+    // A is no longer kept: its retry runs, and is kept in the rids' own place.
+    expect((await cache.run('s:1', '7', 'A', produce('A twice'))).replayed).to.equal(false);
+    expect((await cache.run('s:1', '7', 'A', produce('A thrice'))).replayed).to.equal(true);
+    expect(ran).to.deep.equal(['A', 'B', 'C', 'A twice']);
+    // A snapshot keeps each entry's body; a cache loaded from it answers alike.
+    const copy = new RidCache(2);
+    copy.importState(JSON.parse(JSON.stringify(cache.exportState())));
+    expect(copy.exportState()).to.deep.equal(cache.exportState());
+    expect(copy.usage()).to.deep.equal(cache.usage());
+    expect((await copy.run('s:1', '7', 'A', produce('A from copy'))).response.body).to.equal('<cwaResponses>A twice</cwaResponses>');
+    cache.sessionRemoved(1);
+    expect(cache.usage()).to.include({ scopes: 0, entries: 0, bytes: 0, sessions: 0 });
+    // Nothing of the reused rids is left: the same rids and body run again.
+    await cache.run('s:1', '7', 'B', produce('B after'));
+    expect(ran.at(-1)).to.equal('B after');
+  });
+
+  it('through the gateway: a batch that reused rids does not make a retry of the first run again', async () => {
+    const gw = await startTestGateway({ holdMs: 0 });
+    try {
+      const alice = await new LegacyClient(gw.url, 'alice').signIn();
+      const head = () => gw.gateway.context.log.position!(alice.sid)!.head;
+      const query = `<queryPresence rid="q"><uris><uri>sip:bob@example.com</uri></uris></queryPresence>`;
+      const send = `<conference rid="q" confId="99"><sendMessage><content>hi</content></sendMessage></conference>`;
+      const first = await alice.command(query);
+      const queued = head();
+      expect(queued, 'the query queued presence events').to.be.above(0);
+      const reused = await alice.command(send);
+      expect(reused.body, 'the same rid with another body ran').to.contain('requestFailed');
+      expect((await alice.command(query)).body).to.equal(first.body);
+      expect((await alice.command(send)).body).to.equal(reused.body);
+      expect(head(), 'the retried query did not run again').to.equal(queued);
+      expect(gw.gateway.coordinator.state.ridCache.usage().entries).to.equal(3); // with the initiateSession answer
+    } finally {
+      await gw.close();
+    }
   });
 });
 
@@ -144,6 +215,35 @@ describeRedis('duplicate-batch cache on a cluster', () => {
         expect(node.gateway.coordinator.state.ridCache.usage()).to.include({ entries: 0, bytes: 0, sessions: 0 });
         expect(node.gateway.coordinator.state.ridCache.exportState()).to.deep.equal([]);
       }
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('a batch that reused rids on one node, and the retry of the first on another: each answered with its own answer, once', async () => {
+    const cluster = await startTestCluster(2, { holdMs: 0, snapshotEvery: 0 });
+    try {
+      const [a, b] = cluster.nodes as [TestGateway, TestGateway];
+      const alice = await new LegacyClient(a.url, 'alice').signIn();
+      const onB = Object.assign(new LegacyClient(b.url, 'alice'), { ticket: alice.ticket, sid: alice.sid });
+      const head = (node: TestGateway) => node.gateway.coordinator.state.log.position!(alice.sid)!.head;
+      const query = `<queryPresence rid="q"><uris><uri>sip:bob@example.com</uri></uris></queryPresence>`;
+      const send = `<conference rid="q" confId="99"><sendMessage><content>hi</content></sendMessage></conference>`;
+      const first = await alice.command(query);
+      const reused = await onB.command(send);
+      expect(reused.body).to.contain('requestFailed');
+      await a.gateway.coordinator.sync();
+      const queued = head(a);
+      expect((await onB.command(query)).body, 'the retry on the other node').to.equal(first.body);
+      expect((await alice.command(send)).body).to.equal(reused.body);
+      for (const node of cluster.nodes) await node.gateway.coordinator.sync();
+      expect([head(a), head(b)], 'nothing ran twice').to.deep.equal([queued, queued]);
+      // Every node keeps the same entries; the stream carries a digest of each body, not the body.
+      const kept = a.gateway.coordinator.state.ridCache.exportState();
+      expect(b.gateway.coordinator.state.ridCache.exportState()).to.deep.equal(kept);
+      const bodies = kept.flatMap(([, entries]) => entries.map(([, body]) => body));
+      expect(bodies).to.have.length(3);
+      for (const body of bodies) expect(body).to.match(/^[A-Za-z0-9+/]{27}=$/);
     } finally {
       await cluster.close();
     }

@@ -7,12 +7,10 @@
 // Redis (JSON text -> envelope -> applyStream), without HTTP or Redis. Runs in-process: it
 // measures one thread's CPU, which is what bounds a follower.
 import { randomBytes } from 'node:crypto';
-import { applyStream, type Replica } from '../../src/cluster/redis-coordinator.js';
+import { applyStream, streamedBatch, type Replica } from '../../src/cluster/redis-coordinator.js';
 import type { Command, Envelope } from '../../src/cluster/commands.js';
-import { portableBatch } from '../../src/cluster/commands.js';
 import { ticketScope } from '../../src/cluster/state.js';
 import { loadConfig } from '../../src/config.js';
-import { digestOf } from '../../src/engine/hash.js';
 import { newTicket, ticketHash } from '../../src/engine/tickets.js';
 import { decodeBatch } from '../../src/protocol/codec.js';
 import { RequestSchema } from '../../src/protocol/schema.js';
@@ -65,8 +63,7 @@ export async function recordStream(pairs: number, rounds: number, roundMs = 25):
     const decoded = decodeBatch(body, LIMITS, schema);
     const rids = decoded.items.map((i) => (i.status === 'ok' ? (i.request.rid ?? '') : i.rid));
     const scope = decoded.sid ? `s:${decoded.sid}:${login}` : ticketScope(ticketHash(ticket));
-    const key = rids.join('\u0000') + '\u0000' + digestOf('sha1', body, 'base64');
-    const res = (await propose({ t: 'batch', login, batch: portableBatch(decoded), scope, key })) as { body: string };
+    const res = (await propose(streamedBatch({ login, batch: decoded, scope, key: rids.join('\u0000'), body }))) as { body: string };
     return res.body;
   };
   const logins = Array.from({ length: 2 * pairs }, (_, i) => benchLogin(i));

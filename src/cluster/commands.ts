@@ -30,9 +30,10 @@ export type Command =
   | { t: 'signOut'; login: string }
   /**
    * A batch of typed requests from a door (CWA when `door` is absent), which renders the answer;
-   * `scope`/`key` identify a retried batch (rid cache).
+   * `scope`/`key`/`body` identify a retried batch (rid cache): the session or ticket, the rids,
+   * and the batch's text (on a single gateway) or its SHA-1 (on the shared stream).
    */
-  | { t: 'batch'; login: string; batch: TypedBatch; door?: DoorName; scope?: string; key?: string }
+  | { t: 'batch'; login: string; batch: TypedBatch; door?: DoorName; scope?: string; key?: string; body?: string }
   /** A poll or WebSocket of the session shows activity (UA as reported, when given). */
   | { t: 'touch'; login: string; sid: number; ua?: boolean }
   /** Clients acknowledged every event <= ackId of these sessions ([sid, ackId] pairs). */

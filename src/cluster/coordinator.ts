@@ -17,9 +17,13 @@ export interface BatchCommand {
   batch: TypedBatch;
   /** The door that renders the answer (CWA when absent). */
   door?: DoorName;
-  /** Duplicate detection: the session (or ticket) the batch belongs to, and its rids + body digest. */
+  /**
+   * Duplicate detection: the session (or ticket) the batch belongs to, its rids (joined
+   * with NUL), and the text it came as (a retry has the same rids and the same text).
+   */
   scope?: string;
   key?: string;
+  body?: string;
 }
 
 export interface Coordinator {

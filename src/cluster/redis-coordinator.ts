@@ -37,7 +37,8 @@ import type { GatewayMetrics } from '../ops/metrics.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
 import { attachChannel, AttachNotices } from './attach-notices.js';
 import { TouchPacer } from './touch-pacer.js';
-import type { Command, Envelope } from './commands.js';
+import { portableBatch, type Command, type Envelope } from './commands.js';
+import { digestOf } from '../engine/hash.js';
 import type { UcwaOp, UcwaResult } from '../protocol/ucwa/operations.js';
 import type { BatchCommand, Coordinator } from './coordinator.js';
 import { loadSnapshot, readSnapshotMeta, SNAPSHOT_VERSION, writeSnapshot, type SnapshotParts } from './snapshot.js';
@@ -348,7 +349,7 @@ export class RedisCoordinator implements Coordinator {
   }
 
   runBatch(cmd: BatchCommand): Promise<CachedResponse> {
-    return this.propose({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+    return this.propose(streamedBatch(cmd)) as Promise<CachedResponse>;
   }
 
   runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
@@ -716,6 +717,15 @@ export async function applyStream(
     }
     each(env, outcome);
   }
+}
+
+/**
+ * A batch as the shared stream carries it: its typed requests without what the door parsed
+ * them from, and, for duplicate detection, the SHA-1 of its text instead of the text.
+ */
+export function streamedBatch(cmd: BatchCommand): Command {
+  const { body, batch, ...rest } = cmd;
+  return { t: 'batch', ...rest, batch: portableBatch(batch), ...(body !== undefined ? { body: digestOf('sha1', body, 'base64') } : {}) };
 }
 
 /** The replica a node serves from (benchmarks and tests look inside). */

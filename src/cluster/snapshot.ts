@@ -15,7 +15,7 @@ import { Session } from '../engine/session.js';
 import type { MemoryUserDataStore } from '../store/memory.js';
 import type { GatewayState } from './state.js';
 
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 
 /** Where a snapshot stands in the stream. */
 export interface SnapshotMeta {

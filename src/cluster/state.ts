@@ -89,7 +89,7 @@ export class GatewayState {
           return { response: render(answer), sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
         };
         if (cmd.scope === undefined || cmd.key === undefined) return (await run()).response;
-        return (await this.ridCache.run(cmd.scope, cmd.key, run)).response;
+        return (await this.ridCache.run(cmd.scope, cmd.key, cmd.body ?? '', run)).response;
       }
       case 'touch':
         await engine.exclusive(async () => {

@@ -2,6 +2,12 @@
 // (same session, same rids, same body). It gets the cached response, and nothing runs
 // twice. A batch still running when its twin arrives is awaited, not re-run.
 //
+// Entries are found by their rids; the body is compared only when the rids repeat. Each
+// entry keeps the body it was run for (a single gateway: the text itself, so nothing is
+// computed per batch; a cluster's commands carry a digest of it instead), and a batch
+// that reuses rids with another body runs as a new batch, kept beside the first under its
+// rids and body together (`reusedKey`), so a retry of either is still answered.
+//
 // An answer is kept only while what it describes exists: each entry names the sessions
 // its batch acted in and those it started. The answer that started a session goes when
 // the session ends (an `initiateSession` repeated after the session ended starts a new
@@ -31,7 +37,10 @@ export interface ProducedResponse {
 
 interface Entry {
   scope: string;
+  /** Its key in the scope: the rids, or for a batch that reused another's rids, the rids with its body (`reusedKey`). */
   key: string;
+  /** What the batch was run for besides its rids: its body, or its digest. */
+  body: string;
   /** Twins that arrived while the batch ran (none, nearly always): they get its answer or its failure. */
   twins?: { resolve: (r: CachedResponse) => void; reject: (e: unknown) => void }[];
   /** Set once the batch answered (what a snapshot of the cache keeps). */
@@ -42,8 +51,15 @@ interface Entry {
   bytes: number;
 }
 
-/** A snapshot's form: [scope, [key, answer, sessions, started][]][], oldest scope first. */
-export type RidCacheState = [string, [string, CachedResponse, number[], number[]][]][];
+/** A snapshot's form: [scope, [key, body, answer, sessions, started][]][], oldest scope first. */
+export type RidCacheState = [string, [string, string, CachedResponse, number[], number[]][]][];
+
+/**
+ * The key of a batch that reused the rids of another one still kept, with a body of its
+ * own. U+0001 cannot occur in rids (XML 1.0 forbids it), so this key is never a batch's rids.
+ */
+const reusedKey = (rids: string, body: string): string => `${rids}\u0001${body}`;
+const isReusedKey = (key: string): boolean => key.includes('\u0001');
 
 /** Bookkeeping per entry beyond its strings (Map slots, objects): a rough, fixed figure. */
 const ENTRY_OVERHEAD = 160;
@@ -72,6 +88,8 @@ export class RidCache {
   /** sid -> entries describing that session. */
   private readonly bySession = new Map<number, AboutSession>();
   private totalBytes = 0;
+  /** Scopes holding entries under a `reusedKey`, and how many (nearly always none). */
+  private readonly reused = new Map<string, number>();
 
   constructor(
     /** Responses kept per scope (session, or ticket before a session exists). */
@@ -83,16 +101,27 @@ export class RidCache {
   ) {}
 
   /**
-   * Returns the cached response for `key` in `scope`, or runs `produce`, caches its
-   * result (unless it says not to) and returns it. A produce that throws is not cached.
+   * Returns the cached response for the batch with these `rids` (joined) and this `body`
+   * in `scope`, or runs `produce`, caches its result (unless it says not to) and returns
+   * it. A produce that throws is not cached.
    */
-  async run(scope: string, key: string, produce: () => Promise<ProducedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
+  async run(scope: string, rids: string, body: string, produce: () => Promise<ProducedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
     const entries = this.scopes.get(scope);
+    let key = rids;
     if (entries) {
       // Refresh the scope's position (Map keeps insertion order).
       this.scopes.delete(scope);
       this.scopes.set(scope, entries);
-      const hit = this.lookup(scope, key);
+      let hit = this.lookup(scope, rids);
+      if (hit && hit.body !== body) {
+        // The rids repeat with another body: a batch of its own, kept under its rids and body.
+        key = reusedKey(rids, body);
+        hit = this.lookup(scope, key);
+      } else if (!hit && this.reused.has(scope)) {
+        // The first batch with these rids is gone; one that reused them may still be kept.
+        hit = this.lookup(scope, reusedKey(rids, body));
+        if (hit) key = hit.key;
+      }
       if (hit) {
         if (hit.value) return { response: hit.value, replayed: true };
         // Still running: wait for it (a promise only for the rare twin, not for every batch).
@@ -100,7 +129,7 @@ export class RidCache {
         return { response, replayed: true };
       }
     }
-    const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
+    const entry: Entry = { scope, key, body, sessions: [], started: [], bytes: 0 };
     this.insert(entry);
     if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     const own = this.scopes.get(scope);
@@ -130,6 +159,7 @@ export class RidCache {
 
   /** Adds `entry` to its scope (at the scope's current place in the LRU order, or last). */
   private insert(entry: Entry): void {
+    if (isReusedKey(entry.key)) this.reused.set(entry.scope, (this.reused.get(entry.scope) ?? 0) + 1);
     const entries = this.scopes.get(entry.scope);
     if (entries === undefined) this.scopes.set(entry.scope, entry);
     else if (entries instanceof Map) entries.set(entry.key, entry);
@@ -147,7 +177,7 @@ export class RidCache {
       else if (about instanceof Set) about.add(entry);
       else if (about !== entry) this.bySession.set(sid, new Set([about, entry]));
     }
-    entry.bytes = ENTRY_OVERHEAD + entry.scope.length + entry.key.length + produced.response.body.length;
+    entry.bytes = ENTRY_OVERHEAD + entry.scope.length + entry.key.length + entry.body.length + produced.response.body.length;
     this.totalBytes += entry.bytes;
     // Least recently used scopes first; the entry just answered is the last to go.
     while (this.totalBytes > this.maxBytes) {
@@ -162,12 +192,21 @@ export class RidCache {
 
   private remove(entry: Entry): void {
     const entries = this.scopes.get(entry.scope);
-    if (entries === entry) this.scopes.delete(entry.scope);
-    else if (entries instanceof Map && entries.get(entry.key) === entry) {
+    let removed = false;
+    if (entries === entry) {
+      this.scopes.delete(entry.scope);
+      removed = true;
+    } else if (entries instanceof Map && entries.get(entry.key) === entry) {
       entries.delete(entry.key);
+      removed = true;
       // Back to the entry itself (Map.set on a present key keeps the scope's place).
       if (entries.size === 1) this.scopes.set(entry.scope, firstOf(entries));
       else if (entries.size === 0) this.scopes.delete(entry.scope);
+    }
+    if (removed && this.reused.size > 0 && isReusedKey(entry.key)) {
+      const n = this.reused.get(entry.scope)! - 1;
+      if (n === 0) this.reused.delete(entry.scope);
+      else this.reused.set(entry.scope, n);
     }
     for (const sid of entry.sessions) {
       const about = this.bySession.get(sid);
@@ -188,8 +227,8 @@ export class RidCache {
   exportState(): RidCacheState {
     const out: RidCacheState = [];
     for (const [scope, entries] of this.scopes) {
-      const done: [string, CachedResponse, number[], number[]][] = [];
-      for (const e of entriesOf(entries)) if (e.value) done.push([e.key, e.value, e.sessions, e.started]);
+      const done: [string, string, CachedResponse, number[], number[]][] = [];
+      for (const e of entriesOf(entries)) if (e.value) done.push([e.key, e.body, e.value, e.sessions, e.started]);
       out.push([scope, done]);
     }
     return out;
@@ -198,12 +237,13 @@ export class RidCache {
   importState(state: RidCacheState): void {
     this.scopes.clear();
     this.bySession.clear();
+    this.reused.clear();
     this.totalBytes = 0;
     for (const [scope, entries] of state) {
       // A scope whose only batch was still running keeps its place in the LRU order.
       if (entries.length === 0) this.scopes.set(scope, new Map());
-      for (const [key, value, sessions, started] of entries) {
-        const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
+      for (const [key, body, value, sessions, started] of entries) {
+        const entry: Entry = { scope, key, body, sessions: [], started: [], bytes: 0 };
         this.insert(entry);
         this.settle(entry, { response: value, sessions, started, keep: true });
       }

@@ -1,10 +1,9 @@
 // Runs one cwaRequests batch for an authenticated client, whatever carried it (an HTTP
 // POST or a WebSocket frame): decode here, then hand it to the coordinator, which
-// de-duplicates, executes in order and renders (cluster/state.ts).
+// de-duplicates, executes in order and renders (cluster/state.ts). A single gateway
+// applies the decoded batch as it is; a cluster's coordinator makes it portable first.
 import type { BatchCommand } from '../cluster/coordinator.js';
-import { portableBatch } from '../cluster/commands.js';
 import { ticketScope } from '../cluster/state.js';
-import { digestOf } from '../engine/hash.js';
 import { ticketHash } from '../engine/tickets.js';
 import { decodeBatch, DocumentRejectedError, type DecodedBatch } from '../protocol/codec.js';
 import { renderErrorResponse } from '../protocol/responses.js';
@@ -37,14 +36,30 @@ export async function runBatch(ctx: TransportContext, caller: Caller, text: stri
     if (err instanceof DocumentRejectedError) return { status: 400, body: renderErrorResponse(err.error), code: err.error.code };
     throw err;
   }
-  const rids = batch.items.map((i) => (i.status === 'ok' ? (i.request.rid ?? '') : i.rid));
-  const cmd: BatchCommand = { login: caller.login, batch: portableBatch(batch) };
-  if (rids.some((r) => r !== '')) {
+  const cmd: BatchCommand = { login: caller.login, batch };
+  const rids = ridsOf(batch);
+  if (rids !== undefined) {
     // A retried batch: same session (or, before one exists, same ticket), same rids, same body.
+    // The body is kept as it is and compared only when the rids repeat (rid-cache.ts).
     cmd.scope = batch.sid ? `s:${batch.sid}:${caller.login}` : ticketScope(ticketHash(caller.presented));
-    cmd.key = rids.join('\u0000') + '\u0000' + digest(text);
+    cmd.key = rids;
+    cmd.body = text;
   }
   return ctx.coordinator.runBatch(cmd);
+}
+
+/** The batch's rids joined with NUL, or undefined when none of its requests has one. */
+function ridsOf(batch: DecodedBatch): string | undefined {
+  const { items } = batch;
+  let any = false;
+  let joined = '';
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const rid = item.status === 'ok' ? (item.request.rid ?? '') : item.rid;
+    if (rid !== '') any = true;
+    joined = i === 0 ? rid : `${joined}\u0000${rid}`;
+  }
+  return any ? joined : undefined;
 }
 
 /** Counts an answer's refusals: by reason, and by the 18xxx code the CWA door answered each with. */
@@ -53,8 +68,4 @@ export function countRefusals(metrics: GatewayMetrics, outcome: BatchOutcome): v
     metrics.refusals.inc({ reason });
     metrics.errors.inc({ code: String(CWA_CODE[reason as Reason]), kind: 'request' });
   }
-}
-
-function digest(text: string): string {
-  return digestOf('sha1', text, 'base64');
 }
