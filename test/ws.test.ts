@@ -232,6 +232,39 @@ describe('WebSocket data channel', () => {
       expect(writes).to.deep.equal([4]);
     });
 
+    it('also when the command ran at once (a message in a conversation: its answer and messageIdReceived in one write)', async () => {
+      const alice = await signIn(gw);
+      const bob = await signIn(gw, 'bob');
+      const invited = await alice.command(`<conference rid="2" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`);
+      const confId = Number(invited.root.children[0]!.attrs.confId);
+      const ringing = await bob.pollUntil((e) => e.children.some((c) => c.name === 'imSessionReceived'));
+      const bobConf = ringing.find((e) => e.children.some((c) => c.name === 'imSessionReceived'))!.attrs.confId;
+      await bob.command(`<conference rid="2" confId="${bobConf}"><acceptImSession/></conference>`);
+      const { reply } = await alice.poll(alice.head);
+      const ws = await attach({ sid: alice.sid, ackId: Number(reply.root.attrs.ackId), ticket: alice.ticket });
+      await ws.untilFrames(1);
+      const sub = gw.gateway.websocket.list().find((s) => s.sid === alice.sid)!;
+      const raw = (sub as unknown as { socket: { _socket: { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void } } }).socket._socket;
+      const writes: number[] = [];
+      const writev = raw._writev.bind(raw);
+      const write = raw._write.bind(raw);
+      raw._writev = (chunks: unknown, cb: unknown) => {
+        writes.push((chunks as unknown[]).length);
+        writev(chunks, cb);
+      };
+      raw._write = (chunk: unknown, enc: unknown, cb: unknown) => {
+        writes.push(1);
+        write(chunk, enc, cb);
+      };
+      const frames = ws.frames.length;
+      const answer = await ws.command(alice.sid, `<conference rid="3" confId="${confId}"><sendMessage><content>m1</content></sendMessage></conference>`);
+      expect(answer.root.children[0]!.name).to.equal('requestAccepted');
+      await ws.until(() => ws.frames.length >= frames + 2, 'the answer and the event');
+      expect(ws.frames[frames]).to.match(/^<cwaResponses/);
+      expect(ws.frames[frames + 1]).to.match(/^<cwaEvents[^]*messageIdReceived/);
+      expect(writes).to.deep.equal([4]);
+    });
+
     it('answers an unusable frame with an error frame and keeps the socket open', async () => {
       const alice = await signIn(gw);
       const H = alice.head;

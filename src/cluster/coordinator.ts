@@ -36,7 +36,8 @@ export interface Coordinator {
   checkTicket(presented: string | undefined): TicketCheck | undefined | Promise<TicketCheck | undefined>;
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
-  runBatch(cmd: BatchCommand): Promise<CachedResponse>;
+  /** Runs a batch; a single gateway answers at once (no promise) when the batch runs synchronously. */
+  runBatch(cmd: BatchCommand): CachedResponse | Promise<CachedResponse>;
   /** An operation of a UCWA application (the UCWA door's changes). */
   runUcwa(login: string, op: UcwaOp): Promise<UcwaResult>;
   /** A poll or WebSocket of the session arrived or reported UA (a single gateway: at once, no promise). */
@@ -63,16 +64,16 @@ export class LocalCoordinator implements Coordinator {
     return this.state.engine.checkTicket(presented);
   }
 
-  runBatch(cmd: BatchCommand): Promise<CachedResponse> {
-    return this.state.apply({ t: 'batch', ...cmd }) as Promise<CachedResponse>;
+  runBatch(cmd: BatchCommand): CachedResponse | Promise<CachedResponse> {
+    return this.state.apply({ t: 'batch', ...cmd }) as CachedResponse | Promise<CachedResponse>;
   }
 
-  signOut(login: string): Promise<SignOutResult> {
-    return this.state.apply({ t: 'signOut', login }) as Promise<SignOutResult>;
+  async signOut(login: string): Promise<SignOutResult> {
+    return (await this.state.apply({ t: 'signOut', login })) as SignOutResult;
   }
 
-  runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
-    return this.state.apply({ t: 'ucwa', login, op }) as Promise<UcwaResult>;
+  async runUcwa(login: string, op: UcwaOp): Promise<UcwaResult> {
+    return (await this.state.apply({ t: 'ucwa', login, op })) as UcwaResult;
   }
 
   touch(session: Session, ua?: boolean): void {

@@ -65,7 +65,37 @@ export class GatewayState {
     return { dialectOf: (sid) => this.engine.dialectOf(sid), state: this.ucwa, translator: this.ucwaTranslator };
   }
 
-  async apply(cmd: Command): Promise<CommandResult> {
+  /**
+   * Applies a command. A batch that runs at once (a single gateway, no command queued, every
+   * request synchronous) gives its answer at once, without a promise; the rest, a promise.
+   */
+  apply(cmd: Command): CommandResult | Promise<CommandResult> {
+    if (cmd.t === 'batch') return this.applyBatch(cmd);
+    return this.applyOther(cmd);
+  }
+
+  private applyBatch(cmd: Extract<Command, { t: 'batch' }>): CachedResponse | Promise<CachedResponse> {
+    const { engine } = this;
+    const render = this.doors[cmd.door ?? 'cwa'];
+    if (!render) return Promise.reject(new Error(`no door ${cmd.door} renders batch answers`));
+    const produced = ({ answer, sessions, started }: ExecutedBatch): ProducedResponse => {
+      // Not kept: the start of a session that already ended, an answer about a session already removed (terminateSession).
+      const keep = started.every((s) => !s.ended) && sessions.every((s) => !s.ended || engine.isEndedLogReadable(s.sid));
+      return { response: render(answer), sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
+    };
+    const run = (): ProducedResponse | Promise<ProducedResponse> => {
+      const executed = executeBatch(engine, cmd.login, cmd.batch);
+      return executed instanceof Promise ? executed.then(produced) : produced(executed);
+    };
+    if (cmd.scope === undefined || cmd.key === undefined) {
+      const r = run();
+      return r instanceof Promise ? r.then((p) => p.response) : r.response;
+    }
+    const cached = this.ridCache.run(cmd.scope, cmd.key, cmd.body ?? '', run);
+    return cached instanceof Promise ? cached.then((c) => c.response) : cached.response;
+  }
+
+  private async applyOther(cmd: Exclude<Command, { t: 'batch' }>): Promise<CommandResult> {
     const { engine } = this;
     switch (cmd.t) {
       case 'logon':
@@ -79,18 +109,6 @@ export class GatewayState {
         return undefined;
       case 'signOut':
         return engine.signOut(cmd.login);
-      case 'batch': {
-        const render = this.doors[cmd.door ?? 'cwa'];
-        if (!render) throw new Error(`no door ${cmd.door} renders batch answers`);
-        const run = async (): Promise<ProducedResponse> => {
-          const { answer, sessions, started } = await executeBatch(engine, cmd.login, cmd.batch);
-          // Not kept: the start of a session that already ended, an answer about a session already removed (terminateSession).
-          const keep = started.every((s) => !s.ended) && sessions.every((s) => !s.ended || engine.isEndedLogReadable(s.sid));
-          return { response: render(answer), sessions: sessions.map((s) => s.sid), started: started.map((s) => s.sid), keep };
-        };
-        if (cmd.scope === undefined || cmd.key === undefined) return (await run()).response;
-        return (await this.ridCache.run(cmd.scope, cmd.key, cmd.body ?? '', run)).response;
-      }
       case 'touch':
         await engine.exclusive(async () => {
           const session = engine.sessionFor(cmd.login, cmd.sid);
@@ -119,39 +137,71 @@ export function ticketScope(hash: string): string {
   return `t:${hash}`;
 }
 
-/** Executes a typed batch in order, one request after another: its typed answer, with the sessions it acted in and started. */
-export async function executeBatch(
-  engine: Engine,
-  login: string,
-  batch: TypedBatch,
-): Promise<{ answer: BatchAnswer; sessions: Session[]; started: Session[] }> {
-  return engine.exclusive(async () => {
+/** What executing a batch gives: its typed answer, with the sessions it acted in and started. */
+export interface ExecutedBatch {
+  answer: BatchAnswer;
+  sessions: Session[];
+  started: Session[];
+}
+
+/**
+ * Executes a typed batch in order, one request after another. At once, without a promise,
+ * when no command is running or queued and every request completes synchronously (a
+ * message, an acknowledgement …); otherwise it goes on as each step completes.
+ */
+export function executeBatch(engine: Engine, login: string, batch: TypedBatch): ExecutedBatch | Promise<ExecutedBatch> {
+  return engine.exclusiveNow(() => {
     const command: CommandContext = {
       login,
       // A UCWA application is not a CWA session: the CWA door does not reach it.
       session: batch.sid ? cwaOnly(engine.sessionFor(login, batch.sid)) : engine.soleSessionOf(login),
     };
-    const answers: ResponseItem[] = [];
-    const sessions = new Set<Session>();
-    const started: Session[] = [];
-    let processed = 0;
-    let unexpected = 0;
-    for (const item of batch.items) {
-      if (item.status === 'ok') {
-        processed += 1;
-        const before = command.session;
-        if (before) sessions.add(before);
-        answers.push(await engine.execute(command, item.request));
-        // initiateSession names the session the rest of the batch acts in.
-        if (command.session && command.session !== before) started.push(command.session);
-      } else {
-        if (item.status === 'unknown') unexpected += 1;
-        answers.push({ type: 'requestInvalid', rid: item.rid, error: item.error });
-      }
-    }
-    await engine.endBatch();
-    return { answer: { answers, processed, unexpected }, sessions: [...sessions], started };
+    const run: BatchRun = { answers: [], sessions: new Set(), started: [], processed: 0, unexpected: 0 };
+    return executeFrom(engine, command, batch.items, 0, run);
   });
+}
+
+interface BatchRun {
+  answers: ResponseItem[];
+  sessions: Set<Session>;
+  started: Session[];
+  processed: number;
+  unexpected: number;
+}
+
+/** Executes `items` from `from` on; continues once a request that has to wait completes. */
+function executeFrom(engine: Engine, command: CommandContext, items: TypedBatch['items'], from: number, run: BatchRun): ExecutedBatch | Promise<ExecutedBatch> {
+  for (let i = from; i < items.length; i++) {
+    const item = items[i]!;
+    if (item.status === 'ok') {
+      run.processed += 1;
+      const before = command.session;
+      if (before) run.sessions.add(before);
+      const answer = engine.execute(command, item.request);
+      if (answer instanceof Promise) {
+        return answer.then((a) => {
+          executed(command, before, a, run);
+          return executeFrom(engine, command, items, i + 1, run);
+        });
+      }
+      executed(command, before, answer, run);
+    } else {
+      if (item.status === 'unknown') run.unexpected += 1;
+      run.answers.push({ type: 'requestInvalid', rid: item.rid, error: item.error });
+    }
+  }
+  const ended = engine.endBatch();
+  return ended ? ended.then(() => batchDone(run)) : batchDone(run);
+}
+
+function executed(command: CommandContext, before: Session | undefined, answer: ResponseItem, run: BatchRun): void {
+  run.answers.push(answer);
+  // initiateSession names the session the rest of the batch acts in.
+  if (command.session && command.session !== before) run.started.push(command.session);
+}
+
+function batchDone(run: BatchRun): ExecutedBatch {
+  return { answer: { answers: run.answers, processed: run.processed, unexpected: run.unexpected }, sessions: [...run.sessions], started: run.started };
 }
 
 function cwaOnly(session: Session | undefined): Session | undefined {

@@ -58,7 +58,7 @@ export interface EventLog {
   remove(sid: number): Promise<void>;
   /**
    * Resolves true as soon as the log holds an event after `afterEid` or is closed or
-   * removed, false when `timeoutMs` passes or `signal` aborts first.
+   * removed, false when `timeoutMs` passes (Infinity: never, no timer) or `signal` aborts first.
    */
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean>;
   /**
@@ -224,7 +224,7 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
       };
       const wake = () => done(true);
       const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = timeoutMs === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => done(false), timeoutMs);
       addWaiter(log, wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

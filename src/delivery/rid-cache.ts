@@ -24,6 +24,12 @@ export interface CachedResponse {
   refusals?: string[];
 }
 
+/** A batch's answer, and whether it was the one kept (a retry) rather than a fresh run. */
+export interface RunOutcome {
+  response: CachedResponse;
+  replayed: boolean;
+}
+
 /** What running a batch gave: its answer, and the sessions the answer describes. */
 export interface ProducedResponse {
   response: CachedResponse;
@@ -103,9 +109,10 @@ export class RidCache {
   /**
    * Returns the cached response for the batch with these `rids` (joined) and this `body`
    * in `scope`, or runs `produce`, caches its result (unless it says not to) and returns
-   * it. A produce that throws is not cached.
+   * it. A produce that throws is not cached. At once, without a promise, when the answer is
+   * kept or `produce` completes synchronously.
    */
-  async run(scope: string, rids: string, body: string, produce: () => Promise<ProducedResponse>): Promise<{ response: CachedResponse; replayed: boolean }> {
+  run(scope: string, rids: string, body: string, produce: () => ProducedResponse | Promise<ProducedResponse>): RunOutcome | Promise<RunOutcome> {
     const entries = this.scopes.get(scope);
     let key = rids;
     if (entries) {
@@ -125,8 +132,7 @@ export class RidCache {
       if (hit) {
         if (hit.value) return { response: hit.value, replayed: true };
         // Still running: wait for it (a promise only for the rare twin, not for every batch).
-        const response = await new Promise<CachedResponse>((resolve, reject) => (hit.twins ??= []).push({ resolve, reject }));
-        return { response, replayed: true };
+        return new Promise<CachedResponse>((resolve, reject) => (hit.twins ??= []).push({ resolve, reject })).then((response) => ({ response, replayed: true }));
       }
     }
     const entry: Entry = { scope, key, body, sessions: [], started: [], bytes: 0 };
@@ -134,21 +140,38 @@ export class RidCache {
     if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     const own = this.scopes.get(scope);
     if (own instanceof Map && own.size > this.perScope) this.remove(own.values().next().value!);
-    let produced: ProducedResponse;
+    let produced: ProducedResponse | Promise<ProducedResponse>;
     try {
-      produced = await produce();
+      produced = produce();
     } catch (err) {
-      this.remove(entry);
-      for (const t of entry.twins ?? []) t.reject(err);
-      entry.twins = undefined;
-      throw err;
+      this.failed(entry, err);
+      return Promise.reject(err);
     }
+    if (produced instanceof Promise) {
+      return produced.then(
+        (p) => this.answered(entry, p),
+        (err: unknown) => {
+          this.failed(entry, err);
+          throw err;
+        },
+      );
+    }
+    return this.answered(entry, produced);
+  }
+
+  private answered(entry: Entry, produced: ProducedResponse): RunOutcome {
     for (const t of entry.twins ?? []) t.resolve(produced.response);
     entry.twins = undefined;
     // Dropped while it ran (its scope was evicted or its session ended), or not to be kept.
-    if (this.lookup(scope, key) !== entry || !produced.keep) this.remove(entry);
+    if (this.lookup(entry.scope, entry.key) !== entry || !produced.keep) this.remove(entry);
     else this.settle(entry, produced);
     return { response: produced.response, replayed: false };
+  }
+
+  private failed(entry: Entry, err: unknown): void {
+    this.remove(entry);
+    for (const t of entry.twins ?? []) t.reject(err);
+    entry.twins = undefined;
   }
 
   private lookup(scope: string, key: string): Entry | undefined {

@@ -147,6 +147,15 @@ export class Engine implements EngineCore {
     return this.queue.run(fn);
   }
 
+  /**
+   * Like `exclusive`, but runs `fn` at once when no command is running or queued, and
+   * gives its value without a promise when it completes synchronously (a single gateway's
+   * batches, most of the time).
+   */
+  exclusiveNow<T>(fn: () => T | Promise<T>): T | Promise<T> {
+    return this.queue.now(fn);
+  }
+
   // ---- sign-in --------------------------------------------------------------
 
   /** The directory user for a user name and password; undefined when they do not match. */
@@ -219,8 +228,8 @@ export class Engine implements EngineCore {
 
   // ---- commands ---------------------------------------------------------------
 
-  /** Executes one decoded request of a batch. Must run inside `exclusive`. */
-  async execute(ctx: CommandContext, req: CwaRequest): Promise<ResponseItem> {
+  /** Executes one decoded request of a batch, at once when its module can. Must run inside `exclusive`. */
+  execute(ctx: CommandContext, req: CwaRequest): ResponseItem | Promise<ResponseItem> {
     if (req.kind === 'initiateSession') return this.initiateSession(ctx, req);
     const session = ctx.session;
     const rid = req.rid ?? '';
@@ -228,10 +237,7 @@ export class Engine implements EngineCore {
       return { type: 'requestFailed', rid, error: { refused: 'noSession' } };
     }
     this.touch(session);
-    if (req.kind === 'terminateSession') {
-      await this.endSession(session, 'terminated');
-      return { type: 'requestAccepted', rid };
-    }
+    if (req.kind === 'terminateSession') return this.endSession(session, 'terminated').then(() => ({ type: 'requestAccepted', rid }));
     if (req.kind === 'unsupported') return { type: 'requestFailed', rid, error: { refused: 'notSupported', name: req.name } };
     // Every other kind goes to the module that declared it (routeRequests checked there is exactly one).
     return this.routes.get(req.kind)!.handle!(session, req as never);

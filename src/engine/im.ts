@@ -53,17 +53,28 @@ export class ImService implements EngineModule<'conference'> {
     return this.core.clock.now();
   }
 
-  async handle(session: Session, req: RequestOf<'conference'>): Promise<ResponseItem> {
+  handle(session: Session, req: RequestOf<'conference'>): ResponseItem | Promise<ResponseItem> {
+    const { confId, action } = req;
+    const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
+    // Asked of the stores only when there is something to ask (a message has no invitee):
+    // a message is carried out at once.
+    const backlogged = this.backloggedRecipients(session, confId, action);
+    if (invited.length === 0 && !(backlogged instanceof Promise)) return this.carryOut(session, req, { blocked: new Set(), backlogged });
+    return this.prepareThenCarryOut(session, req, invited, backlogged);
+  }
+
+  private async prepareThenCarryOut(session: Session, req: RequestOf<'conference'>, invited: string[], backlogged: Set<number> | Promise<Set<number>>): Promise<ResponseItem> {
+    const prepared: Prepared = {
+      blocked: invited.length > 0 ? await this.blockersOf(session.user.uri, invited) : new Set(),
+      backlogged: await backlogged,
+    };
+    return this.carryOut(session, req, prepared);
+  }
+
+  private carryOut(session: Session, req: RequestOf<'conference'>, prepared: Prepared): ResponseItem | Promise<ResponseItem> {
     const rid = req.rid ?? '';
     const { confId, action } = req;
     const out: Delivery[] = [];
-    const invited = action.type === 'initiateImSession' || action.type === 'inviteParticipants' ? action.uris : [];
-    // Asked of the stores only when there is something to ask (a message has no invitee).
-    const backlogged = this.backloggedRecipients(session, confId, action);
-    const prepared: Prepared = {
-      blocked: invited.length > 0 ? await this.blockersOf(session.user.uri, invited) : new Set(),
-      backlogged: backlogged instanceof Promise ? await backlogged : backlogged,
-    };
     // A confId asked for while another conversation holds it is never granted; the client
     // may go on using it for the new conversation all the same (the Java client ignores the
     // confId it is given), so it no longer safely names the old one.
@@ -74,8 +85,7 @@ export class ImService implements EngineModule<'conference'> {
       held.disowned = { rid, granted: answer.type === 'initiateImSessionAccepted' ? answer.confId : undefined, uris: asked.map((u) => u.toLowerCase()) };
     }
     const delivered = this.core.deliver(out);
-    if (delivered) await delivered;
-    return answer;
+    return delivered ? delivered.then(() => answer) : answer;
   }
 
   /** The other members of the conversation a message would go to whose logs are too full to take it. */

@@ -57,8 +57,8 @@ export interface EngineModule<K extends RequestKind = RequestKind> {
   readonly name: string;
   /** The request kinds this module handles; each kind is handled by exactly one module. */
   readonly requests?: readonly K[];
-  /** Carries out a request of a kind the module declared, in a live session (already touched). */
-  handle?(session: Session, req: RequestOf<K>): Promise<ResponseItem>;
+  /** Carries out a request of a kind the module declared, in a live session (already touched); at once when nothing has to wait. */
+  handle?(session: Session, req: RequestOf<K>): ResponseItem | Promise<ResponseItem>;
   /** Adds the module's initial events of a new session to `out` (after configuration). */
   onSessionStart?(session: Session, out: Delivery[]): Promise<void> | void;
   /** The session is ending: release what it holds, tell others (its own log is closing). */

@@ -28,7 +28,19 @@ export interface BatchOutcome {
   code?: number;
 }
 
-export async function runBatch(ctx: TransportContext, caller: Caller, text: string): Promise<BatchOutcome> {
+/**
+ * Runs a batch: its answer, at once when the coordinator gives it at once (a single gateway
+ * whose engine is free); a promise otherwise. Never throws: a failure is a rejected promise.
+ */
+export function runBatch(ctx: TransportContext, caller: Caller, text: string): BatchOutcome | Promise<BatchOutcome> {
+  try {
+    return run(ctx, caller, text);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function run(ctx: TransportContext, caller: Caller, text: string): BatchOutcome | Promise<BatchOutcome> {
   let batch: DecodedBatch;
   try {
     batch = decodeBatch(text, ctx.limits, ctx.schema);

@@ -123,7 +123,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     else checked(check);
   };
 
-  const withBody = (x: Exchange, then: (text: string) => Promise<void>): Promise<void> =>
+  const withBody = (x: Exchange, then: (text: string) => void | Promise<void>): Promise<void> =>
     readXmlBody(x, maxBodyBytes, ctx.fallbackCharset).then((text) => (text === undefined ? undefined : then(text)));
 
   const logonRoute: CwaRoute = {

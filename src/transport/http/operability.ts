@@ -7,7 +7,7 @@ import cors from 'cors';
 import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { scrubUrl } from '../../ops/logger.js';
-import type { Route } from '../../ops/metrics.js';
+import type { Route, Tally } from '../../ops/metrics.js';
 import type { TransportContext } from './context.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
@@ -96,17 +96,18 @@ export interface RequestRecord {
 
 /** Counts and logs answered requests, for the Express routes and the CWA paths alike. */
 export class RequestLog {
-  /** One counter child per route and status, so that counting a request hashes no labels. */
-  private readonly counted = new Map<string, { inc(): void }>();
+  /** One tally per route and status (by route, then status), so that counting a request hashes no labels. */
+  private readonly counted = new Map<Route, Map<number, Tally>>();
 
   constructor(private readonly ctx: TransportContext) {}
 
   record(r: RequestRecord): void {
     const { logger, metrics, trustProxy } = this.ctx.ops;
-    const key = `${r.route} ${r.status}`;
-    let child = this.counted.get(key);
-    if (!child) this.counted.set(key, (child = metrics.httpRequests.labels({ route: r.route, status: String(r.status) })));
-    child.inc();
+    let byStatus = this.counted.get(r.route);
+    if (!byStatus) this.counted.set(r.route, (byStatus = new Map()));
+    let tally = byStatus.get(r.status);
+    if (!tally) byStatus.set(r.status, (tally = metrics.tally(metrics.httpRequests, { route: r.route, status: String(r.status) })));
+    tally.inc();
     if (r.cwaError !== undefined) metrics.errors.inc({ code: String(r.cwaError), kind: 'document' });
     if (r.route === 'health' || r.route === 'metrics') return;
     const { status } = r;

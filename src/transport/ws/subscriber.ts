@@ -20,6 +20,7 @@ import { PollRelease } from '../http/held-polls.js';
 import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
+import type { TicketCheck } from '../../engine/tickets.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
@@ -41,11 +42,13 @@ export interface SubscriberStart {
   cursor: number;
 }
 
+const xmlOf = (e: { xml: string }): string => e.xml;
+
 /** How a subscriber ended, for the server's statistics. */
 export type EndReason = CloseCodeValue | 'heartbeat' | 'client' | 'killed';
 
-/** setTimeout's longest delay: the pump waits on the log, not on a timer. */
-const WAIT_FOREVER = 2_147_483_647;
+/** The pump waits on the log, not on a timer. */
+const WAIT_FOREVER = Number.POSITIVE_INFINITY;
 
 export class Subscriber implements Attachment {
   readonly kind = 'websocket' as const;
@@ -115,7 +118,15 @@ export class Subscriber implements Attachment {
     this.alive = false;
     this.socket.ping();
     // A store that cannot be reached now is not a reason to drop the client: the next beat looks again.
-    this.followTicket().then((ok) => ok || this.end(CloseCode.NotAuthenticated), () => undefined);
+    const still = (ok: boolean) => ok || this.end(CloseCode.NotAuthenticated);
+    let followed;
+    try {
+      followed = this.followTicket();
+    } catch {
+      return;
+    }
+    if (followed instanceof Promise) followed.then(still, () => undefined);
+    else still(followed);
   }
 
   /** Closes the socket with a close frame (gateway shutdown). */
@@ -146,21 +157,23 @@ export class Subscriber implements Attachment {
         // Acknowledged past this socket's position: only another attachment does that.
         if (r.status === 'stale') return this.end(CloseCode.Superseded);
         const session = engine.sessionFor(this.login, this.sid);
-        const envelope = { sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout: session ? engine.secondsLeft(session) : 0 };
-        if (r.events.length > 0) {
-          const last = r.events[r.events.length - 1]!.eid;
-          if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml), this.ctx.xmlLayout))) return;
+        const sessionTimeout = session ? engine.secondsLeft(session) : 0;
+        const { events } = r;
+        if (events.length > 0) {
+          const last = events[events.length - 1]!.eid;
+          if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: last }, events.map(xmlOf), this.ctx.xmlLayout))) return;
           this.sent = last;
           first = false;
-          continue;
-        }
-        if (first) {
+          // A full frame: more may be waiting at once.
+          if (events.length >= this.ctx.maxEventsPerPoll) continue;
+        } else if (first) {
           this.sent = r.head;
-          if (!this.send(renderEvents({ ...envelope, ackId: r.head }, []))) return;
+          if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: r.head }, []))) return;
           first = false;
         }
-        // Everything up to the terminal event has been pushed.
-        if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
+        // Everything up to the terminal event has been pushed (the terminal event is the last one a log holds).
+        if (r.closed && this.sent >= r.head) return this.endWhenAnswered(CloseCode.SessionEnded);
+        // At once when more events came meanwhile.
         await log.wait(this.sid, this.sent, WAIT_FOREVER, this.release);
         // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -187,21 +200,25 @@ export class Subscriber implements Attachment {
   }
 
   /**
-   * Sends the answer to a command frame with the socket corked until the end of the turn's
-   * check phase: the events the command itself caused (a sendMessage's messageIdReceived …)
-   * are pushed by the pump's setImmediate, which was scheduled before this one, so the answer
-   * and those events leave in one writev instead of a syscall each. Ordering is unchanged
-   * (the answer is written first); uncorking is the only thing deferred, by less than a turn.
+   * Sends the answer to a command frame with the socket corked until the pump had its turn:
+   * the events the command itself caused (a sendMessage's messageIdReceived …) are pushed by
+   * the pump's setImmediate, so the answer and those events leave in one writev instead of a
+   * syscall each. Ordering is unchanged (the answer is written first); uncorking is the only
+   * thing deferred, by about a turn of the event loop.
    */
   private sendAnswer(xml: string): boolean {
     const raw = this.rawSocket();
     if (raw && !this.corked && !raw.destroyed) {
       this.corked = true;
       raw.cork();
-      setImmediate(() => {
-        this.corked = false;
-        raw.uncork();
-      });
+      // The command usually ran in this very turn (a single gateway), before the pump woke:
+      // its setImmediate is scheduled after this one, so the uncork waits one check phase more.
+      setImmediate(() =>
+        setImmediate(() => {
+          this.corked = false;
+          raw.uncork();
+        }),
+      );
     }
     return this.send(xml);
   }
@@ -219,7 +236,7 @@ export class Subscriber implements Attachment {
   private onFrame(data: RawData, isBinary: boolean): void {
     if (!this.active) return;
     if (this.waiting.length === 0 && this.budget.take()) {
-      this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'within' });
+      this.ctx.ops.metrics.webSocketFramesWithin.inc();
       void this.onMessage(data, isBinary);
       return;
     }
@@ -236,7 +253,7 @@ export class Subscriber implements Attachment {
       if (!this.active) return;
       while (this.waiting.length > 0 && this.budget.take()) {
         const [data, isBinary] = this.waiting.shift()!;
-        this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'waited' });
+        this.ctx.ops.metrics.webSocketFramesWaited.inc();
         void this.onMessage(data, isBinary);
       }
       if (this.waiting.length > 0) this.waitForTokens();
@@ -262,7 +279,9 @@ export class Subscriber implements Attachment {
           return;
         case 'command': {
           // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
-          if (!(await this.inOrder(() => this.followTicket()))) {
+          // Frames' steps run in the frames' order; at once when no earlier frame's step is waiting.
+          const followed = this.inOrder(() => this.followTicket());
+          if (!(followed instanceof Promise ? await followed : followed)) {
             this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
             this.end(CloseCode.NotAuthenticated);
             return;
@@ -275,9 +294,10 @@ export class Subscriber implements Attachment {
             return;
           }
           this.commandsRunning += 1;
-          const stop = metrics.commandDuration.labels({ transport: 'websocket' }).startTimer();
+          const stop = metrics.timeCommand('websocket');
           try {
-            const outcome = await this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text));
+            const ran = this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text));
+            const outcome = ran instanceof Promise ? await ran : ran;
             stop();
             if (outcome.status === 200) countRefusals(metrics, outcome);
             else if (outcome.code !== undefined) metrics.errors.inc({ code: String(outcome.code), kind: 'document' });
@@ -320,9 +340,9 @@ export class Subscriber implements Attachment {
     }
   }
 
-  /** Runs the steps of command frames one after another, in the order the frames came. */
-  private inOrder<T>(step: () => Promise<T>): Promise<T> {
-    return this.frames.run(step);
+  /** Runs the steps of command frames one after another, in the order the frames came; at once when none is waiting. */
+  private inOrder<T>(step: () => T | Promise<T>): T | Promise<T> {
+    return this.frames.now(step);
   }
 
   private readonly frames = new Serial();
@@ -334,15 +354,24 @@ export class Subscriber implements Attachment {
    * client presented the offered ticket elsewhere, the old one retires; the socket then
    * follows the offered one. False when neither is valid (expired or revoked).
    */
-  private async followTicket(): Promise<boolean> {
-    const check = await this.ctx.coordinator.checkTicket(this.ticket);
+  private followTicket(): boolean | Promise<boolean> {
+    const check = this.ctx.coordinator.checkTicket(this.ticket);
+    return check instanceof Promise ? check.then((c) => this.followed(c)) : this.followed(check);
+  }
+
+  private followed(check: TicketCheck | undefined): boolean | Promise<boolean> {
     if (check && check.login === this.login) {
       if (check.current !== this.ticket) this.offer(check.current);
       return true;
     }
     if (this.offered === undefined) return false;
-    const taken = await this.ctx.coordinator.checkTicket(this.offered);
-    if (!taken || taken.login !== this.login) return false;
+    const taken = this.ctx.coordinator.checkTicket(this.offered);
+    return taken instanceof Promise ? taken.then((t) => this.took(t)) : this.took(taken);
+  }
+
+  /** Whether the client took the offered ticket (presented it elsewhere): the socket then follows it. */
+  private took(taken: TicketCheck | undefined): boolean {
+    if (!taken || taken.login !== this.login || this.offered === undefined) return false;
     this.ticket = this.offered;
     this.offered = undefined;
     if (taken.current !== this.ticket) this.offer(taken.current);
