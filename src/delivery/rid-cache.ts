@@ -77,12 +77,19 @@ const ENTRY_OVERHEAD = 160;
  * bytes more than the entry it holds.
  */
 type Scope = Entry | Map<string, Entry>;
-/** The entries describing one session: one entry, or a Set from the second on. */
-type AboutSession = Entry | Set<Entry>;
+/**
+ * The entries describing one session: one entry, or from the second on an array, oldest
+ * first (a session's batches come and go in that order: the oldest is removed first, at
+ * the array's start; a Set would be rehashed as they churn).
+ */
+type AboutSession = Entry | Entry[];
 
-/** The sids of `a` then `b` without repeats (most batches: one session, none started, nothing to merge). */
+/** No session (shared: entries only replace their arrays, never change them). */
+const NONE: number[] = [];
+
+/** The sids of `a` then `b` without repeats (most batches: one session, none started, nothing to merge: `a` itself). */
 function union(a: number[], b: number[]): number[] {
-  if (b.length === 0 && a.length <= 1) return a.slice();
+  if (b.length === 0 && a.length <= 1) return a.length === 0 ? NONE : a;
   return [...new Set([...a, ...b])];
 }
 
@@ -135,7 +142,7 @@ export class RidCache {
         return new Promise<CachedResponse>((resolve, reject) => (hit.twins ??= []).push({ resolve, reject })).then((response) => ({ response, replayed: true }));
       }
     }
-    const entry: Entry = { scope, key, body, sessions: [], started: [], bytes: 0 };
+    const entry: Entry = { scope, key, body, sessions: NONE, started: NONE, bytes: 0 };
     this.insert(entry);
     if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     const own = this.scopes.get(scope);
@@ -192,13 +199,15 @@ export class RidCache {
   /** Records an answered entry: its sessions and its size; then evicts down to `maxBytes`. */
   private settle(entry: Entry, produced: ProducedResponse): void {
     entry.value = produced.response;
+    // The arrays the answer came with are its own: kept as they are when there is nothing to merge.
     entry.sessions = union(produced.sessions, produced.started);
-    entry.started = union(produced.started, []);
+    entry.started = union(produced.started, NONE);
     for (const sid of entry.sessions) {
       const about = this.bySession.get(sid);
       if (about === undefined) this.bySession.set(sid, entry);
-      else if (about instanceof Set) about.add(entry);
-      else if (about !== entry) this.bySession.set(sid, new Set([about, entry]));
+      else if (Array.isArray(about)) {
+        if (!about.includes(entry)) about.push(entry);
+      } else if (about !== entry) this.bySession.set(sid, [about, entry]);
     }
     entry.bytes = ENTRY_OVERHEAD + entry.scope.length + entry.key.length + entry.body.length + produced.response.body.length;
     this.totalBytes += entry.bytes;
@@ -234,16 +243,17 @@ export class RidCache {
     for (const sid of entry.sessions) {
       const about = this.bySession.get(sid);
       if (about === entry) this.bySession.delete(sid);
-      else if (about instanceof Set) {
-        about.delete(entry);
-        if (about.size === 1) this.bySession.set(sid, about.values().next().value!);
-        else if (about.size === 0) this.bySession.delete(sid);
+      else if (Array.isArray(about)) {
+        const at = about.indexOf(entry);
+        if (at >= 0) about.splice(at, 1);
+        if (about.length === 1) this.bySession.set(sid, about[0]!);
+        else if (about.length === 0) this.bySession.delete(sid);
       }
     }
     this.totalBytes -= entry.bytes;
     entry.bytes = 0;
-    entry.sessions = [];
-    entry.started = [];
+    entry.sessions = NONE;
+    entry.started = NONE;
   }
 
   /** The answered entries, oldest scope first (a cluster node's snapshot). */
@@ -266,7 +276,7 @@ export class RidCache {
       // A scope whose only batch was still running keeps its place in the LRU order.
       if (entries.length === 0) this.scopes.set(scope, new Map());
       for (const [key, body, value, sessions, started] of entries) {
-        const entry: Entry = { scope, key, body, sessions: [], started: [], bytes: 0 };
+        const entry: Entry = { scope, key, body, sessions: NONE, started: NONE, bytes: 0 };
         this.insert(entry);
         this.settle(entry, { response: value, sessions, started, keep: true });
       }
@@ -282,7 +292,7 @@ export class RidCache {
 
   private about(sid: number): Entry[] {
     const about = this.bySession.get(sid);
-    return about === undefined ? [] : about instanceof Set ? [...about] : [about];
+    return about === undefined ? [] : Array.isArray(about) ? about.slice() : [about];
   }
 
   /** A session ended: the answer that started it goes. */
