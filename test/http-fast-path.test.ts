@@ -200,4 +200,35 @@ describe('CWA paths before Express', () => {
     expect(big.headers.get('x-content-type-options')).to.equal('nosniff');
     expectValidDocument(await big.text());
   });
+
+  it('judges each request by the ticket it presents, also when one connection presents several in turn', async () => {
+    gw = await startTestGateway({ holdMs: 0 });
+    const alice = await new LegacyClient(gw.url, 'alice').signIn();
+    const bob = await new LegacyClient(gw.url, 'bob').signIn();
+    // One keep-alive connection for every request (the gateway keeps the ticket's hash per connection).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    const poll = (sid: number, ticket: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get(`${gw.url}/cwa/AsyncDataChannel.ashx?Sid=${sid}&AckId=0`, { agent, headers: { 'CWA-Ticket': ticket } }, (res) => {
+          sockets.add(req.socket);
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+      });
+    try {
+      expect(await poll(alice.sid, alice.ticket!)).to.equal(200);
+      expect(await poll(bob.sid, bob.ticket!), 'bob on the connection alice used').to.equal(200);
+      expect(await poll(alice.sid, bob.ticket!), "bob's ticket does not reach alice's session").to.equal(404);
+      expect(await poll(alice.sid, 'not-a-ticket'), 'an unknown ticket').to.equal(401);
+      expect(await poll(alice.sid, alice.ticket!)).to.equal(200);
+      expect(sockets.size, 'every request on one connection').to.equal(1);
+      // A ticket revoked by a sign-out everywhere is refused on the connection that presented it before.
+      await gw.gateway.coordinator.signOut('alice');
+      expect(await poll(alice.sid, alice.ticket!)).to.equal(401);
+    } finally {
+      agent.destroy();
+    }
+  });
 });

@@ -164,8 +164,8 @@ export class Engine implements EngineCore {
     return (await this.directory.authenticate(user, password)) ?? undefined;
   }
 
-  checkTicket(ticket: string | undefined): TicketCheck | undefined {
-    return this.tickets.check(ticket);
+  checkTicket(ticket: string | undefined, hash?: string): TicketCheck | undefined {
+    return this.tickets.check(ticket, hash);
   }
 
   /** Signs `login` out everywhere: every ticket revoked, every session ended (its peers see it leave). */

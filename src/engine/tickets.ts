@@ -87,9 +87,13 @@ export class TicketService {
     this.tickets.set(hash, { login, issuedAt: now, usedAt: now });
   }
 
-  /** Validates a ticket, records its use and offers a successor when it is old. Undefined for unknown, expired or revoked tickets. */
-  check(ticket: string | undefined): TicketCheck | undefined {
-    const seen = this.inspect(ticket);
+  /**
+   * Validates a ticket, records its use and offers a successor when it is old. Undefined for
+   * unknown, expired or revoked tickets. `hash`: the ticket's hash when the caller already
+   * knows it (a connection that presents the same ticket again), so it is not computed again.
+   */
+  check(ticket: string | undefined, hash?: string): TicketCheck | undefined {
+    const seen = this.inspect(ticket, this.clock.now(), hash);
     if (!seen) return undefined;
     if (seen.rotate) {
       const fresh = newTicket();
@@ -104,9 +108,8 @@ export class TicketService {
    * What `check` would do, changing nothing. A cluster node passes its own time: its
    * engine's clock is that of the last command applied.
    */
-  inspect(ticket: string | undefined, now = this.clock.now()): TicketInspection | undefined {
+  inspect(ticket: string | undefined, now = this.clock.now(), hash = ticket ? ticketHash(ticket) : ''): TicketInspection | undefined {
     if (!ticket) return undefined;
-    const hash = ticketHash(ticket);
     const rec = this.tickets.get(hash);
     if (!rec || !this.valid(rec, now)) return undefined;
     const rotate = rec.retiresAt === undefined && this.pendingSuccessor(rec, now) === undefined && now - rec.issuedAt >= this.ttlMs / 2;

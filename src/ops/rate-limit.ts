@@ -26,6 +26,8 @@ const SWEEP_EVERY = 1_000;
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private takesSinceSweep = 0;
+  /** The key last put at the end of `buckets` (the most recently used): taken again, it is already in its place. */
+  private newest: string | undefined;
 
   constructor(
     readonly spec: RateLimitSpec,
@@ -79,7 +81,10 @@ export class RateLimiter {
   sweep(): void {
     const now = this.clock.now();
     for (const [key, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.spec.ratePerS >= this.spec.burst) this.buckets.delete(key);
+      if (b.tokens + ((now - b.at) / 1000) * this.spec.ratePerS >= this.spec.burst) {
+        this.buckets.delete(key);
+        if (key === this.newest) this.newest = undefined;
+      }
     }
     this.takesSinceSweep = 0;
   }
@@ -88,15 +93,17 @@ export class RateLimiter {
     const now = this.clock.now();
     let bucket = this.buckets.get(key);
     if (bucket) {
-      // Re-insert so that Map order is least recently used first.
-      this.buckets.delete(key);
       bucket.tokens = Math.min(this.spec.burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * this.spec.ratePerS);
       bucket.at = now;
+      if (key === this.newest) return bucket;
+      // Re-insert so that Map order is least recently used first.
+      this.buckets.delete(key);
     } else {
       bucket = { tokens: this.spec.burst, at: now };
       if (this.buckets.size >= this.maxKeys) this.evict();
     }
     this.buckets.set(key, bucket);
+    this.newest = key;
     return bucket;
   }
 
@@ -106,6 +113,7 @@ export class RateLimiter {
       const oldest = this.buckets.keys().next();
       if (oldest.done) break;
       this.buckets.delete(oldest.value);
+      if (oldest.value === this.newest) this.newest = undefined;
     }
   }
 
@@ -126,6 +134,18 @@ export class RateLimiter {
  */
 export function addressKey(address: string | undefined): string {
   if (!address) return 'unknown';
+  // Requests come from a few addresses, one after another (a proxy, a client's connection): the last one is remembered.
+  if (address === lastAddress) return lastKey;
+  const key = keyOf(address);
+  lastAddress = address;
+  lastKey = key;
+  return key;
+}
+
+let lastAddress = '';
+let lastKey = '';
+
+function keyOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
   if (!address.includes(':')) return address;

@@ -20,7 +20,7 @@ import { PollRelease } from '../http/held-polls.js';
 import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
-import type { TicketCheck } from '../../engine/tickets.js';
+import { ticketHash, type TicketCheck } from '../../engine/tickets.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
@@ -58,6 +58,8 @@ export class Subscriber implements Attachment {
   private ticket: string;
   /** A successor offered in a `<ticket>` frame and not yet known to be taken. */
   private offered: string | undefined;
+  /** `ticket` and its hash, once a command frame checked it. */
+  private hashed: [ticket: string, hash: string] | undefined;
   private sent: number;
   private active = true;
   /** Whether the socket answered the last ping. */
@@ -355,7 +357,9 @@ export class Subscriber implements Attachment {
    * follows the offered one. False when neither is valid (expired or revoked).
    */
   private followTicket(): boolean | Promise<boolean> {
-    const check = this.ctx.coordinator.checkTicket(this.ticket);
+    // The hash of the socket's ticket, computed once per ticket rather than per command frame.
+    if (this.hashed?.[0] !== this.ticket) this.hashed = [this.ticket, ticketHash(this.ticket)];
+    const check = this.ctx.coordinator.checkTicket(this.ticket, this.hashed[1]);
     return check instanceof Promise ? check.then((c) => this.followed(c)) : this.followed(check);
   }
 
