@@ -7,6 +7,7 @@ import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } fr
 
 export interface PositionedLog extends EventLog {
   position(sid: number): { head: number; acked: number } | undefined;
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
 }
 
 export class ReplicatedEventLog implements EventLog {
@@ -23,6 +24,11 @@ export class ReplicatedEventLog implements EventLog {
   private flushing = false;
 
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
+    return this.readNow(sid, ackId, max);
+  }
+
+  /** Reading is local: at once (the acknowledgement it makes travels later, see below). */
+  readNow(sid: number, ackId: number, max: number): ReadOutcome {
     const pos = this.local().position(sid);
     const known = Math.max(this.waiting.get(sid) ?? 0, this.inFlight.get(sid) ?? 0);
     // Behind an acknowledgement this node is still applying: stale, as it will be in a moment.
@@ -41,7 +47,7 @@ export class ReplicatedEventLog implements EventLog {
         setImmediate(() => this.flush());
       }
     }
-    return this.local().peek(sid, ackId, max);
+    return this.local().peekNow(sid, ackId, max);
   }
 
   private flush(): void {
@@ -62,6 +68,10 @@ export class ReplicatedEventLog implements EventLog {
 
   peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
     return this.local().peek(sid, afterEid, max);
+  }
+
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome {
+    return this.local().peekNow(sid, afterEid, max);
   }
 
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {

@@ -66,6 +66,10 @@ export interface EventLog {
    * event <= ackId; the head, or undefined for an unknown log or a cursor older than it holds.
    */
   acknowledge?(sid: number, ackId: number): number | undefined;
+  /** What `read` does, at once, when the log can (in memory): a poll is answered in the turn it is read. */
+  readNow?(sid: number, ackId: number, max: number): ReadOutcome;
+  /** What `peek` does, at once, when the log can (in memory). */
+  peekNow?(sid: number, afterEid: number, max: number): ReadOutcome;
   /** Number of open logs (for metrics and tests). */
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
@@ -75,14 +79,17 @@ export interface EventLog {
 }
 
 /**
- * What the engine's event sink writes to: a log in memory appends and tells its backlog at
- * once, so that a command's events are queued in the turn it runs, without a promise each.
+ * What a log in memory does at once: the engine's event sink appends and reads backlogs
+ * without a promise each (a command's events are queued in the turn it runs), and a poll
+ * or a WebSocket reads in the turn it asks.
  */
 export interface ImmediateLog {
   /** What `append` does, at once. */
   appendNow(sid: number, records: EventRecord[]): AppendOutcome;
   /** What `backlog` tells, at once. */
   backlogNow(sid: number): { events: number; bytes: number } | undefined;
+  readNow(sid: number, ackId: number, max: number): ReadOutcome;
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
 }
 
 interface MemoryLog {
@@ -148,6 +155,10 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
   }
 
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
+    return this.readNow(sid, ackId, max);
+  }
+
+  readNow(sid: number, ackId: number, max: number): ReadOutcome {
     const log = this.logs.get(sid);
     if (!log) return { status: 'missing' };
     if (ackId < log.acked) return { status: 'stale', acked: log.acked, head: log.head };
@@ -191,6 +202,10 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
   }
 
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
+    return this.peekNow(sid, afterEid, max);
+  }
+
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome {
     const log = this.logs.get(sid);
     if (!log) return { status: 'missing' };
     if (afterEid < log.acked) return { status: 'stale', acked: log.acked, head: log.head };

@@ -54,7 +54,11 @@ export class MeteredEventLog implements EventLog, ImmediateLog {
   }
 
   async read(sid: number, ackId: number, max: number): Promise<ReadOutcome> {
-    const result = await this.inner.read(sid, ackId, max);
+    return this.readNow(sid, ackId, max);
+  }
+
+  readNow(sid: number, ackId: number, max: number): ReadOutcome {
+    const result = this.inner.readNow(sid, ackId, max);
     const c = this.cursors.get(sid);
     if (result.status === 'ok' && c) {
       c.head = result.head;
@@ -102,7 +106,11 @@ export class MeteredEventLog implements EventLog, ImmediateLog {
 
   /** What a WebSocket pushes: counted like a read, but nothing is acknowledged. */
   async peek(sid: number, afterEid: number, max: number): Promise<ReadOutcome> {
-    const result = await this.inner.peek(sid, afterEid, max);
+    return this.peekNow(sid, afterEid, max);
+  }
+
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome {
+    const result = this.inner.peekNow(sid, afterEid, max);
     const c = this.cursors.get(sid);
     if (result.status === 'ok' && c) this.countSent(c, result.events);
     return result;

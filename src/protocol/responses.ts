@@ -39,7 +39,10 @@ export function renderBatchAnswer(a: { answers: ResponseItem[]; processed: numbe
 }
 
 export function renderResponses(items: ResponseItem[], requestProcessed: number, unexpectedElement: number): string {
-  return element('cwaResponses', { requestProcessed, unexpectedElement }, items.map(renderResponseItem).join('')) ;
+  let inner = '';
+  for (const item of items) inner += renderResponseItem(item);
+  const head = `<cwaResponses requestProcessed="${requestProcessed}" unexpectedElement="${unexpectedElement}"`;
+  return inner === '' ? `${head}/>` : `${head}>${inner}</cwaResponses>`;
 }
 
 /** A document-level error (bad XML, no ticket, unknown session …). */
@@ -56,7 +59,9 @@ export interface EventsEnvelope {
 
 /** `events` are already-rendered event elements, in the gateway's `layout`. */
 export function renderEvents(env: EventsEnvelope, events: string[], layout: XmlLayout = 'compact'): string {
-  const head = `<cwaEvents${attrs({ sid: env.sid, ackId: env.ackId, pollWaitTime: env.pollWaitTime, sessionTimeout: env.sessionTimeout })}`;
+  // Every attribute is a number: nothing to escape (written out, as every poll answer and frame has them).
+  const timeout = env.sessionTimeout === undefined ? '' : ` sessionTimeout="${env.sessionTimeout}"`;
+  const head = `<cwaEvents sid="${env.sid}" ackId="${env.ackId}" pollWaitTime="${env.pollWaitTime}"${timeout}`;
   return events.length === 0 ? `${head}/>` : `${head}>${layoutEnvelopeContent(layout, events)}</cwaEvents>`;
 }
 

@@ -73,7 +73,19 @@ class Poll implements Attachment {
   }
 
   read(): void {
-    this.ctx.log.read(this.cursor.sid, this.cursor.ackId, this.ctx.maxEventsPerPoll).then(
+    const { log, maxEventsPerPoll } = this.ctx;
+    const { sid, ackId } = this.cursor;
+    if (log.readNow) {
+      // A log in memory: answered in this turn.
+      let result: ReadOutcome;
+      try {
+        result = log.readNow(sid, ackId, maxEventsPerPoll);
+      } catch (err) {
+        return this.fail(err);
+      }
+      return this.answer(result);
+    }
+    log.read(sid, ackId, maxEventsPerPoll).then(
       (result) => this.answer(result),
       (err: unknown) => this.fail(err),
     );

@@ -11,6 +11,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
+import type { ReadOutcome } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
@@ -152,7 +153,7 @@ export class Subscriber implements Attachment {
     let first = true;
     try {
       while (this.active) {
-        const r = await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
+        const r = log.peekNow ? log.peekNow(this.sid, this.sent, this.ctx.maxEventsPerPoll) : await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
         if (!this.active) return;
         // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
         if (r.status === 'missing') return this.endWhenAnswered((await this.ticketStillValid()) ? CloseCode.SessionEnded : CloseCode.NotAuthenticated);
@@ -270,10 +271,12 @@ export class Subscriber implements Attachment {
     const frame = classifyFrame(data, isBinary);
     try {
       switch (frame.kind) {
-        case 'ack':
+        case 'ack': {
           this.touch(frame.ua);
-          await this.onAck(frame.ackId);
+          const acked = this.onAck(frame.ackId);
+          if (acked) await acked;
           return;
+        }
         case 'invalid':
           this.touch();
           metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
@@ -323,8 +326,13 @@ export class Subscriber implements Attachment {
   }
 
   /** `<ack ackId="N"/>`: the client has every event <= N; the log may drop them. */
-  private async onAck(ackId: number): Promise<void> {
-    const r = await this.ctx.log.read(this.sid, ackId, 0);
+  private onAck(ackId: number): void | Promise<void> {
+    const { log } = this.ctx;
+    if (log.readNow) return this.acked(ackId, log.readNow(this.sid, ackId, 0));
+    return log.read(this.sid, ackId, 0).then((r) => this.acked(ackId, r));
+  }
+
+  private acked(ackId: number, r: ReadOutcome): void {
     // An ack older than what is already acknowledged is harmless: ignore it.
     if (r.status !== 'ok') return;
     // The client may have received events from elsewhere (a poll answer in flight): do not push them again.
