@@ -40,6 +40,10 @@ export interface CommandContext {
 /** The requests the engine handles itself: a session's start and end, and what no module carries out. */
 const NO_SIDS: readonly number[] = [];
 
+function pastMark(backlog: Backlog | undefined, mark: { events: number; bytes: number }): boolean {
+  return !!backlog && (backlog.events > mark.events || backlog.bytes > mark.bytes);
+}
+
 const SESSION_REQUESTS = { name: 'engine', requests: ['initiateSession', 'terminateSession', 'unsupported'] } as const satisfies { name: string; requests: readonly RequestKind[] };
 
 export interface EngineState {
@@ -133,9 +137,8 @@ export class Engine implements EngineCore {
   backlogged(sid: number): boolean | Promise<boolean> {
     const mark = this.config.messageHighWater;
     if (!mark || !this.sink.backlog) return false;
-    const over = (backlog: Backlog | undefined) => !!backlog && (backlog.events > mark.events || backlog.bytes > mark.bytes);
     const backlog = this.sink.backlog(sid);
-    return backlog instanceof Promise ? backlog.then(over) : over(backlog);
+    return backlog instanceof Promise ? backlog.then((b) => pastMark(b, mark)) : pastMark(backlog, mark);
   }
 
   async blocks(ownerUri: string, otherUri: string): Promise<boolean> {
@@ -313,9 +316,10 @@ export class Engine implements EngineCore {
   /** The confirmations of a delivery, then the end of the sessions whose logs overflowed. */
   private confirm(out: Delivery[], withConfirmation: boolean, overflowed: Set<number> | undefined): void | Promise<void> {
     if (!withConfirmation) return overflowed && this.endOverflowed(overflowed);
-    const confirmations = out.flatMap(({ sid, event, unlessOverflowed: c }) =>
-      c ? [{ sid, event: overflowed && c.sids.some((s) => overflowed.has(s)) ? c.instead : event }] : [],
-    );
+    const confirmations: Delivery[] = [];
+    for (const { sid, event, unlessOverflowed: c } of out) {
+      if (c) confirmations.push({ sid, event: overflowed && c.sids.some((s) => overflowed.has(s)) ? c.instead : event });
+    }
     const more = this.sink.deliver(confirmations);
     const end = (sids: readonly number[]): void | Promise<void> => {
       if (sids.length === 0) return overflowed && this.endOverflowed(overflowed);

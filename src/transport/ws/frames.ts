@@ -26,7 +26,8 @@ export const MAX_ACK_CHARS = 1024;
 export function classifyFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ClientFrame {
   if (isBinary) return { kind: 'invalid', error: cwaError(ErrorCode.InvalidFormat, 'binary frames are not accepted: send each document as a text frame') };
   // The ws library has already checked that a text frame is valid UTF-8 (else it closes with 1007).
-  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  // (A Buffer, as the ws library gives by default, is read as it is: Buffer.from would copy it.)
+  const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
   const plain = PLAIN_ACK.exec(text);
   if (plain) return { kind: 'ack', ackId: Number(plain[1]) };
   if (!ACK_ROOT.test(text)) return { kind: 'command', text };
