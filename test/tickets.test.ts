@@ -3,7 +3,7 @@
 // WebSocket) stays signed in while active, over several ticket lifetimes; a ticket's
 // successor is random (an old ticket leads to nothing); a user can be signed out
 // everywhere by the client or by an operator, on every door and on every node.
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { main } from '../src/cli.js';
@@ -35,6 +35,20 @@ const query = (rid: string) => `<queryPresence rid="${rid}"><uris><uri>sip:bob@e
 async function logoff(baseUrl: string, ticket: string | undefined): Promise<Response> {
   return fetch(`${baseUrl}/forms/logoff.html`, { method: 'POST', headers: ticket ? { 'CWA-Ticket': ticket } : {} });
 }
+
+describe('ticket hashes', () => {
+  it('are the SHA-256 of the ticket, whether remembered from an earlier request or not', () => {
+    const sha = (t: string) => createHash('sha256').update(t).digest('base64url');
+    const tickets = Array.from({ length: 3000 }, (_, i) => `ticket-${i}`.padEnd(43, 'x'));
+    // Past both generations of remembered tickets, in turn and again: every hash stays right.
+    for (let round = 0; round < 2; round++) for (const t of tickets) expect(ticketHash(t)).to.equal(sha(t));
+    for (const t of tickets.slice(-10)) expect(ticketHash(t)).to.equal(sha(t));
+    // A long header is hashed, not remembered; its hash is right all the same.
+    const junk = 'j'.repeat(10_000);
+    expect(ticketHash(junk)).to.equal(sha(junk));
+    expect(ticketHash(junk)).to.equal(sha(junk));
+  });
+});
 
 describe('tickets: sliding lifetime, offered successors', () => {
   let gw: TestGateway;

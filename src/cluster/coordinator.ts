@@ -32,9 +32,8 @@ export interface Coordinator {
   /**
    * Validates a presented ticket, records its use, and offers a successor when it is old.
    * A single gateway answers at once (no promise), so that a request does not wait a turn for it.
-   * `hash`: ticketHash(presented), when the caller kept it (a connection presenting its ticket again).
    */
-  checkTicket(presented: string | undefined, hash?: string): TicketCheck | undefined | Promise<TicketCheck | undefined>;
+  checkTicket(presented: string | undefined): TicketCheck | undefined | Promise<TicketCheck | undefined>;
   /** Revokes every ticket of `login` and ends its sessions. */
   signOut(login: string): Promise<SignOutResult>;
   /** Runs a batch; a single gateway answers at once (no promise) when the batch runs synchronously. */
@@ -61,8 +60,8 @@ export class LocalCoordinator implements Coordinator {
     return this.state.engine.tickets.issue(login);
   }
 
-  checkTicket(presented: string | undefined, hash?: string): TicketCheck | undefined {
-    return this.state.engine.checkTicket(presented, hash);
+  checkTicket(presented: string | undefined): TicketCheck | undefined {
+    return this.state.engine.checkTicket(presented);
   }
 
   runBatch(cmd: BatchCommand): CachedResponse | Promise<CachedResponse> {

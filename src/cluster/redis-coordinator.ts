@@ -314,19 +314,18 @@ export class RedisCoordinator implements Coordinator {
     return ticket;
   }
 
-  async checkTicket(presented: string | undefined, known?: string): Promise<TicketCheck | undefined> {
+  async checkTicket(presented: string | undefined): Promise<TicketCheck | undefined> {
     // A node cut off from the stream cannot know whether a ticket is still valid.
     if (!this.available()) throw new StoreUnavailableError('Redis is unavailable (the shared command stream cannot be reached)');
     if (!presented) return undefined;
-    const hash = known ?? ticketHash(presented);
     // The engine's clock stands at the last command applied; a ticket is judged at this moment.
     const tickets = () => this.state.engine.tickets;
     const now = () => Math.max(this.opts.clock.now(), this.replica.clock.now());
-    let seen = tickets().inspect(presented, now(), hash);
+    let seen = tickets().inspect(presented, now());
     if (!seen) {
       // Issued on another node a moment ago, perhaps: catch up and look again.
       await this.sync();
-      seen = tickets().inspect(presented, now(), hash);
+      seen = tickets().inspect(presented, now());
     }
     if (!seen) return undefined;
     if (seen.rotate) {
@@ -334,13 +333,13 @@ export class RedisCoordinator implements Coordinator {
       const fresh = newTicket();
       const to = ticketHash(fresh);
       await this.propose({ t: 'rotate', from: seen.hash, to });
-      if (!tickets().inspect(presented, now(), hash)) return undefined; // revoked meanwhile
+      if (!tickets().inspect(presented, now())) return undefined; // revoked meanwhile
       // Another node's offer may have come first (one successor at most): then this client keeps its ticket.
       return { login: seen.login, current: tickets().successorOf(seen.hash, now()) === to ? fresh : presented };
     }
     if (seen.renew) {
       await this.propose({ t: 'renew', hash: seen.hash });
-      if (!tickets().inspect(presented, now(), hash)) return undefined;
+      if (!tickets().inspect(presented, now())) return undefined;
     }
     return { login: seen.login, current: presented };
   }

@@ -167,8 +167,8 @@ export class Engine implements EngineCore {
     return (await this.directory.authenticate(user, password)) ?? undefined;
   }
 
-  checkTicket(ticket: string | undefined, hash?: string): TicketCheck | undefined {
-    return this.tickets.check(ticket, hash);
+  checkTicket(ticket: string | undefined): TicketCheck | undefined {
+    return this.tickets.check(ticket);
   }
 
   /** Signs `login` out everywhere: every ticket revoked, every session ended (its peers see it leave). */

@@ -52,7 +52,34 @@ export interface TicketInspection {
 
 /** What is kept of a ticket. */
 export function ticketHash(ticket: string): string {
-  return digestOf('sha256', ticket, 'base64url');
+  let hash = recent.get(ticket);
+  if (hash !== undefined) return hash;
+  hash = older.get(ticket) ?? digestOf('sha256', ticket, 'base64url');
+  // Only what a ticket looks like (43 characters): junk headers are hashed, not kept.
+  if (ticket.length <= MAX_REMEMBERED) remember(ticket, hash);
+  return hash;
+}
+
+/**
+ * The tickets hashed lately, with their hashes: a client presents its ticket request after
+ * request (each poll, each command), and a SHA-256 per request is a microsecond. Two
+ * generations of at most RECENT tickets each: a ticket used again moves to the newer one,
+ * the older one is dropped when the newer fills up. Nothing is kept per session or
+ * connection: idle clients' tickets leave the cache. Only this process's memory holds
+ * them (as it holds the requests that carry them); the state, snapshots and the cluster's
+ * stream hold hashes only.
+ */
+const RECENT = 1024;
+const MAX_REMEMBERED = 64;
+let recent = new Map<string, string>();
+let older = new Map<string, string>();
+
+function remember(ticket: string, hash: string): void {
+  if (recent.size >= RECENT) {
+    older = recent;
+    recent = new Map();
+  }
+  recent.set(ticket, hash);
 }
 
 export function newTicket(): string {
@@ -87,13 +114,9 @@ export class TicketService {
     this.tickets.set(hash, { login, issuedAt: now, usedAt: now });
   }
 
-  /**
-   * Validates a ticket, records its use and offers a successor when it is old. Undefined for
-   * unknown, expired or revoked tickets. `hash`: the ticket's hash when the caller already
-   * knows it (a connection that presents the same ticket again), so it is not computed again.
-   */
-  check(ticket: string | undefined, hash?: string): TicketCheck | undefined {
-    const seen = this.inspect(ticket, this.clock.now(), hash);
+  /** Validates a ticket, records its use and offers a successor when it is old. Undefined for unknown, expired or revoked tickets. */
+  check(ticket: string | undefined): TicketCheck | undefined {
+    const seen = this.inspect(ticket);
     if (!seen) return undefined;
     if (seen.rotate) {
       const fresh = newTicket();
@@ -108,8 +131,9 @@ export class TicketService {
    * What `check` would do, changing nothing. A cluster node passes its own time: its
    * engine's clock is that of the last command applied.
    */
-  inspect(ticket: string | undefined, now = this.clock.now(), hash = ticket ? ticketHash(ticket) : ''): TicketInspection | undefined {
+  inspect(ticket: string | undefined, now = this.clock.now()): TicketInspection | undefined {
     if (!ticket) return undefined;
+    const hash = ticketHash(ticket);
     const rec = this.tickets.get(hash);
     if (!rec || !this.valid(rec, now)) return undefined;
     const rotate = rec.retiresAt === undefined && this.pendingSuccessor(rec, now) === undefined && now - rec.issuedAt >= this.ttlMs / 2;

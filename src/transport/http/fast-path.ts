@@ -6,9 +6,8 @@
 // preflights, 404s and 405s) goes to Express (app.ts). Answers carry the same headers
 // (headers.ts) and are counted and logged alike (exchange.ts, operability.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
-import { ticketHash, type TicketCheck } from '../../engine/tickets.js';
+import type { TicketCheck } from '../../engine/tickets.js';
 import type { Route } from '../../ops/metrics.js';
 import { addressKey } from '../../ops/rate-limit.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
@@ -62,22 +61,6 @@ export function routePath(url: string): string | undefined {
   return path.toLowerCase();
 }
 
-const KNOWN_TICKET = Symbol('the ticket this connection presented last, and its hash');
-type Connection = Socket & { [KNOWN_TICKET]?: [ticket: string, hash: string] };
-
-/**
- * The hash of the ticket a request presents: a keep-alive connection presents the same
- * ticket request after request, so its hash is computed once per connection (and again
- * when the client takes a new ticket), not once per request.
- */
-function hashOnConnection(socket: Connection, presented: string): string {
-  const known = socket[KNOWN_TICKET];
-  if (known !== undefined && known[0] === presented) return known[1];
-  const hash = ticketHash(presented);
-  socket[KNOWN_TICKET] = [presented, hash];
-  return hash;
-}
-
 /** The request handler of the CWA paths: true when it took the request, false to leave it to Express. */
 export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { rates, trustProxy, metrics, logger, shutdown } = ctx.ops;
@@ -119,7 +102,6 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
   /** Every request after logon needs a valid CWA-Ticket; nothing runs without one. */
   const signedIn = (x: Exchange, then: (x: Exchange, auth: Auth) => void): void => {
     const presented = x.req.headers['cwa-ticket'] as string | undefined;
-    const hash = presented === undefined ? undefined : hashOnConnection(x.req.socket as Connection, presented);
     const checked = (check: TicketCheck | undefined): void => {
       if (!check || presented === undefined) {
         x.error(401, NOT_SIGNED_IN);
@@ -133,7 +115,7 @@ export function cwaPaths(ctx: TransportContext, requests: RequestLog): (req: Inc
     };
     let check;
     try {
-      check = ctx.coordinator.checkTicket(presented, hash);
+      check = ctx.coordinator.checkTicket(presented);
     } catch (err) {
       return failed(x, err);
     }

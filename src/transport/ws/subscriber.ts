@@ -21,7 +21,7 @@ import { PollRelease } from '../http/held-polls.js';
 import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
-import { ticketHash, type TicketCheck } from '../../engine/tickets.js';
+import type { TicketCheck } from '../../engine/tickets.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
@@ -59,8 +59,6 @@ export class Subscriber implements Attachment {
   private ticket: string;
   /** A successor offered in a `<ticket>` frame and not yet known to be taken. */
   private offered: string | undefined;
-  /** `ticket` and its hash, once a command frame checked it. */
-  private hashed: [ticket: string, hash: string] | undefined;
   private sent: number;
   private active = true;
   /** Whether the socket answered the last ping. */
@@ -365,9 +363,7 @@ export class Subscriber implements Attachment {
    * follows the offered one. False when neither is valid (expired or revoked).
    */
   private followTicket(): boolean | Promise<boolean> {
-    // The hash of the socket's ticket, computed once per ticket rather than per command frame.
-    if (this.hashed?.[0] !== this.ticket) this.hashed = [this.ticket, ticketHash(this.ticket)];
-    const check = this.ctx.coordinator.checkTicket(this.ticket, this.hashed[1]);
+    const check = this.ctx.coordinator.checkTicket(this.ticket);
     return check instanceof Promise ? check.then((c) => this.followed(c)) : this.followed(check);
   }
 
