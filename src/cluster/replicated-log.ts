@@ -7,7 +7,6 @@ import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } fr
 
 export interface PositionedLog extends EventLog {
   position(sid: number): { head: number; acked: number } | undefined;
-  peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
 }
 
 export class ReplicatedEventLog implements EventLog {
@@ -76,6 +75,14 @@ export class ReplicatedEventLog implements EventLog {
 
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     return this.local().wait(sid, afterEid, timeoutMs, signal);
+  }
+
+  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
+    return this.local().waitNow(sid, afterEid, wake);
+  }
+
+  unwait(sid: number, wake: () => void): void {
+    this.local().unwait(sid, wake);
   }
 
   size(): number {

@@ -58,7 +58,7 @@ export interface EventLog {
   remove(sid: number): Promise<void>;
   /**
    * Resolves true as soon as the log holds an event after `afterEid` or is closed or
-   * removed, false when `timeoutMs` passes (Infinity: never, no timer) or `signal` aborts first.
+   * removed, false when `timeoutMs` passes or `signal` aborts first.
    */
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean>;
   /**
@@ -66,10 +66,18 @@ export interface EventLog {
    * event <= ackId; the head, or undefined for an unknown log or a cursor older than it holds.
    */
   acknowledge?(sid: number, ackId: number): number | undefined;
-  /** What `read` does, at once, when the log can (in memory): a poll is answered in the turn it is read. */
-  readNow?(sid: number, ackId: number, max: number): ReadOutcome;
-  /** What `peek` does, at once, when the log can (in memory). */
-  peekNow?(sid: number, afterEid: number, max: number): ReadOutcome;
+  /** What `read` does, at once (the logs are in memory): a poll is answered in the turn it is read. */
+  readNow(sid: number, ackId: number, max: number): ReadOutcome;
+  /** What `peek` does, at once. */
+  peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
+  /**
+   * `wait` for a reader that waits again and again (a WebSocket), without a promise or a
+   * timer: false, registering nothing, when the log already holds an event after `afterEid`
+   * or is closed or unknown; else true, and `wake` is called once when that changes.
+   */
+  waitNow(sid: number, afterEid: number, wake: () => void): boolean;
+  /** Takes back a `waitNow` that has not woken (the reader went away). */
+  unwait(sid: number, wake: () => void): void;
   /** Number of open logs (for metrics and tests). */
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
@@ -90,6 +98,8 @@ export interface ImmediateLog {
   backlogNow(sid: number): { events: number; bytes: number } | undefined;
   readNow(sid: number, ackId: number, max: number): ReadOutcome;
   peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
+  waitNow(sid: number, afterEid: number, wake: () => void): boolean;
+  unwait(sid: number, wake: () => void): void;
 }
 
 interface MemoryLog {
@@ -239,10 +249,22 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
       };
       const wake = () => done(true);
       const onAbort = () => done(false);
-      const timer = timeoutMs === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => done(false), timeoutMs);
+      const timer = setTimeout(() => done(false), timeoutMs);
       addWaiter(log, wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
+    const log = this.logs.get(sid);
+    if (!log || log.closed || log.head > afterEid) return false;
+    addWaiter(log, wake);
+    return true;
+  }
+
+  unwait(sid: number, wake: () => void): void {
+    const log = this.logs.get(sid);
+    if (log) removeWaiter(log, wake);
   }
 
   size(): number {

@@ -137,6 +137,14 @@ export class MeteredEventLog implements EventLog, ImmediateLog {
     return this.inner.wait(sid, afterEid, timeoutMs, signal);
   }
 
+  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
+    return this.inner.waitNow(sid, afterEid, wake);
+  }
+
+  unwait(sid: number, wake: () => void): void {
+    this.inner.unwait(sid, wake);
+  }
+
   size(): number {
     return this.inner.size();
   }

@@ -73,22 +73,14 @@ class Poll implements Attachment {
   }
 
   read(): void {
-    const { log, maxEventsPerPoll } = this.ctx;
-    const { sid, ackId } = this.cursor;
-    if (log.readNow) {
-      // A log in memory: answered in this turn.
-      let result: ReadOutcome;
-      try {
-        result = log.readNow(sid, ackId, maxEventsPerPoll);
-      } catch (err) {
-        return this.fail(err);
-      }
-      return this.answer(result);
+    // The logs are in memory: answered in this turn.
+    let result: ReadOutcome;
+    try {
+      result = this.ctx.log.readNow(this.cursor.sid, this.cursor.ackId, this.ctx.maxEventsPerPoll);
+    } catch (err) {
+      return this.fail(err);
     }
-    log.read(sid, ackId, maxEventsPerPoll).then(
-      (result) => this.answer(result),
-      (err: unknown) => this.fail(err),
-    );
+    this.answer(result);
   }
 
   /** Answers from what the log holds, or holds the poll until an event is queued or the hold is over. */

@@ -11,13 +11,11 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
-import type { ReadOutcome } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
-import { PollRelease } from '../http/held-polls.js';
 import { FrameBudget } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
@@ -48,8 +46,6 @@ const xmlOf = (e: { xml: string }): string => e.xml;
 /** How a subscriber ended, for the server's statistics. */
 export type EndReason = CloseCodeValue | 'heartbeat' | 'client' | 'killed';
 
-/** The pump waits on the log, not on a timer. */
-const WAIT_FOREVER = Number.POSITIVE_INFINITY;
 
 export class Subscriber implements Attachment {
   readonly kind = 'websocket' as const;
@@ -63,11 +59,6 @@ export class Subscriber implements Attachment {
   private active = true;
   /** Whether the socket answered the last ping. */
   private alive = true;
-  /**
-   * Ends the pump's wait when the socket ends. A PollRelease, not an AbortController: an
-   * AbortSignal is an EventTarget with two Maps, about 850 bytes of heap per socket.
-   */
-  private readonly release = new PollRelease();
   /** Command frames being run; the socket closes after their answers went out. */
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
@@ -98,7 +89,8 @@ export class Subscriber implements Attachment {
     ctx.ops.metrics.webSockets.inc();
     ctx.attachments.attach(this.sid, this);
     if (start.current !== start.presented) this.offer(start.current);
-    void this.pump();
+    // The first frame in this turn, once whoever built the socket has it (as a poll answered at once).
+    queueMicrotask(this.pumpNow);
   }
 
   get isActive(): boolean {
@@ -143,18 +135,23 @@ export class Subscriber implements Attachment {
 
   // ---- pushing events ---------------------------------------------------------
 
-  private async pump(): Promise<void> {
+  /**
+   * Reads what the log holds after `sent` and pushes it in one frame, then waits on the log
+   * for more. The pump is this object and its place among the log's waiters, not a suspended
+   * async function (its frame, about 1.5 kB, for every idle socket) nor a promise per wait:
+   * the log calls `logged` when it holds more, and the push runs on the next check phase so
+   * that the rest of the turn's events join the frame (a conversation's events come in bursts).
+   */
+  private pump(): void {
     const { log, engine } = this.ctx;
-    // The first frame goes out at once, as an unheld poll answer would: the events after
-    // the cursor, or an empty cwaEvents whose ackId is the head (it confirms the attach
-    // and corrects a cursor that was ahead of the head).
-    let first = true;
     try {
       while (this.active) {
-        const r = log.peekNow ? log.peekNow(this.sid, this.sent, this.ctx.maxEventsPerPoll) : await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
-        if (!this.active) return;
+        const r = log.peekNow(this.sid, this.sent, this.ctx.maxEventsPerPoll);
         // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
-        if (r.status === 'missing') return this.endWhenAnswered((await this.ticketStillValid()) ? CloseCode.SessionEnded : CloseCode.NotAuthenticated);
+        if (r.status === 'missing') {
+          void this.ticketStillValid().then((valid) => this.endWhenAnswered(valid ? CloseCode.SessionEnded : CloseCode.NotAuthenticated));
+          return;
+        }
         // Acknowledged past this socket's position: only another attachment does that.
         if (r.status === 'stale') return this.end(CloseCode.Superseded);
         const session = engine.sessionFor(this.login, this.sid);
@@ -164,26 +161,48 @@ export class Subscriber implements Attachment {
           const last = events[events.length - 1]!.eid;
           if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: last }, events.map(xmlOf), this.ctx.xmlLayout))) return;
           this.sent = last;
-          first = false;
+          this.first = false;
           // A full frame: more may be waiting at once.
           if (events.length >= this.ctx.maxEventsPerPoll) continue;
-        } else if (first) {
+        } else if (this.first) {
+          // The first frame goes out at once, as an unheld poll answer would: an empty cwaEvents
+          // whose ackId is the head confirms the attach (and corrects a cursor ahead of it).
           this.sent = r.head;
           if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: r.head }, []))) return;
-          first = false;
+          this.first = false;
         }
         // Everything up to the terminal event has been pushed (the terminal event is the last one a log holds).
         if (r.closed && this.sent >= r.head) return this.endWhenAnswered(CloseCode.SessionEnded);
-        // At once when more events came meanwhile.
-        await log.wait(this.sid, this.sent, WAIT_FOREVER, this.release);
-        // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (log.waitNow(this.sid, this.sent, this.logged)) this.waitingOnLog = true;
+        else this.pumpSoon(); // more came meanwhile
+        return;
       }
     } catch (err) {
       this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
       this.end(CloseCode.InternalError);
     }
   }
+
+  /** The first frame not yet sent. */
+  private first = true;
+  /** Registered among the log's waiters (taken back when the socket ends). */
+  private waitingOnLog = false;
+  private pumpTimer: NodeJS.Immediate | undefined;
+
+  /** The log holds more, or was closed or removed (it calls this once per wait). */
+  private readonly logged = (): void => {
+    this.waitingOnLog = false;
+    this.pumpSoon();
+  };
+
+  private pumpSoon(): void {
+    if (this.pumpTimer === undefined && this.active) this.pumpTimer = setImmediate(this.pumpNow);
+  }
+
+  private readonly pumpNow = (): void => {
+    this.pumpTimer = undefined;
+    this.pump();
+  };
 
   /**
    * Sends one frame; closes the socket with 4002 when the client has fallen too far behind.
@@ -269,12 +288,10 @@ export class Subscriber implements Attachment {
     const frame = classifyFrame(data, isBinary);
     try {
       switch (frame.kind) {
-        case 'ack': {
+        case 'ack':
           this.touch(frame.ua);
-          const acked = this.onAck(frame.ackId);
-          if (acked) await acked;
+          this.onAck(frame.ackId);
           return;
-        }
         case 'invalid':
           this.touch();
           metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
@@ -324,13 +341,8 @@ export class Subscriber implements Attachment {
   }
 
   /** `<ack ackId="N"/>`: the client has every event <= N; the log may drop them. */
-  private onAck(ackId: number): void | Promise<void> {
-    const { log } = this.ctx;
-    if (log.readNow) return this.acked(ackId, log.readNow(this.sid, ackId, 0));
-    return log.read(this.sid, ackId, 0).then((r) => this.acked(ackId, r));
-  }
-
-  private acked(ackId: number, r: ReadOutcome): void {
+  private onAck(ackId: number): void {
+    const r = this.ctx.log.readNow(this.sid, ackId, 0);
     // An ack older than what is already acknowledged is harmless: ignore it.
     if (r.status !== 'ok') return;
     // The client may have received events from elsewhere (a poll answer in flight): do not push them again.
@@ -422,7 +434,10 @@ export class Subscriber implements Attachment {
     clearTimeout(this.waitTimer);
     this.waiting.length = 0;
     this.ctx.ops.metrics.webSockets.dec();
-    this.release.abort();
+    // The log lets go of the pump.
+    if (this.waitingOnLog) this.ctx.log.unwait(this.sid, this.logged);
+    this.waitingOnLog = false;
+    clearImmediate(this.pumpTimer);
     this.ctx.attachments.detach(this.sid, this);
     this.onEnd(this, reason);
   }
