@@ -142,11 +142,37 @@ class Poll implements Attachment {
       return this.finish();
     }
     this.waited = true;
-    ctx.ops.polls.hold(() => ctx.log.wait(sid, ackId, ctx.holdMs, release)).then(
-      () => (res.destroyed ? this.finish() : this.read()),
-      (err: unknown) => this.fail(err),
-    );
+    // Nothing to wait for after all (more came, or the log closed): read again.
+    if (!ctx.log.waitNow(sid, ackId, this.woken)) return this.read();
+    this.holding = true;
+    this.timer = setTimeout(this.woken, ctx.holdMs);
+    release.addEventListener('abort', this.woken);
+    ctx.ops.polls.held(+1);
   }
+
+  /** Held: among the log's waiters, with the hold's timer and the release listening. */
+  private holding = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  /**
+   * The hold ends: the log holds more (or was closed or removed), the hold is over, or the
+   * poll was released. The log may call this in the middle of a command: the poll reads
+   * again once the current turn's work is done, as a promise's callback would.
+   */
+  private readonly woken = (): void => {
+    if (!this.holding) return;
+    this.holding = false;
+    clearTimeout(this.timer);
+    this.ctx.log.unwait(this.cursor.sid, this.woken);
+    this.release.removeEventListener('abort', this.woken);
+    this.ctx.ops.polls.held(-1);
+    queueMicrotask(this.readAgain);
+  };
+
+  private readonly readAgain = (): void => {
+    if (this.x.res.destroyed) this.finish();
+    else this.read();
+  };
 
   private fail(err: unknown): void {
     this.finish();

@@ -72,6 +72,11 @@ export class HeldPolls {
     return waiting;
   }
 
+  /** A poll began (+1) or stopped (-1) being held, without a promise to wrap (the data channel's polls). */
+  held(change: 1 | -1): void {
+    this.waitingGauge?.inc(change);
+  }
+
   /** Releases every poll (each is answered with what is queued, or empty); returns how many. */
   releaseAll(): number {
     const all = [...this.bySid.values()];
