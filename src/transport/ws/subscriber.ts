@@ -90,7 +90,7 @@ export class Subscriber implements Attachment {
     ctx.attachments.attach(this.sid, this);
     if (start.current !== start.presented) this.offer(start.current);
     // The first frame in this turn, once whoever built the socket has it (as a poll answered at once).
-    queueMicrotask(this.pumpNow);
+    queueMicrotask(() => Subscriber.pumpNow(this));
   }
 
   get isActive(): boolean {
@@ -196,13 +196,13 @@ export class Subscriber implements Attachment {
   };
 
   private pumpSoon(): void {
-    if (this.pumpTimer === undefined && this.active) this.pumpTimer = setImmediate(this.pumpNow);
+    if (this.pumpTimer === undefined && this.active) this.pumpTimer = setImmediate(Subscriber.pumpNow, this);
   }
 
-  private readonly pumpNow = (): void => {
-    this.pumpTimer = undefined;
-    this.pump();
-  };
+  private static pumpNow(sub: Subscriber): void {
+    sub.pumpTimer = undefined;
+    sub.pump();
+  }
 
   /**
    * Sends one frame; closes the socket with 4002 when the client has fallen too far behind.
@@ -233,17 +233,22 @@ export class Subscriber implements Attachment {
       raw.cork();
       // The command usually ran in this very turn (a single gateway), before the pump woke:
       // its setImmediate is scheduled after this one, so the uncork waits one check phase more.
-      setImmediate(() =>
-        setImmediate(() => {
-          this.corked = false;
-          raw.uncork();
-        }),
-      );
+      setImmediate(Subscriber.uncorkAfterPump, this, raw);
     }
     return this.send(xml);
   }
 
   private corked = false;
+
+  // (Functions and arguments rather than closures: nothing allocated per answer but the immediates.)
+  private static uncorkAfterPump(sub: Subscriber, raw: Duplex): void {
+    setImmediate(Subscriber.uncork, sub, raw);
+  }
+
+  private static uncork(sub: Subscriber, raw: Duplex): void {
+    sub.corked = false;
+    raw.uncork();
+  }
 
   /** The TCP socket under the WebSocket (the `ws` library keeps it as `_socket`). */
   private rawSocket(): Duplex | undefined {
@@ -257,7 +262,7 @@ export class Subscriber implements Attachment {
     if (!this.active) return;
     if (this.waiting.length === 0 && this.budget.take()) {
       this.ctx.ops.metrics.webSocketFramesWithin.inc();
-      void this.onMessage(data, isBinary);
+      this.onMessage(data, isBinary);
       return;
     }
     // Frames of the chunk already read still come (the ws library parses a chunk whole): they wait their turn.
@@ -274,70 +279,80 @@ export class Subscriber implements Attachment {
       while (this.waiting.length > 0 && this.budget.take()) {
         const [data, isBinary] = this.waiting.shift()!;
         this.ctx.ops.metrics.webSocketFramesWaited.inc();
-        void this.onMessage(data, isBinary);
+        this.onMessage(data, isBinary);
       }
       if (this.waiting.length > 0) this.waitForTokens();
       else if (this.active) this.socket.resume();
     }, Math.max(1, this.budget.msUntilToken()));
   }
 
-  private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
+  /** A frame within the budget: an ack and an unusable frame are handled at once, a command batch runs in the frames' order. */
+  private onMessage(data: RawData, isBinary: boolean): void {
     if (!this.active) return;
     this.alive = true;
-    const { metrics } = this.ctx.ops;
     const frame = classifyFrame(data, isBinary);
+    if (frame.kind === 'command') {
+      void this.onCommand(frame.text);
+      return;
+    }
     try {
-      switch (frame.kind) {
-        case 'ack':
-          this.touch(frame.ua);
-          this.onAck(frame.ackId);
-          return;
-        case 'invalid':
-          this.touch();
-          metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
-          this.send(renderErrorResponse(frame.error));
-          return;
-        case 'command': {
-          // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
-          // Frames' steps run in the frames' order; at once when no earlier frame's step is waiting.
-          const followed = this.inOrder(() => this.followTicket());
-          if (!(followed instanceof Promise ? await followed : followed)) {
-            this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
-            this.end(CloseCode.NotAuthenticated);
-            return;
-          }
-          this.touch();
-          const allowed = this.ctx.ops.rates.ticket.take(this.ticket);
-          if (!allowed.ok) {
-            metrics.throttled.inc({ limit: 'ticket' });
-            this.send(renderErrorResponse(cwaError(ErrorCode.RequestThrottled, `Too many requests with this CWA-Ticket: retry after ${allowed.retryAfterS} s.`)));
-            return;
-          }
-          this.commandsRunning += 1;
-          const stop = metrics.timeCommand('websocket');
-          try {
-            const ran = this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, frame.text));
-            const outcome = ran instanceof Promise ? await ran : ran;
-            stop();
-            if (outcome.status === 200) countRefusals(metrics, outcome);
-            else if (outcome.code !== undefined) metrics.errors.inc({ code: String(outcome.code), kind: 'document' });
-            this.sendAnswer(outcome.body);
-          } finally {
-            this.commandsRunning -= 1;
-            if (this.commandsRunning === 0 && this.endAfterCommands !== undefined) this.end(this.endAfterCommands);
-          }
-          return;
-        }
-      }
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        // As a POST would get a 503: say so; the client sends the frame again later.
-        this.send(renderErrorResponse(STORE_UNAVAILABLE));
+      if (frame.kind === 'ack') {
+        this.touch(frame.ua);
+        this.onAck(frame.ackId);
         return;
       }
-      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');
-      this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'internal error')));
+      this.touch();
+      this.ctx.ops.metrics.errors.inc({ code: String(frame.error.code), kind: 'document' });
+      this.send(renderErrorResponse(frame.error));
+    } catch (err) {
+      this.frameFailed(err);
     }
+  }
+
+  private async onCommand(text: string): Promise<void> {
+    const { metrics } = this.ctx.ops;
+    try {
+      // A command needs a valid ticket, as on the command channel, and counts against its rate limit.
+      // Frames' steps run in the frames' order; at once when no earlier frame's step is waiting.
+      const followed = this.inOrder(() => this.followTicket());
+      if (!(followed instanceof Promise ? await followed : followed)) {
+        this.send(renderErrorResponse({ ...cwaError(ErrorCode.SessionNotFound, 'The ticket expired: sign in again.'), reason: 'Not Authenticated' }));
+        this.end(CloseCode.NotAuthenticated);
+        return;
+      }
+      this.touch();
+      const allowed = this.ctx.ops.rates.ticket.take(this.ticket);
+      if (!allowed.ok) {
+        metrics.throttled.inc({ limit: 'ticket' });
+        this.send(renderErrorResponse(cwaError(ErrorCode.RequestThrottled, `Too many requests with this CWA-Ticket: retry after ${allowed.retryAfterS} s.`)));
+        return;
+      }
+      this.commandsRunning += 1;
+      const stop = metrics.timeCommand('websocket');
+      try {
+        const ran = this.inOrder(() => runBatch(this.ctx, { login: this.login, presented: this.ticket }, text));
+        const outcome = ran instanceof Promise ? await ran : ran;
+        stop();
+        if (outcome.status === 200) countRefusals(metrics, outcome);
+        else if (outcome.code !== undefined) metrics.errors.inc({ code: String(outcome.code), kind: 'document' });
+        this.sendAnswer(outcome.body);
+      } finally {
+        this.commandsRunning -= 1;
+        if (this.commandsRunning === 0 && this.endAfterCommands !== undefined) this.end(this.endAfterCommands);
+      }
+    } catch (err) {
+      this.frameFailed(err);
+    }
+  }
+
+  private frameFailed(err: unknown): void {
+    if (err instanceof StoreUnavailableError) {
+      // As a POST would get a 503: say so; the client sends the frame again later.
+      this.send(renderErrorResponse(STORE_UNAVAILABLE));
+      return;
+    }
+    this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket frame failed');
+    this.send(renderErrorResponse(cwaError(ErrorCode.InternalFailure, 'internal error')));
   }
 
   /** `<ack ackId="N"/>`: the client has every event <= N; the log may drop them. */
