@@ -680,7 +680,7 @@ export class RedisCoordinator implements Coordinator {
 }
 
 /** What a command left queued on the engine (a presence refresh) runs before the next command: waited for by this. */
-const settled = async (): Promise<undefined> => undefined;
+const settled = (): undefined => undefined;
 
 /**
  * Applies one command of the stream to a replica, at the command's time and with its seed:
@@ -708,9 +708,12 @@ export async function applyStream(
     random.reseed(env.seed);
     let outcome: { result?: unknown; error?: unknown };
     try {
-      const result = await state.apply(env.c);
+      // A command that completes at once (most batches, acks) is applied without a promise.
+      const applied = state.apply(env.c);
+      const result = applied instanceof Promise ? await applied : applied;
       // Work the command queued on the engine (a presence refresh) runs with this command's time and seed.
-      await state.engine.exclusive(settled);
+      const queued = state.engine.exclusiveNow(settled);
+      if (queued instanceof Promise) await queued;
       outcome = { result };
     } catch (error) {
       outcome = { error: error ?? new Error('a command failed') };

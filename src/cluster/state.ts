@@ -66,12 +66,41 @@ export class GatewayState {
   }
 
   /**
-   * Applies a command. A batch that runs at once (a single gateway, no command queued, every
-   * request synchronous) gives its answer at once, without a promise; the rest, a promise.
+   * Applies a command: at once, without a promise, when it completes synchronously (a batch
+   * when no command is queued and every request is synchronous, a ticket's change, a touch,
+   * acknowledgements); the rest (a sign-out, a tick, a UCWA operation) give a promise.
    */
   apply(cmd: Command): CommandResult | Promise<CommandResult> {
-    if (cmd.t === 'batch') return this.applyBatch(cmd);
-    return this.applyOther(cmd);
+    const { engine } = this;
+    switch (cmd.t) {
+      case 'batch':
+        return this.applyBatch(cmd);
+      case 'logon':
+        engine.tickets.adopt(cmd.ticketHash, cmd.login);
+        return undefined;
+      case 'rotate':
+        engine.tickets.rotate(cmd.from, cmd.to);
+        return undefined;
+      case 'renew':
+        engine.tickets.renew(cmd.hash);
+        return undefined;
+      case 'touch': {
+        const touched = engine.exclusiveNow(() => {
+          const session = engine.sessionFor(cmd.login, cmd.sid);
+          if (session) engine.touch(session, cmd.ua);
+        });
+        return touched instanceof Promise ? touched.then(() => undefined) : undefined;
+      }
+      case 'ack': {
+        // In memory at once; a log that cannot (none today) through its read.
+        const { log } = this;
+        if (!log.acknowledge) return this.applyOther(cmd);
+        for (const [sid, ackId] of cmd.acks) log.acknowledge(sid, ackId);
+        return undefined;
+      }
+      default:
+        return this.applyOther(cmd);
+    }
   }
 
   private applyBatch(cmd: Extract<Command, { t: 'batch' }>): CachedResponse | Promise<CachedResponse> {
@@ -95,33 +124,15 @@ export class GatewayState {
     return cached instanceof Promise ? cached.then((c) => c.response) : cached.response;
   }
 
-  private async applyOther(cmd: Exclude<Command, { t: 'batch' }>): Promise<CommandResult> {
+  /** The commands that wait (a sign-out, a tick, a UCWA operation). */
+  private async applyOther(cmd: Exclude<Command, { t: 'batch' | 'logon' | 'rotate' | 'renew' | 'touch' }>): Promise<CommandResult> {
     const { engine } = this;
     switch (cmd.t) {
-      case 'logon':
-        engine.tickets.adopt(cmd.ticketHash, cmd.login);
-        return undefined;
-      case 'rotate':
-        engine.tickets.rotate(cmd.from, cmd.to);
-        return undefined;
-      case 'renew':
-        engine.tickets.renew(cmd.hash);
-        return undefined;
       case 'signOut':
         return engine.signOut(cmd.login);
-      case 'touch':
-        await engine.exclusive(async () => {
-          const session = engine.sessionFor(cmd.login, cmd.sid);
-          if (session) engine.touch(session, cmd.ua);
-        });
+      case 'ack':
+        for (const [sid, ackId] of cmd.acks) await this.log.read(sid, ackId, 0);
         return undefined;
-      case 'ack': {
-        // In memory at once; a log that cannot (none today) through its read.
-        const { log } = this;
-        if (log.acknowledge) for (const [sid, ackId] of cmd.acks) log.acknowledge(sid, ackId);
-        else for (const [sid, ackId] of cmd.acks) await log.read(sid, ackId, 0);
-        return undefined;
-      }
       case 'tick':
         await engine.tick();
         await engine.exclusive(() => this.ucwaOps.expireSubscriptions());
