@@ -17,6 +17,27 @@ const PEER_OF: Record<string, { peer: string; label: string; minRatio: number }>
   'cwa-ws': { peer: 'ws', label: 'WebSocket (CWA data channel / RFC 7395)', minRatio: 1.5 },
 };
 
+/**
+ * CPU per message of each run, server and driver, and the driver's ceiling: at `d` µs of driver
+ * CPU per message one core of driver delivers at most 1e6 / d messages a second, so a ratio to
+ * Prosody above (1e6 / d) ÷ Prosody's msgs/s cannot be shown by this driver on this machine.
+ */
+export function driverCeilings(p: NonNullable<BenchResults['peer']>): string[] {
+  const out: string[] = [];
+  const perMsg = (pct: number, rate: number) => (rate > 0 ? (pct / 100) * 1e6 / rate : Number.NaN);
+  for (const [ours, spec] of Object.entries(PEER_OF)) {
+    const g = p.runs.find((x) => x.transport === ours);
+    if (!g) continue;
+    const q = p.runs.find((x) => x.transport === spec.peer);
+    const d = perMsg(g.driverCpu, g.msgsPerSec);
+    const ceiling = 1e6 / d;
+    const vs = q ? `, ${(ceiling / q.msgsPerSec).toFixed(1)}× Prosody` : '';
+    const peerPart = q ? `; ${spec.peer} ${int(perMsg(q.serverCpu, q.msgsPerSec))} / ${int(perMsg(q.driverCpu, q.msgsPerSec))}` : '';
+    out.push(`${ours} ${int(perMsg(g.serverCpu, g.msgsPerSec))} / ${int(d)} (ceiling ${int(ceiling)} msgs/s${vs})${peerPart}`);
+  }
+  return out;
+}
+
 /** The peer workload: ratios first, then each server's figures, all from this run. */
 function peerSection(r: BenchResults): string[] {
   const p = r.peer!;
@@ -51,6 +72,11 @@ function peerSection(r: BenchResults): string[] {
   out.push('', 'Each run on a freshly started server (the gateway as `cwa-gateway serve`, no rate limits, as Prosody runs none); ' +
     'server and driver share the machine\'s cores. Driver CPU: ' +
     p.runs.map((x) => `${x.transport} ${x.driverCpu.toFixed(0)} %`).join(', ') + '; server CPU: ' + p.runs.map((x) => `${x.transport} ${x.serverCpu.toFixed(0)} %`).join(', ') + ' (of one core).');
+  const ceilings = driverCeilings(p);
+  if (ceilings.length > 0) {
+    out.push('', 'CPU per delivered message (µs, server / driver) and the driver\'s ceiling — the rate at which the driver alone would fill ' +
+      'one core, whatever the server, and that rate ÷ Prosody\'s: ' + ceilings.join('; ') + '.');
+  }
   return out;
 }
 
