@@ -28,3 +28,27 @@ describe('bench report: driver ceiling', () => {
     expect(lines).to.deep.equal(['cwa-ws 100 / 50 (ceiling 20,000 msgs/s)']);
   });
 });
+
+describe('bench: allocation profile summary', () => {
+  it('adds self sizes per function, file and area over the whole tree', async () => {
+    const { summariseAllocations } = await import('../bench/heapprofile.js');
+    const frame = (functionName: string, url: string, lineNumber = 0) => ({ functionName, url, lineNumber });
+    const profile = {
+      head: {
+        callFrame: frame('(root)', ''),
+        selfSize: 0,
+        children: [
+          { callFrame: frame('pump', 'file:///x/dist/src/transport/ws/subscriber.js', 92), selfSize: 3_000_000, children: [
+            { callFrame: frame('write', 'file:///x/node_modules/saxes/saxes.js', 442), selfSize: 1_000_000, children: [] },
+          ] },
+          { callFrame: frame('pump', 'file:///x/dist/src/transport/ws/subscriber.js', 92), selfSize: 1_000_000, children: [] },
+        ],
+      },
+    };
+    const s = summariseAllocations(profile, 10);
+    expect(s.totalMb).to.equal(5);
+    expect(s.functions[0]).to.deep.equal({ name: 'pump src/transport/ws/subscriber.js:93', mb: 4, pct: 80 });
+    expect(s.files.map((f) => f.name)).to.deep.equal(['src/transport/ws/subscriber.js', 'saxes']);
+    expect(s.areas.find((a) => a.name === 'request parsing and validation')?.pct).to.equal(20);
+  });
+});
