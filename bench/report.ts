@@ -72,6 +72,15 @@ function peerSection(r: BenchResults): string[] {
   out.push('', 'Each run on a freshly started server (the gateway as `cwa-gateway serve`, no rate limits, as Prosody runs none); ' +
     'server and driver share the machine\'s cores. Driver CPU: ' +
     p.runs.map((x) => `${x.transport} ${x.driverCpu.toFixed(0)} %`).join(', ') + '; server CPU: ' + p.runs.map((x) => `${x.transport} ${x.serverCpu.toFixed(0)} %`).join(', ') + ' (of one core).');
+  if (p.bare) {
+    const poll = p.runs.find((x) => x.transport === 'cwa');
+    const bosh = p.runs.find((x) => x.transport === 'bosh');
+    const perMsg = (x: { httpPerSec: number; msgsPerSec: number }) => (x.httpPerSec / x.msgsPerSec).toFixed(2);
+    out.push('', `Bare \`node:http\` under the driver's own HTTP client (driver/bare.js, 50 connections, a tiny POST answered): ` +
+      `${int(p.bare.reqPerSec)} req/s (p50 ${ms(p.bare.p50)} / p99 ${ms(p.bare.p99)} ms; server ${p.bare.serverCpu.toFixed(0)} %, driver ${p.bare.driverCpu.toFixed(0)} %)` +
+      (poll && Number.isFinite(poll.httpPerSec) ? `; the gateway's long-poll run made ${int(poll.httpPerSec)} req/s (${perMsg(poll)} per message): **${(poll.httpPerSec / p.bare.reqPerSec).toFixed(2)}** of bare` : '') +
+      (bosh && Number.isFinite(bosh.httpPerSec) ? `; Prosody's BOSH ${int(bosh.httpPerSec)} req/s (${perMsg(bosh)} per message): ${(bosh.httpPerSec / p.bare.reqPerSec).toFixed(2)} of bare` : '') + '.');
+  }
   const ceilings = driverCeilings(p);
   if (ceilings.length > 0) {
     out.push('', 'CPU per delivered message (µs, server / driver) and the driver\'s ceiling — the rate at which the driver alone would fill ' +

@@ -17,7 +17,7 @@ import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
 import { applyRate, type ApplyRateRun } from './workloads/apply-rate.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
 import { ucwaEndToEnd } from './workloads/ucwa.js';
-import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
+import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerBareRun, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
 
 interface Settings {
   quick: boolean;
@@ -68,6 +68,8 @@ export interface BenchResults {
     pairs: number;
     runs: (Omit<PeerRun, 'ok'> & { runs: number[]; allOk: boolean })[];
     idle: (Omit<PeerIdleRun, 'ok'> & { allOk: boolean })[];
+    /** The driver's bare node:http run, medians. */
+    bare?: Omit<PeerBareRun, 'ok'> & { runs: number[]; allOk: boolean };
     prosodySkipped?: string;
   };
   /** Why the peer workload did not run. */
@@ -300,6 +302,7 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
         p99: medianOf(runs, (r) => r.p99),
         serverCpu: medianOf(runs, (r) => r.serverCpu),
         driverCpu: medianOf(runs, (r) => r.driverCpu),
+        httpPerSec: medianOf(runs, (r) => r.httpPerSec),
         runs: runs.map((r) => r.msgsPerSec),
         allOk: runs.every((r) => r.ok),
       };
@@ -308,6 +311,20 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
       const runs = rounds.map((r) => r.idle.find((x) => x.transport === t)!).filter(Boolean);
       return { transport: t, sessions: runs[0]!.sessions, kBPerSession: medianOf(runs, (r) => r.kBPerSession), allOk: runs.every((r) => r.ok) };
     }),
+    bare: bareOf(rounds.flatMap((r) => (r.bare ? [r.bare] : []))),
+  };
+}
+
+function bareOf(runs: PeerBareRun[]): NonNullable<BenchResults['peer']>['bare'] {
+  if (runs.length === 0) return undefined;
+  return {
+    reqPerSec: medianOf(runs, (r) => r.reqPerSec),
+    p50: medianOf(runs, (r) => r.p50),
+    p99: medianOf(runs, (r) => r.p99),
+    serverCpu: medianOf(runs, (r) => r.serverCpu),
+    driverCpu: medianOf(runs, (r) => r.driverCpu),
+    runs: runs.map((r) => r.reqPerSec),
+    allOk: runs.every((r) => r.ok),
   };
 }
 

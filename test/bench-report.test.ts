@@ -10,6 +10,7 @@ const run = (transport: string, msgsPerSec: number, serverCpu: number, driverCpu
   p99: 3,
   serverCpu,
   driverCpu,
+  httpPerSec: Number.NaN,
   runs: [msgsPerSec],
   allOk: true,
 });

@@ -24,6 +24,18 @@ export interface PeerRun {
   p99: number;
   serverCpu: number;
   driverCpu: number;
+  /** HTTP requests a second over the measured phase (long-poll transports; NaN over WebSocket). */
+  httpPerSec: number;
+  ok: boolean;
+}
+
+/** The driver's bare run (driver/bare.js): a bare `node:http` server that answers a tiny POST, 50 connections of the driver's own HTTP client. */
+export interface PeerBareRun {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  serverCpu: number;
+  driverCpu: number;
   ok: boolean;
 }
 
@@ -43,12 +55,15 @@ export interface PeerOptions {
   msgsWs: number;
   /** Idle sessions for the memory run (0 = none). */
   idle: number;
+  /** Seconds of the bare node:http run (default 5). */
+  bareSeconds?: number;
   progress: (text: string) => void;
 }
 
 export interface PeerRound {
   runs: PeerRun[];
   idle: PeerIdleRun[];
+  bare?: PeerBareRun;
 }
 
 /** Why the peer bench cannot run at all, or which half of it cannot; undefined when all is there. */
@@ -140,6 +155,8 @@ interface DriverLine {
   msgs_per_s?: number;
   latency_ms?: { p50: number; p95: number; p99: number };
   phase?: { server_cpu_pct: number; driver_cpu_pct: number };
+  http_requests?: number;
+  span_s?: number;
   kB_per_session?: number;
   sessions: number;
   ok?: boolean;
@@ -169,8 +186,27 @@ function toRun(line: DriverLine): PeerRun {
     p99: line.latency_ms?.p99 ?? Number.NaN,
     serverCpu: line.phase?.server_cpu_pct ?? Number.NaN,
     driverCpu: line.phase?.driver_cpu_pct ?? Number.NaN,
+    httpPerSec: line.http_requests !== undefined && line.span_s ? line.http_requests / line.span_s : Number.NaN,
     ok: line.ok === true,
   };
+}
+
+/**
+ * The driver's ceiling for request and answer over HTTP on this machine: its bare server
+ * (`driver/bare.js` starts `baresrv.js`) under its own keep-alive client, 50 connections.
+ */
+export async function bareRun(work: string, seconds: number): Promise<PeerBareRun> {
+  const json = join(work, `bare-${process.pid}.jsonl`);
+  rmSync(json, { force: true });
+  const port = await freePort();
+  await new Promise<void>((resolveRun, reject) => {
+    const child = spawn(process.execPath, [join(work, 'driver', 'bare.js'), '--conns', '50', '--duration-s', String(seconds), '--port', String(port), '--json', json],
+      { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', (code) => (code === 0 ? resolveRun() : reject(new Error(`the driver's bare run exited with ${code}`))));
+  });
+  const lines = readFileSync(json, 'utf8').trim().split('\n');
+  const r = JSON.parse(lines[lines.length - 1]!) as { req_per_s: number; errors: number; latency_ms: { p50: number; p99: number }; cpu: { server_cpu_pct: number; driver_cpu_pct: number } };
+  return { reqPerSec: r.req_per_s, p50: r.latency_ms.p50, p99: r.latency_ms.p99, serverCpu: r.cpu.server_cpu_pct, driverCpu: r.cpu.driver_cpu_pct, ok: r.errors === 0 };
 }
 
 /** One round: each transport once, the two servers alternating, each run on a fresh server. */
@@ -195,6 +231,8 @@ export async function peerRound(work: string, o: PeerOptions, withProsody: boole
       await stopGateway(gw.child);
     }
   };
+  o.progress('peer: bare node:http under the driver\'s client');
+  const bare = await bareRun(work, o.bareSeconds ?? 5);
   for (const [peer, ours, msgs] of [['bosh', 'cwa', o.msgsPoll], ['ws', 'cwa-ws', o.msgsWs]] as const) {
     if (withProsody) {
       o.progress(`peer: Prosody ${peer}, ${o.pairs} pairs`);
@@ -216,5 +254,5 @@ export async function peerRound(work: string, o: PeerOptions, withProsody: boole
       idle.push({ transport: ours, sessions: l.sessions, kBPerSession: l.kB_per_session ?? Number.NaN, ok: !l.login?.failures && !l.session_errors });
     }
   }
-  return { runs, idle };
+  return { runs, idle, bare };
 }
