@@ -2,7 +2,10 @@
 // streaming through the text (saxes), before any schema work happens: a DOCTYPE,
 // an entity reference, a processing instruction or a limit breach stops the scan
 // at the offending byte. The result is a light tree the request decoder walks.
+// The common case is read first by a one-pass reader (xml-fast.ts) that builds the
+// same tree or leaves the document to saxes, whose verdicts and messages stand.
 import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { readXmlTreeFast } from './xml-fast.js';
 import type { XmlDocumentFacts, XmlLimits, XNode } from './xml-node.js';
 
 export type { XmlDocumentFacts, XmlLimits, XNode } from './xml-node.js';
@@ -119,7 +122,13 @@ function makeParser(holder: { scan: Scan }): SaxesParser {
 /** The parser reused for every document (its construction and ten handler closures cost per request otherwise). */
 const shared = { scan: undefined as unknown as Scan, parser: undefined as SaxesParser | undefined, busy: false };
 
+/** The tree of a document, or an XmlRejectedError: the fast reader when it can decide, saxes otherwise. */
 export function parseXmlTree(text: string, limits: XmlLimits): XNode {
+  return readXmlTreeFast(text, limits) ?? parseXmlTreeSaxes(text, limits);
+}
+
+/** The tree as saxes builds it (every document the fast reader does not decide; the reference in tests). */
+export function parseXmlTreeSaxes(text: string, limits: XmlLimits): XNode {
   const scan: Scan = { limits, stack: [], root: undefined, elements: 0, tagName: '', attributes: 0, doc: { namespaces: [], depth: 0 } };
   // Parsing is synchronous, so the shared parser is free unless a handler parses (it does not);
   // a nested call still gets a parser of its own.
