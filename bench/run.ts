@@ -289,7 +289,7 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
     rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, idle, progress }, withProsody));
   }
   const transports = [...new Set(rounds.flatMap((r) => r.runs.map((x) => x.transport)))] as PeerTransport[];
-  const idleTransports = [...new Set(rounds.flatMap((r) => r.idle.map((x) => x.transport)))] as PeerTransport[];
+  const idleKinds = [...new Map(rounds.flatMap((r) => r.idle.map((x) => [`${x.server} ${x.transport}`, x] as const))).values()];
   results.peer = {
     pairs: s.peerPairs,
     prosodySkipped: pre.noProsody,
@@ -307,9 +307,10 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
         allOk: runs.every((r) => r.ok),
       };
     }),
-    idle: idleTransports.map((t) => {
-      const runs = rounds.map((r) => r.idle.find((x) => x.transport === t)!).filter(Boolean);
+    idle: idleKinds.map(({ server, transport: t }) => {
+      const runs = rounds.map((r) => r.idle.find((x) => x.server === server && x.transport === t)!).filter(Boolean);
       return {
+        server,
         transport: t,
         sessions: runs[0]!.sessions,
         kBPerSession: medianOf(runs, (r) => r.kBPerSession),

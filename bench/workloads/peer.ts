@@ -28,6 +28,8 @@ export interface PeerRun {
 }
 
 export interface PeerIdleRun {
+  /** Bare: bench/peer-bare.ts, Node's own HTTP and `ws` holding the same idle clients (no gateway). */
+  server: 'prosody' | 'gateway' | 'bare';
   transport: PeerTransport;
   sessions: number;
   kBPerSession: number;
@@ -175,6 +177,22 @@ async function startGateway(work: string): Promise<{ child: ChildProcess; url: s
   throw new Error('the gateway did not become ready within 20 s');
 }
 
+/** bench/peer-bare.ts: bare Node answering the driver's idle clients (the floor under the gateway's memory figure). */
+async function startBare(): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'peer-bare.js'), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`the bare server exited with ${child.exitCode} before it was ready`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { child, url };
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error('the bare server did not become ready within 10 s');
+}
+
 async function stopGateway(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -236,8 +254,8 @@ export async function peerRound(work: string, o: PeerOptions, withProsody: boole
       run(join(work, 'stop.sh'), []);
     }
   };
-  const gateway = async (args: string[]) => {
-    const gw = await startGateway(work);
+  const gateway = async (args: string[], start = () => startGateway(work)) => {
+    const gw = await start();
     try {
       return await driver(work, [...args, '--cwa-url', gw.url, '--pid', String(gw.child.pid)]);
     } finally {
@@ -257,17 +275,19 @@ export async function peerRound(work: string, o: PeerOptions, withProsody: boole
     // more give it 20 s more (Prosody's BOSH signs in about 130 sessions a second here).
     const idleArgs = (t: PeerTransport) => ['--transport', t, '--mode', 'idle', '--idle', String(o.idle), '--hold-s', '5',
       '--max-s', String(110 + Math.ceil(o.idle / 50))];
-    const idleRun = (transport: PeerTransport, l: DriverLine): PeerIdleRun => ({
-      transport, sessions: l.sessions, kBPerSession: l.kB_per_session ?? Number.NaN, loginS: l.login?.wall_s ?? Number.NaN,
+    const idleRun = (server: PeerIdleRun['server'], transport: PeerTransport, l: DriverLine): PeerIdleRun => ({
+      server, transport, sessions: l.sessions, kBPerSession: l.kB_per_session ?? Number.NaN, loginS: l.login?.wall_s ?? Number.NaN,
       ok: l.login !== undefined && !l.login.failures && !l.session_errors,
     });
     for (const [peer, ours] of [['bosh', 'cwa'], ['ws', 'cwa-ws']] as const) {
       if (withProsody) {
         o.progress(`peer: Prosody ${peer}, ${o.idle} idle sessions`);
-        idle.push(idleRun(peer, await prosody(idleArgs(peer))));
+        idle.push(idleRun('prosody', peer, await prosody(idleArgs(peer))));
       }
       o.progress(`peer: gateway ${ours}, ${o.idle} idle sessions`);
-      idle.push(idleRun(ours, await gateway(idleArgs(ours))));
+      idle.push(idleRun('gateway', ours, await gateway(idleArgs(ours))));
+      o.progress(`peer: bare Node ${ours}, ${o.idle} idle sessions`);
+      idle.push(idleRun('bare', ours, await gateway(idleArgs(ours), startBare)));
     }
   }
   return { runs, idle };
