@@ -17,18 +17,18 @@ import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
-import { FrameBudget } from './frame-budget.js';
+import { FrameBudget, type FrameBudgetSpec } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
+/** One object for all the sockets of a server (not one per socket). */
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
   maxBufferedBytes: number;
-  /** Frames per second read from the client (0: no limit), after a burst of `frameBurst` (frame-budget.ts). */
-  frameRate: number;
-  frameBurst: number;
+  /** Frames per second read from the client (0: no limit), after a burst (frame-budget.ts). */
+  frames: FrameBudgetSpec;
 }
 
 export interface SubscriberStart {
@@ -67,8 +67,8 @@ export class Subscriber implements Attachment, LogWatcher {
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
   private readonly budget: FrameBudget;
-  /** Frames that arrived past the budget, in order; reading is paused while there are any. */
-  private readonly waiting: Array<[RawData, boolean]> = [];
+  /** Frames that arrived past the budget, in order; reading is paused while there are any (none: no array). */
+  private waiting: Array<[RawData, boolean]> | undefined;
   private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -82,7 +82,7 @@ export class Subscriber implements Attachment, LogWatcher {
     this.sid = start.sid;
     this.ticket = start.presented;
     this.sent = start.cursor;
-    this.budget = new FrameBudget({ ratePerS: limits.frameRate, burst: limits.frameBurst });
+    this.budget = new FrameBudget(limits.frames);
     socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -246,13 +246,13 @@ export class Subscriber implements Attachment, LogWatcher {
   /** Every frame takes a token of the socket's budget; past it, frames wait and reading pauses (frame-budget.ts). */
   private onFrame(data: RawData, isBinary: boolean): void {
     if (!this.active) return;
-    if (this.waiting.length === 0 && this.budget.take()) {
+    if (this.waiting === undefined && this.budget.take()) {
       this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'within' });
       void this.onMessage(data, isBinary);
       return;
     }
     // Frames of the chunk already read still come (the ws library parses a chunk whole): they wait their turn.
-    this.waiting.push([data, isBinary]);
+    (this.waiting ??= []).push([data, isBinary]);
     if (!this.socket.isPaused) this.socket.pause();
     this.waitForTokens();
   }
@@ -262,13 +262,17 @@ export class Subscriber implements Attachment, LogWatcher {
     this.waitTimer = setTimeout(() => {
       this.waitTimer = undefined;
       if (!this.active) return;
-      while (this.waiting.length > 0 && this.budget.take()) {
-        const [data, isBinary] = this.waiting.shift()!;
+      const waiting = this.waiting;
+      while (waiting !== undefined && waiting.length > 0 && this.budget.take()) {
+        const [data, isBinary] = waiting.shift()!;
         this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'waited' });
         void this.onMessage(data, isBinary);
       }
-      if (this.waiting.length > 0) this.waitForTokens();
-      else if (this.active) this.socket.resume();
+      if (waiting !== undefined && waiting.length > 0) this.waitForTokens();
+      else {
+        this.waiting = undefined;
+        if (this.active) this.socket.resume();
+      }
     }, Math.max(1, this.budget.msUntilToken()));
   }
 
@@ -350,10 +354,11 @@ export class Subscriber implements Attachment, LogWatcher {
 
   /** Runs the steps of command frames one after another, in the order the frames came. */
   private inOrder<T>(step: () => Promise<T>): Promise<T> {
-    return this.frames.run(step);
+    return (this.frames ??= new Serial()).run(step);
   }
 
-  private readonly frames = new Serial();
+  /** Made by the first command frame (most sockets of a long-poll-era client only acknowledge). */
+  private frames: Serial | undefined;
 
   /**
    * Checks the socket's ticket (which records its use, so a socket keeps its client's
@@ -411,7 +416,7 @@ export class Subscriber implements Attachment, LogWatcher {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.waitTimer);
-    this.waiting.length = 0;
+    this.waiting = undefined;
     this.ctx.ops.metrics.webSockets.dec();
     this.ctx.log.unwatch(this.sid, this);
     this.ctx.attachments.detach(this.sid, this);
