@@ -3,7 +3,7 @@
 // commands); what a reader does to them, acknowledging, is a change like any other and
 // goes through the command stream, so every node drops the same events and bounds the
 // same logs. Reading and waiting are local.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, LogWatcher, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 
 export interface PositionedLog extends EventLog {
   position(sid: number): { head: number; acked: number } | undefined;
@@ -66,6 +66,14 @@ export class ReplicatedEventLog implements EventLog {
 
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     return this.local().wait(sid, afterEid, timeoutMs, signal);
+  }
+
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean {
+    return this.local().watch(sid, afterEid, watcher);
+  }
+
+  unwatch(sid: number, watcher: LogWatcher): void {
+    this.local().unwatch(sid, watcher);
   }
 
   size(): number {

@@ -58,8 +58,12 @@ type Scope = Entry | Map<string, Entry>;
 /** The entries describing one session: one entry, or a Set from the second on. */
 type AboutSession = Entry | Set<Entry>;
 
+const NONE: number[] = [];
+
 /** The sids of `a` then `b` without repeats (most batches: one session, none started, nothing to merge). */
 function union(a: number[], b: number[]): number[] {
+  // One shared empty array (never written to) rather than one per entry: most entries started no session.
+  if (a.length === 0 && b.length === 0) return NONE;
   if (b.length === 0 && a.length <= 1) return a.slice();
   return [...new Set([...a, ...b])];
 }
@@ -100,7 +104,7 @@ export class RidCache {
         return { response, replayed: true };
       }
     }
-    const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
+    const entry: Entry = { scope, key, sessions: NONE, started: NONE, bytes: 0 };
     this.insert(entry);
     if (!entries && this.scopes.size > this.maxScopes) this.dropScope(this.scopes.keys().next().value!);
     const own = this.scopes.get(scope);
@@ -180,8 +184,8 @@ export class RidCache {
     }
     this.totalBytes -= entry.bytes;
     entry.bytes = 0;
-    entry.sessions = [];
-    entry.started = [];
+    entry.sessions = NONE;
+    entry.started = NONE;
   }
 
   /** The answered entries, oldest scope first (a cluster node's snapshot). */
@@ -203,7 +207,7 @@ export class RidCache {
       // A scope whose only batch was still running keeps its place in the LRU order.
       if (entries.length === 0) this.scopes.set(scope, new Map());
       for (const [key, value, sessions, started] of entries) {
-        const entry: Entry = { scope, key, sessions: [], started: [], bytes: 0 };
+        const entry: Entry = { scope, key, sessions: NONE, started: NONE, bytes: 0 };
         this.insert(entry);
         this.settle(entry, { response: value, sessions, started, keep: true });
       }

@@ -1,7 +1,7 @@
 // An EventLog decorator that counts what goes through any EventLog implementation:
 // events queued, delivered for the first time or again, acknowledged, overflowed.
 // Whatever transport reads the log (polls, WebSockets) is counted the same way.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, LogWatcher, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Cursor {
@@ -119,6 +119,14 @@ export class MeteredEventLog implements EventLog {
 
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean> {
     return this.inner.wait(sid, afterEid, timeoutMs, signal);
+  }
+
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean {
+    return this.inner.watch(sid, afterEid, watcher);
+  }
+
+  unwatch(sid: number, watcher: LogWatcher): void {
+    this.inner.unwatch(sid, watcher);
   }
 
   size(): number {

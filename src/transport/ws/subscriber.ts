@@ -11,24 +11,24 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
+import type { LogWatcher, ReadOutcome } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
-import { PollRelease } from '../http/held-polls.js';
-import { FrameBudget } from './frame-budget.js';
+import { FrameBudget, type FrameBudgetSpec } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
+/** One object for all the sockets of a server (not one per socket). */
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
   maxBufferedBytes: number;
-  /** Frames per second read from the client (0: no limit), after a burst of `frameBurst` (frame-budget.ts). */
-  frameRate: number;
-  frameBurst: number;
+  /** Frames per second read from the client (0: no limit), after a burst (frame-budget.ts). */
+  frames: FrameBudgetSpec;
 }
 
 export interface SubscriberStart {
@@ -44,10 +44,12 @@ export interface SubscriberStart {
 /** How a subscriber ended, for the server's statistics. */
 export type EndReason = CloseCodeValue | 'heartbeat' | 'client' | 'killed';
 
-/** setTimeout's longest delay: the pump waits on the log, not on a timer. */
-const WAIT_FOREVER = 2_147_483_647;
+/** The pump's next round, a turn after the log moved (a function of the module: no closure per wake). */
+function pumpAgain(sub: Subscriber): void {
+  sub.pumpAgain();
+}
 
-export class Subscriber implements Attachment {
+export class Subscriber implements Attachment, LogWatcher {
   readonly kind = 'websocket' as const;
   readonly login: string;
   readonly sid: number;
@@ -59,17 +61,14 @@ export class Subscriber implements Attachment {
   private active = true;
   /** Whether the socket answered the last ping. */
   private alive = true;
-  /**
-   * Ends the pump's wait when the socket ends. A PollRelease, not an AbortController: an
-   * AbortSignal is an EventTarget with two Maps, about 850 bytes of heap per socket.
-   */
-  private readonly release = new PollRelease();
+  /** Until the first frame has gone out (it goes at once, even empty). */
+  private first = true;
   /** Command frames being run; the socket closes after their answers went out. */
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
   private readonly budget: FrameBudget;
-  /** Frames that arrived past the budget, in order; reading is paused while there are any. */
-  private readonly waiting: Array<[RawData, boolean]> = [];
+  /** Frames that arrived past the budget, in order; reading is paused while there are any (none: no array). */
+  private waiting: Array<[RawData, boolean]> | undefined;
   private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -83,7 +82,7 @@ export class Subscriber implements Attachment {
     this.sid = start.sid;
     this.ticket = start.presented;
     this.sent = start.cursor;
-    this.budget = new FrameBudget({ ratePerS: limits.frameRate, burst: limits.frameBurst });
+    this.budget = new FrameBudget(limits.frames);
     socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -94,7 +93,7 @@ export class Subscriber implements Attachment {
     ctx.ops.metrics.webSockets.inc();
     ctx.attachments.attach(this.sid, this);
     if (start.current !== start.presented) this.offer(start.current);
-    void this.pump();
+    this.pump();
   }
 
   get isActive(): boolean {
@@ -131,44 +130,73 @@ export class Subscriber implements Attachment {
 
   // ---- pushing events ---------------------------------------------------------
 
-  private async pump(): Promise<void> {
-    const { log, engine } = this.ctx;
-    // The first frame goes out at once, as an unheld poll answer would: the events after
-    // the cursor, or an empty cwaEvents whose ackId is the head (it confirms the attach
-    // and corrects a cursor that was ahead of the head).
-    let first = true;
+  /**
+   * Pushes what the log holds past `sent`, then registers the subscriber as the log's watcher
+   * and returns. An idle socket holds no promise, timer or suspended async frame (a pump
+   * written as a loop awaiting the log kept a generator, its registers, a wait's promise,
+   * closures and a timer: about 1 kB per socket).
+   */
+  private pump(): void {
+    if (!this.active) return;
+    this.ctx.log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll).then(
+      (r) => this.pushFrom(r),
+      (err: unknown) => this.pumpFailed(err),
+    );
+  }
+
+  private pushFrom(r: ReadOutcome): void {
+    if (!this.active) return;
     try {
-      while (this.active) {
-        const r = await log.peek(this.sid, this.sent, this.ctx.maxEventsPerPoll);
-        if (!this.active) return;
-        // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
-        if (r.status === 'missing') return this.endWhenAnswered((await this.ticketStillValid()) ? CloseCode.SessionEnded : CloseCode.NotAuthenticated);
-        // Acknowledged past this socket's position: only another attachment does that.
-        if (r.status === 'stale') return this.end(CloseCode.Superseded);
-        const session = engine.sessionFor(this.login, this.sid);
-        const envelope = { sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout: session ? engine.secondsLeft(session) : 0 };
-        if (r.events.length > 0) {
-          const last = r.events[r.events.length - 1]!.eid;
-          if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml), this.ctx.xmlLayout))) return;
-          this.sent = last;
-          first = false;
-          continue;
-        }
-        if (first) {
-          this.sent = r.head;
-          if (!this.send(renderEvents({ ...envelope, ackId: r.head }, []))) return;
-          first = false;
-        }
-        // Everything up to the terminal event has been pushed.
-        if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
-        await log.wait(this.sid, this.sent, WAIT_FOREVER, this.release);
-        // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      const { engine, log } = this.ctx;
+      // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
+      if (r.status === 'missing') {
+        this.ticketStillValid().then(
+          (valid) => this.endWhenAnswered(valid ? CloseCode.SessionEnded : CloseCode.NotAuthenticated),
+          (err: unknown) => this.pumpFailed(err),
+        );
+        return;
       }
+      // Acknowledged past this socket's position: only another attachment does that.
+      if (r.status === 'stale') return this.end(CloseCode.Superseded);
+      const session = engine.sessionFor(this.login, this.sid);
+      const envelope = { sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout: session ? engine.secondsLeft(session) : 0 };
+      if (r.events.length > 0) {
+        const last = r.events[r.events.length - 1]!.eid;
+        if (!this.send(renderEvents({ ...envelope, ackId: last }, r.events.map((e) => e.xml), this.ctx.xmlLayout))) return;
+        this.sent = last;
+        this.first = false;
+        return this.pump();
+      }
+      // The first frame goes out at once, as an unheld poll answer would: the events after
+      // the cursor, or an empty cwaEvents whose ackId is the head (it confirms the attach
+      // and corrects a cursor that was ahead of the head).
+      if (this.first) {
+        this.sent = r.head;
+        if (!this.send(renderEvents({ ...envelope, ackId: r.head }, []))) return;
+        this.first = false;
+      }
+      // Everything up to the terminal event has been pushed.
+      if (r.closed) return this.endWhenAnswered(CloseCode.SessionEnded);
+      if (!log.watch(this.sid, this.sent, this)) this.logChanged();
     } catch (err) {
-      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
-      this.end(CloseCode.InternalError);
+      this.pumpFailed(err);
     }
+  }
+
+  /** The log holds events past `sent`, or was closed or removed (LogWatcher). */
+  logChanged(): void {
+    // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
+    if (this.active) setImmediate(pumpAgain, this);
+  }
+
+  /** setImmediate's callback (pumpAgain). */
+  pumpAgain(): void {
+    this.pump();
+  }
+
+  private pumpFailed(err: unknown): void {
+    this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
+    this.end(CloseCode.InternalError);
   }
 
   /**
@@ -218,13 +246,13 @@ export class Subscriber implements Attachment {
   /** Every frame takes a token of the socket's budget; past it, frames wait and reading pauses (frame-budget.ts). */
   private onFrame(data: RawData, isBinary: boolean): void {
     if (!this.active) return;
-    if (this.waiting.length === 0 && this.budget.take()) {
+    if (this.waiting === undefined && this.budget.take()) {
       this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'within' });
       void this.onMessage(data, isBinary);
       return;
     }
     // Frames of the chunk already read still come (the ws library parses a chunk whole): they wait their turn.
-    this.waiting.push([data, isBinary]);
+    (this.waiting ??= []).push([data, isBinary]);
     if (!this.socket.isPaused) this.socket.pause();
     this.waitForTokens();
   }
@@ -234,13 +262,17 @@ export class Subscriber implements Attachment {
     this.waitTimer = setTimeout(() => {
       this.waitTimer = undefined;
       if (!this.active) return;
-      while (this.waiting.length > 0 && this.budget.take()) {
-        const [data, isBinary] = this.waiting.shift()!;
+      const waiting = this.waiting;
+      while (waiting !== undefined && waiting.length > 0 && this.budget.take()) {
+        const [data, isBinary] = waiting.shift()!;
         this.ctx.ops.metrics.webSocketFrames.inc({ budget: 'waited' });
         void this.onMessage(data, isBinary);
       }
-      if (this.waiting.length > 0) this.waitForTokens();
-      else if (this.active) this.socket.resume();
+      if (waiting !== undefined && waiting.length > 0) this.waitForTokens();
+      else {
+        this.waiting = undefined;
+        if (this.active) this.socket.resume();
+      }
     }, Math.max(1, this.budget.msUntilToken()));
   }
 
@@ -322,10 +354,11 @@ export class Subscriber implements Attachment {
 
   /** Runs the steps of command frames one after another, in the order the frames came. */
   private inOrder<T>(step: () => Promise<T>): Promise<T> {
-    return this.frames.run(step);
+    return (this.frames ??= new Serial()).run(step);
   }
 
-  private readonly frames = new Serial();
+  /** Made by the first command frame (most sockets of a long-poll-era client only acknowledge). */
+  private frames: Serial | undefined;
 
   /**
    * Checks the socket's ticket (which records its use, so a socket keeps its client's
@@ -383,9 +416,9 @@ export class Subscriber implements Attachment {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.waitTimer);
-    this.waiting.length = 0;
+    this.waiting = undefined;
     this.ctx.ops.metrics.webSockets.dec();
-    this.release.abort();
+    this.ctx.log.unwatch(this.sid, this);
     this.ctx.attachments.detach(this.sid, this);
     this.onEnd(this, reason);
   }
