@@ -1,9 +1,11 @@
 // node dist/bench/codec.js [--ms 300] [--reps 5] [--candidates DIR]
 // What reading a request body costs, per body, on the requests the gateway sees most: a
-// sendMessage batch, an initiateImSession, a publishSelfPresence and a logon. Prints the
-// median of `reps` timed windows (µs per body) for: decodeBatch as the gateway runs it,
-// its parts (the saxes screen and tree, libxml2's parse, libxml2's parse + XSD validation,
-// the compiled validator on a built tree), and, when --candidates names a folder whose
+// sendMessage batch, an initiateImSession, a publishSelfPresence, a logon and a WebSocket
+// command frame (a sendMessage batch as the WebSocket client writes it). Prints the median
+// of `reps` timed windows (µs per body) for: decodeBatch as the gateway runs it, its parts
+// (parseXmlTree: the fast reader, saxes for what it leaves; each of them alone; libxml2's
+// parse, libxml2's parse + XSD validation, the compiled validator on a built tree), and,
+// when --candidates names a folder whose
 // node_modules holds them, other parsers (@rgrove/parse-xml, txml, fast-xml-parser) as
 // a floor for "parse only". The candidates are not dependencies of the gateway.
 import { createRequire } from 'node:module';
@@ -12,7 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { XmlDocument, ParseOption } from 'libxml2-wasm';
 import { decodeBatch, type CodecLimits } from '../src/protocol/codec.js';
 import { RequestSchema } from '../src/protocol/schema.js';
-import { parseXmlTree } from '../src/protocol/xml-tree.js';
+import { readXmlTreeFast } from '../src/protocol/xml-fast.js';
+import { parseXmlTree, parseXmlTreeSaxes } from '../src/protocol/xml-tree.js';
 
 const arg = (name: string, fallback?: string) => {
   const i = process.argv.indexOf(name);
@@ -40,6 +43,9 @@ export const BODIES: Record<string, string> = {
     `<cwaCategory name="note" instanceMask="0" expires="-1"><note xmlns="http://schemas.microsoft.com/2006/09/sip/note">` +
     `<body type="personal">Working from home today</body></note></cwaCategory></publishSelfPresence></cwaRequests>`,
   logon: '<cwaRequests><logon><user>alice</user><password>alice-demo</password></logon></cwaRequests>',
+  wsCommandFrame:
+    `<cwaRequests sid="412" xmlns="${NS}"><conference rid="18" confId="3">` +
+    `<sendMessage><content>m1842</content></sendMessage></conference></cwaRequests>`,
 };
 
 /** Median µs per call of `fn` over `REPS` windows of `WINDOW_MS`. */
@@ -90,10 +96,15 @@ const schema = RequestSchema.load();
 const SAFE = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE;
 const WAYS: Record<string, (text: string) => unknown> = {
   'decodeBatch (as the gateway runs it)': (t) => decodeBatch(t, LIMITS, schema),
-  'saxes screen + tree (parseXmlTree)': (t) => parseXmlTree(t, LIMITS),
+  'parseXmlTree (fast reader, saxes for the rest)': (t) => parseXmlTree(t, LIMITS),
+  'fast reader alone (readXmlTreeFast)': (t) => {
+    if (!readXmlTreeFast(t, LIMITS)) throw new Error('left to saxes');
+  },
+  'saxes screen + tree alone (parseXmlTreeSaxes)': (t) => parseXmlTreeSaxes(t, LIMITS),
   'libxml2 parse only': (t) => XmlDocument.fromString(t, { option: SAFE }).dispose(),
   'libxml2 parse + XSD per request (the second parse before)': (t) => schema.validateRequests(t, !t.includes('xmlns=')),
-  'saxes tree + compiled validator': (t) => schema.compiled.validateBatch(parseXmlTree(t, LIMITS), t),
+  'saxes tree + compiled validator': (t) => schema.compiled.validateBatch(parseXmlTreeSaxes(t, LIMITS), t),
+  'parseXmlTree + compiled validator': (t) => schema.compiled.validateBatch(parseXmlTree(t, LIMITS), t),
   'compiled validator alone (tree built once)': (() => {
     const trees = new Map<string, ReturnType<typeof parseXmlTree>>();
     return (t: string) => {

@@ -51,7 +51,7 @@ export function areaOf(file: string): string {
   if (file === '(garbage collector)') return 'GC';
   if (file === '(native)' || file === '(program)') return 'V8 native / runtime (socket writes, hashing, string work)';
   if (EXPRESS_STACK.has(file)) return 'Express and its middleware';
-  if (file === 'saxes' || file === 'libxml2-wasm' || file.startsWith('wasm://') || /^src\/protocol\/(xml-tree|codec|schema|charset|xml)\.js$/.test(file)) return 'request parsing and validation';
+  if (file === 'saxes' || file === 'libxml2-wasm' || file.startsWith('wasm://') || /^src\/protocol\/(xml-tree|xml-fast|codec|schema|compiled-schema|charset|xml)\.js$/.test(file)) return 'request parsing and validation';
   if (file.startsWith('node:_http') || file.startsWith('node:net') || file.includes('stream') || file === 'node:events' || file === 'node:internal/timers') return 'node:http, streams, events';
   if (file.startsWith('src/transport/')) return 'gateway transports (HTTP, WebSocket)';
   if (file.startsWith('src/protocol/')) return 'rendering (events, responses)';

@@ -3,13 +3,17 @@
 // main thread over the measured window, and the CPU the gateway spent per message and per
 // request (process.cpuUsage over the window, the figure least disturbed by other load).
 //   npm run build && node dist/bench/profile.js [--pairs 50] [--seconds 5] [--only poll,ws]
-//                    [--top 25] [--dir DIR] [--interval-us 500] [--no-profile]
-// --no-profile measures the CPU figures without the profiler's own overhead. The profiles stay
-// in DIR (default $TMPDIR/cwa-gateway-profile/<time>/); open them in Chrome DevTools for the tree.
+//                    [--top 25] [--dir DIR] [--interval-us 500] [--no-profile | --alloc]
+// --no-profile measures the CPU figures without the profiler's own overhead. --alloc samples
+// allocations instead of CPU (bench/alloc-sampler.ts: where the bytes that make the scavenges
+// come from). The profiles stay in DIR (default $TMPDIR/cwa-gateway-profile/<time>/); open them
+// in Chrome DevTools for the tree.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { renderSummary, summarise, type CpuProfile } from './cpuprofile.js';
+import { renderAllocations, summariseAllocations, type HeapProfile } from './heapprofile.js';
 
 interface Args {
   pairs: number;
@@ -19,6 +23,7 @@ interface Args {
   dir: string;
   intervalUs: number;
   profile: boolean;
+  alloc: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -33,7 +38,8 @@ function parseArgs(argv: string[]): Args {
     top: Number(value('--top') ?? 25),
     dir: value('--dir') ?? join(process.env.TMPDIR ?? tmpdir(), 'cwa-gateway-profile', new Date().toISOString().replace(/[:.]/g, '-')),
     intervalUs: Number(value('--interval-us') ?? 500),
-    profile: !argv.includes('--no-profile'),
+    profile: !argv.includes('--no-profile') && !argv.includes('--alloc'),
+    alloc: argv.includes('--alloc'),
   };
 }
 
@@ -51,7 +57,12 @@ async function main(): Promise<void> {
   const dir = a.dir;
   mkdirSync(dir, { recursive: true });
   // Read by bench/child.ts when it is first imported, hence the imports after it.
-  process.env.CWA_BENCH_SERVER_NODE_ARGS = a.profile ? `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=${a.intervalUs}` : '';
+  process.env.CWA_BENCH_SERVER_NODE_ARGS = a.profile
+    ? `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=${a.intervalUs}`
+    : a.alloc
+      ? `--import ${join(fileURLToPath(new URL('.', import.meta.url)), 'alloc-sampler.js')}`
+      : '';
+  if (a.alloc) process.env.CWA_BENCH_ALLOC_DIR = dir;
   const { endToEnd } = await import('./workloads/end-to-end.js');
   const { endToEndWebSocket } = await import('./workloads/end-to-end-ws.js');
   const seen = new Set<string>();
@@ -62,12 +73,20 @@ async function main(): Promise<void> {
     const [r] = await run({ sizes: [a.pairs], durationS: a.seconds, warmupS: 0.5, serverWarmupS: 3 });
     const cpuPerMsg = ((r.serverCpu / 100) * 1e6) / r.msgsPerSec;
     out.push(
-      `## ${name === 'poll' ? 'long-poll' : 'WebSocket'}, ${a.pairs} pairs${a.profile ? ' (under the profiler)' : ''}`,
+      `## ${name === 'poll' ? 'long-poll' : 'WebSocket'}, ${a.pairs} pairs${a.profile ? ' (under the profiler)' : a.alloc ? ' (allocations sampled)' : ''}`,
       '',
       `${r.msgsPerSec.toFixed(0)} msgs/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, gateway CPU ${r.serverCpu.toFixed(0)} % of a core, ` +
         `${cpuPerMsg.toFixed(0)} µs CPU per message, ≈ ${(cpuPerMsg / REQUESTS_PER_MESSAGE[name]!).toFixed(0)} µs per ${name === 'poll' ? 'HTTP request' : 'frame in or out'}`,
       '',
     );
+    if (a.alloc) {
+      const fresh = readdirSync(dir).filter((f) => f.endsWith('.heapprofile') && !seen.has(f));
+      if (fresh.length !== 1) throw new Error(`expected one new .heapprofile in ${dir}, found ${fresh.length}`);
+      seen.add(fresh[0]!);
+      const file = join(dir, fresh[0]!);
+      out.push(renderAllocations(file, summariseAllocations(JSON.parse(readFileSync(file, 'utf8')) as HeapProfile, a.top)));
+      continue;
+    }
     if (!a.profile) continue;
     // The child writes its profile as it exits; the last seconds of it are the measured window.
     const fresh = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !seen.has(f));

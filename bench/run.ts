@@ -1,6 +1,6 @@
 // npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,apply,peer,ucwa] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
-//                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 500]
+//                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 5000]
 //                  [--apply-pairs 50] [--apply-rounds 400]
 // --peer adds the peer workload: Prosody and the gateway under one load driver, back to back
 // (bench/workloads/peer.ts); `--only peer` runs it alone.
@@ -17,7 +17,7 @@ import { endToEndWebSocket } from './workloads/end-to-end-ws.js';
 import { applyRate, type ApplyRateRun } from './workloads/apply-rate.js';
 import { idleMemory, type IdleMemoryRun } from './workloads/idle-memory.js';
 import { ucwaEndToEnd } from './workloads/ucwa.js';
-import { defaultPeerDir, peerPrerequisites, peerRound, preparePeerFolder, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
+import { defaultPeerDir, idleSessionsAllowed, peerPrerequisites, peerRound, preparePeerFolder, type PeerBareRun, type PeerIdleRun, type PeerRound, type PeerRun, type PeerTransport } from './workloads/peer.js';
 
 interface Settings {
   quick: boolean;
@@ -67,7 +67,9 @@ export interface BenchResults {
   peer?: {
     pairs: number;
     runs: (Omit<PeerRun, 'ok'> & { runs: number[]; allOk: boolean })[];
-    idle: (Omit<PeerIdleRun, 'ok'> & { allOk: boolean })[];
+    idle: (Omit<PeerIdleRun, 'ok'> & { runs: number[]; allOk: boolean })[];
+    /** The driver's bare node:http run, medians. */
+    bare?: Omit<PeerBareRun, 'ok'> & { runs: number[]; allOk: boolean };
     prosodySkipped?: string;
   };
   /** Why the peer workload did not run. */
@@ -108,7 +110,7 @@ function parseArgs(argv: string[]): Settings {
     only: new Set((value('--only') ?? 'command,e2e,ws,memory,cluster,apply,ucwa').split(',')),
     peerDir: value('--peer-dir') ?? defaultPeerDir(),
     peerPairs: Number(value('--peer-pairs') ?? 50),
-    peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 500)),
+    peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 5000)),
     applyPairs: Number(value('--apply-pairs') ?? 50),
     applyRounds: Number(value('--apply-rounds') ?? (quick ? 100 : 400)),
     json: value('--json'),
@@ -279,14 +281,17 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
   }
   if (pre.noProsody) progress(`peer: ${pre.noProsody}`);
   const withProsody = !pre.noProsody;
-  const work = preparePeerFolder(s.peerDir, Math.max(2 * s.peerPairs, s.peerIdle), withProsody, progress);
+  const allowed = idleSessionsAllowed(s.peerIdle);
+  if (allowed.why) progress(`peer: ${allowed.why}`);
+  const idle = allowed.sessions;
+  const work = preparePeerFolder(s.peerDir, Math.max(2 * s.peerPairs, idle), withProsody, progress);
   const rounds: PeerRound[] = [];
   for (let i = 0; i < s.reps; i++) {
     progress(`peer round ${i + 1}/${s.reps}`);
-    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, idle: s.peerIdle, progress }, withProsody));
+    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, idle, progress }, withProsody));
   }
   const transports = [...new Set(rounds.flatMap((r) => r.runs.map((x) => x.transport)))] as PeerTransport[];
-  const idleTransports = [...new Set(rounds.flatMap((r) => r.idle.map((x) => x.transport)))] as PeerTransport[];
+  const idleKinds = [...new Map(rounds.flatMap((r) => r.idle.map((x) => [`${x.server} ${x.transport}`, x] as const))).values()];
   results.peer = {
     pairs: s.peerPairs,
     prosodySkipped: pre.noProsody,
@@ -300,14 +305,37 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
         p99: medianOf(runs, (r) => r.p99),
         serverCpu: medianOf(runs, (r) => r.serverCpu),
         driverCpu: medianOf(runs, (r) => r.driverCpu),
+        httpPerSec: medianOf(runs, (r) => r.httpPerSec),
         runs: runs.map((r) => r.msgsPerSec),
         allOk: runs.every((r) => r.ok),
       };
     }),
-    idle: idleTransports.map((t) => {
-      const runs = rounds.map((r) => r.idle.find((x) => x.transport === t)!).filter(Boolean);
-      return { transport: t, sessions: runs[0]!.sessions, kBPerSession: medianOf(runs, (r) => r.kBPerSession), allOk: runs.every((r) => r.ok) };
+    idle: idleKinds.map(({ server, transport: t }) => {
+      const runs = rounds.map((r) => r.idle.find((x) => x.server === server && x.transport === t)!).filter(Boolean);
+      return {
+        server,
+        transport: t,
+        sessions: runs[0]!.sessions,
+        kBPerSession: medianOf(runs, (r) => r.kBPerSession),
+        loginS: medianOf(runs, (r) => r.loginS),
+        runs: runs.map((r) => r.kBPerSession),
+        allOk: runs.every((r) => r.ok),
+      };
     }),
+    bare: bareOf(rounds.flatMap((r) => (r.bare ? [r.bare] : []))),
+  };
+}
+
+function bareOf(runs: PeerBareRun[]): NonNullable<BenchResults['peer']>['bare'] {
+  if (runs.length === 0) return undefined;
+  return {
+    reqPerSec: medianOf(runs, (r) => r.reqPerSec),
+    p50: medianOf(runs, (r) => r.p50),
+    p99: medianOf(runs, (r) => r.p99),
+    serverCpu: medianOf(runs, (r) => r.serverCpu),
+    driverCpu: medianOf(runs, (r) => r.driverCpu),
+    runs: runs.map((r) => r.reqPerSec),
+    allOk: runs.every((r) => r.ok),
   };
 }
 

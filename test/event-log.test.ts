@@ -116,6 +116,35 @@ export function eventLogContract(name: string, make: (limits: { maxEvents: numbe
       expect(await log.peek(2, 0, 10)).to.deep.equal({ status: 'missing' });
     });
 
+    it('calls a watcher once on append, on close and on remove; registers none when the log moved already; unwatch takes one back', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      const calls: string[] = [];
+      const watcher = (name: string) => ({ logChanged: () => calls.push(name) });
+      await log.open(1);
+      const a = watcher('a');
+      const b = watcher('b');
+      expect(log.watch(1, 0, a)).to.equal(true);
+      expect(log.watch(1, 0, b)).to.equal(true);
+      await log.append(1, [rec('x')]);
+      await log.append(1, [rec('y')]);
+      expect(calls).to.deep.equal(['a', 'b']); // each once, though two appends came
+      expect(log.watch(1, 1, watcher('late'))).to.equal(false); // an event after 1 is there
+      expect(log.watch(9, 0, watcher('unknown'))).to.equal(false);
+      const gone = watcher('taken back');
+      expect(log.watch(1, 2, gone)).to.equal(true);
+      log.unwatch(1, gone);
+      log.unwatch(1, gone); // twice, or never registered: nothing
+      expect(log.watch(1, 2, watcher('closed'))).to.equal(true);
+      await log.close(1, TERMINAL);
+      expect(log.watch(1, 3, watcher('after close'))).to.equal(false);
+      await log.open(2);
+      expect(log.watch(2, 0, watcher('removed'))).to.equal(true);
+      await log.remove(2);
+      await log.open(3);
+      await log.append(3, [rec('z')]); // no watcher on 3: nothing to call
+      expect(calls).to.deep.equal(['a', 'b', 'closed', 'removed']);
+    });
+
     it('stops waiting when the signal aborts', async () => {
       const log = make({ maxEvents: 100, maxBytes: 100_000 });
       await log.open(1);

@@ -3,7 +3,7 @@
 // commands); what a reader does to them, acknowledging, is a change like any other and
 // goes through the command stream, so every node drops the same events and bounds the
 // same logs. Reading and waiting are local.
-import type { AppendOutcome, EventLog, EventRecord, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, LogWatcher, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 
 export interface PositionedLog extends EventLog {
   position(sid: number): { head: number; acked: number } | undefined;
@@ -77,12 +77,12 @@ export class ReplicatedEventLog implements EventLog {
     return this.local().wait(sid, afterEid, timeoutMs, signal);
   }
 
-  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
-    return this.local().waitNow(sid, afterEid, wake);
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean {
+    return this.local().watch(sid, afterEid, watcher);
   }
 
-  unwait(sid: number, wake: () => void): void {
-    this.local().unwait(sid, wake);
+  unwatch(sid: number, watcher: LogWatcher): void {
+    this.local().unwatch(sid, watcher);
   }
 
   size(): number {

@@ -34,6 +34,11 @@ export type ReadOutcome =
   | { status: 'stale'; acked: number; head: number }
   | { status: 'missing' };
 
+/** What `watch` calls, once, when the log has moved past the watched position (see EventLog.watch). */
+export interface LogWatcher {
+  logChanged(): void;
+}
+
 /** What can cut a `wait` short: an AbortSignal, or anything that has `aborted` and 'abort' listeners as it does. */
 export interface WaitSignal {
   readonly aborted: boolean;
@@ -62,6 +67,16 @@ export interface EventLog {
    */
   wait(sid: number, afterEid: number, timeoutMs: number, signal?: WaitSignal): Promise<boolean>;
   /**
+   * What `wait` does without a promise, a timer or closures, for the waits every idle client
+   * holds (a held poll, a WebSocket's pump): registers `watcher`, whose `logChanged` is called
+   * once as soon as the log holds an event after `afterEid` or is closed or removed. False,
+   * and nothing registered, when that is so already. The caller keeps its own deadline and
+   * takes the watcher back with `unwatch` when it stops waiting first.
+   */
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean;
+  /** Takes back a watcher `watch` registered and that was not called (nothing when it is not there). */
+  unwatch(sid: number, watcher: LogWatcher): void;
+  /**
    * What `read(sid, ackId, 0)` does, at once, when the log can (in memory): acknowledges every
    * event <= ackId; the head, or undefined for an unknown log or a cursor older than it holds.
    */
@@ -70,14 +85,6 @@ export interface EventLog {
   readNow(sid: number, ackId: number, max: number): ReadOutcome;
   /** What `peek` does, at once. */
   peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
-  /**
-   * `wait` for a reader that waits again and again (a WebSocket), without a promise or a
-   * timer: false, registering nothing, when the log already holds an event after `afterEid`
-   * or is closed or unknown; else true, and `wake` is called once when that changes.
-   */
-  waitNow(sid: number, afterEid: number, wake: () => void): boolean;
-  /** Takes back a `waitNow` that has not woken (the reader went away). */
-  unwait(sid: number, wake: () => void): void;
   /** Number of open logs (for metrics and tests). */
   size(): number;
   /** The session's last eid and last acknowledged eid, when the log can tell at once (in memory). */
@@ -98,8 +105,6 @@ export interface ImmediateLog {
   backlogNow(sid: number): { events: number; bytes: number } | undefined;
   readNow(sid: number, ackId: number, max: number): ReadOutcome;
   peekNow(sid: number, afterEid: number, max: number): ReadOutcome;
-  waitNow(sid: number, afterEid: number, wake: () => void): boolean;
-  unwait(sid: number, wake: () => void): void;
 }
 
 interface MemoryLog {
@@ -110,10 +115,10 @@ interface MemoryLog {
   acked: number;
   closed: boolean;
   /**
-   * Pending `wait` calls: none, the one (a held poll or a WebSocket: the common case), or a
-   * Set from the second on. An empty Set per session would cost about 180 bytes of heap.
+   * Pending `wait` and `watch` calls: none, the one (a held poll or a WebSocket: the common
+   * case), or a Set from the second on. An empty Set per session would cost about 180 bytes of heap.
    */
-  waiters: (() => void) | Set<() => void> | undefined;
+  waiters: LogWatcher | Set<LogWatcher> | undefined;
 }
 
 export class MemoryEventLog implements EventLog, ImmediateLog {
@@ -243,28 +248,28 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
     return new Promise<boolean>((resolve) => {
       const done = (value: boolean) => {
         clearTimeout(timer);
-        removeWaiter(log, wake);
+        removeWaiter(log, watcher);
         signal?.removeEventListener('abort', onAbort);
         resolve(value);
       };
-      const wake = () => done(true);
+      const watcher: LogWatcher = { logChanged: () => done(true) };
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), timeoutMs);
-      addWaiter(log, wake);
+      addWaiter(log, watcher);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean {
     const log = this.logs.get(sid);
     if (!log || log.closed || log.head > afterEid) return false;
-    addWaiter(log, wake);
+    addWaiter(log, watcher);
     return true;
   }
 
-  unwait(sid: number, wake: () => void): void {
+  unwatch(sid: number, watcher: LogWatcher): void {
     const log = this.logs.get(sid);
-    if (log) removeWaiter(log, wake);
+    if (log) removeWaiter(log, watcher);
   }
 
   size(): number {
@@ -294,8 +299,8 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
     const waiters = log.waiters;
     if (waiters === undefined) return;
     log.waiters = undefined;
-    if (waiters instanceof Set) for (const w of [...waiters]) w();
-    else waiters();
+    if (waiters instanceof Set) for (const w of [...waiters]) w.logChanged();
+    else waiters.logChanged();
   }
 }
 
@@ -311,14 +316,14 @@ function dropAcknowledged(log: MemoryLog, ackId: number): void {
   log.acked = Math.max(log.acked, upTo);
 }
 
-function addWaiter(log: MemoryLog, waiter: () => void): void {
+function addWaiter(log: MemoryLog, waiter: LogWatcher): void {
   const current = log.waiters;
   if (current === undefined) log.waiters = waiter;
   else if (current instanceof Set) current.add(waiter);
   else log.waiters = new Set([current, waiter]);
 }
 
-function removeWaiter(log: MemoryLog, waiter: () => void): void {
+function removeWaiter(log: MemoryLog, waiter: LogWatcher): void {
   const current = log.waiters;
   if (current === waiter) log.waiters = undefined;
   else if (current instanceof Set) {

@@ -84,7 +84,7 @@ type Scope = Entry | Map<string, Entry>;
  */
 type AboutSession = Entry | Entry[];
 
-/** No session (shared: entries only replace their arrays, never change them). */
+/** No session: one shared empty array (never written to) rather than one per entry; most entries started no session. */
 const NONE: number[] = [];
 
 /** The sids of `a` then `b` without repeats (most batches: one session, none started, nothing to merge: `a` itself). */

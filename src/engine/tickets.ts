@@ -69,7 +69,7 @@ export function ticketHash(ticket: string): string {
  * them (as it holds the requests that carry them); the state, snapshots and the cluster's
  * stream hold hashes only.
  */
-const RECENT = 1024;
+const RECENT = 512;
 const MAX_REMEMBERED = 64;
 let recent = new Map<string, string>();
 let older = new Map<string, string>();

@@ -1,7 +1,7 @@
 // An EventLog decorator that counts what goes through any EventLog implementation:
 // events queued, delivered for the first time or again, acknowledged, overflowed.
 // Whatever transport reads the log (polls, WebSockets) is counted the same way.
-import type { AppendOutcome, EventLog, EventRecord, ImmediateLog, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
+import type { AppendOutcome, EventLog, EventRecord, ImmediateLog, LogWatcher, ReadOutcome, WaitSignal } from '../delivery/event-log.js';
 import type { GatewayMetrics } from './metrics.js';
 
 interface Cursor {
@@ -137,12 +137,12 @@ export class MeteredEventLog implements EventLog, ImmediateLog {
     return this.inner.wait(sid, afterEid, timeoutMs, signal);
   }
 
-  waitNow(sid: number, afterEid: number, wake: () => void): boolean {
-    return this.inner.waitNow(sid, afterEid, wake);
+  watch(sid: number, afterEid: number, watcher: LogWatcher): boolean {
+    return this.inner.watch(sid, afterEid, watcher);
   }
 
-  unwait(sid: number, wake: () => void): void {
-    this.inner.unwait(sid, wake);
+  unwatch(sid: number, watcher: LogWatcher): void {
+    this.inner.unwatch(sid, watcher);
   }
 
   size(): number {

@@ -99,7 +99,8 @@ export function decodeRequest(node: XNode): CwaRequest {
         options: {
           autoPublishMachineState: bool(options && attr(options, 'autoPublishMachineState'), true),
           autoSubscribePresenceForContacts: bool(options && attr(options, 'autoSubscribePresenceForContacts'), true),
-          rawCategories: filter ? rawCategoryNames(filter) : [],
+          // Only when asked for: an empty array kept per session for nothing is 32 bytes of heap.
+          ...(filter ? { rawCategories: rawCategoryNames(filter) } : {}),
         },
         signInData: text(child(node, 'signInData'))?.trim(),
       };

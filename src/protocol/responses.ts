@@ -32,10 +32,12 @@ export function renderResponseItem(item: ResponseItem): string {
 }
 
 /** The CWA door's rendering of a batch's typed answer (what the command channel sends, and the rid cache keeps). */
-export function renderBatchAnswer(a: { answers: ResponseItem[]; processed: number; unexpected: number }): { status: number; body: string; refusals: string[] } {
-  const refusals: string[] = [];
-  for (const item of a.answers) if (item.type === 'requestFailed' || item.type === 'requestInvalid') refusals.push(reasonOf(item.error));
-  return { status: 200, body: renderResponses(a.answers, a.processed, a.unexpected), refusals };
+export function renderBatchAnswer(a: { answers: ResponseItem[]; processed: number; unexpected: number }): { status: number; body: string; refusals?: string[] } {
+  let refusals: string[] | undefined;
+  for (const item of a.answers) if (item.type === 'requestFailed' || item.type === 'requestInvalid') (refusals ??= []).push(reasonOf(item.error));
+  // No empty array when nothing was refused: the answer is kept in the duplicate-batch cache for the session's life.
+  const body = renderResponses(a.answers, a.processed, a.unexpected);
+  return refusals ? { status: 200, body, refusals } : { status: 200, body };
 }
 
 export function renderResponses(items: ResponseItem[], requestProcessed: number, unexpectedElement: number): string {

@@ -2,43 +2,13 @@
 // streaming through the text (saxes), before any schema work happens: a DOCTYPE,
 // an entity reference, a processing instruction or a limit breach stops the scan
 // at the offending byte. The result is a light tree the request decoder walks.
+// The common case is read first by a one-pass reader (xml-fast.ts) that builds the
+// same tree or leaves the document to saxes, whose verdicts and messages stand.
 import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { readXmlTreeFast } from './xml-fast.js';
+import type { XmlDocumentFacts, XmlLimits, XNode } from './xml-node.js';
 
-export interface XmlLimits {
-  maxDepth: number;
-  maxElements: number;
-  maxAttributes: number;
-  maxAttributeLength: number;
-}
-
-export interface XNode {
-  /** Local name, as written (case preserved). */
-  name: string;
-  /** Namespace URI ('' for none). */
-  ns: string;
-  /** Attributes by local name; namespace declarations are not included. */
-  attrs: Record<string, string>;
-  /** Namespace URI of the attributes that have one (`xsi:type` -> type: XSI namespace). */
-  attrNs?: Record<string, string>;
-  children: XNode[];
-  /** Concatenated character data directly inside this element. */
-  text: string;
-  /** A CDATA section stands directly inside (the schema tells it from text: even an empty one is content). */
-  cdata?: true;
-  /** The element carries xmlns="" (its unprefixed descendants are in no namespace). */
-  undeclaresDefault?: true;
-  /** On the root only: facts about the whole document that the tree does not show. */
-  doc?: XmlDocumentFacts;
-}
-
-export interface XmlDocumentFacts {
-  /** Every namespace URI declared in the document, in order (repeats kept). */
-  namespaces: string[];
-  /** The XML declaration's version, when there is one. */
-  version?: string;
-  /** Deepest element nesting. */
-  depth: number;
-}
+export type { XmlDocumentFacts, XmlLimits, XNode } from './xml-node.js';
 
 export type XmlRejection =
   | 'malformed'
@@ -152,7 +122,13 @@ function makeParser(holder: { scan: Scan }): SaxesParser {
 /** The parser reused for every document (its construction and ten handler closures cost per request otherwise). */
 const shared = { scan: undefined as unknown as Scan, parser: undefined as SaxesParser | undefined, busy: false };
 
+/** The tree of a document, or an XmlRejectedError: the fast reader when it can decide, saxes otherwise. */
 export function parseXmlTree(text: string, limits: XmlLimits): XNode {
+  return readXmlTreeFast(text, limits) ?? parseXmlTreeSaxes(text, limits);
+}
+
+/** The tree as saxes builds it (every document the fast reader does not decide; the reference in tests). */
+export function parseXmlTreeSaxes(text: string, limits: XmlLimits): XNode {
   const scan: Scan = { limits, stack: [], root: undefined, elements: 0, tagName: '', attributes: 0, doc: { namespaces: [], depth: 0 } };
   // Parsing is synchronous, so the shared parser is free unless a handler parses (it does not);
   // a nested call still gets a parser of its own.

@@ -5,12 +5,12 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
-import type { ReadOutcome } from '../../delivery/event-log.js';
+import type { LogWatcher, ReadOutcome } from '../../delivery/event-log.js';
 import type { Session } from '../../engine/session.js';
 import { renderEvents } from '../../protocol/responses.js';
 import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal, ticketStillValid, type AttachCursor } from '../attach.js';
 import type { TransportContext } from './context.js';
-import type { PollRelease } from './held-polls.js';
+import type { Releasable } from './held-polls.js';
 import type { Auth, Exchange } from './exchange.js';
 import { queryParams } from './query.js';
 
@@ -40,17 +40,26 @@ export function dataChannelHandler(ctx: TransportContext) {
   };
 }
 
+/** A held poll's deadline (a function of the module, so a hold costs its timer and no closure). */
+function holdOver(poll: Poll): void {
+  poll.holdOver();
+}
+
 /**
- * One poll from its attach to its answer. Held as this object and the log's waiter, not as a
- * suspended async function: that would keep its frame (a generator, its context, promises;
- * about 1.5 kB) for the whole hold, for every held poll.
+ * One poll from its attach to its answer. Held as this object, registered with the log as
+ * its watcher, and one timer: not as a suspended async function (its frame: a generator, its
+ * context, promises, about 1.5 kB) nor as a promise-returning wait (a promise, its reactions,
+ * four closures and their context, about 0.7 kB), for the whole hold, for every held poll.
  */
-class Poll implements Attachment {
+class Poll implements Attachment, LogWatcher, Releasable {
   readonly kind = 'poll';
-  private readonly release: PollRelease;
+  /** A newer poll, a WebSocket, the client leaving or shutdown released it: it answers at once. */
+  private released = false;
   private superseded = false;
   private waited = false;
   private finished = false;
+  /** Set while the poll is held (waiting on the log). */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -62,14 +71,35 @@ class Poll implements Attachment {
   ) {
     // This poll supersedes the session's previous listener (an older poll or a WebSocket);
     // HeldPolls also knows it, to answer it at shutdown and count it while held.
-    this.release = ctx.ops.polls.claim(cursor.sid);
+    ctx.ops.polls.claim(cursor.sid, this);
     ctx.attachments.attach(cursor.sid, this);
-    x.onGone = () => this.release.abort();
+    x.onGone = this;
   }
 
   supersede(): void {
     this.superseded = true;
-    this.release.abort();
+    this.release();
+  }
+
+  /** HeldPolls: a newer poll of the session, or shutdown. */
+  release(): void {
+    this.released = true;
+    this.endHold();
+  }
+
+  /** The client went away (Exchange). */
+  clientGone(): void {
+    this.release();
+  }
+
+  /** The log holds an event after the cursor, or was closed or removed (LogWatcher; the log let go of it). */
+  logChanged(): void {
+    this.endHold(false);
+  }
+
+  /** --hold-ms passed. */
+  holdOver(): void {
+    this.endHold();
   }
 
   read(): void {
@@ -93,7 +123,7 @@ class Poll implements Attachment {
   }
 
   private decide(result: ReadOutcome): void {
-    const { ctx, x, auth, cursor, release } = this;
+    const { ctx, x, auth, cursor } = this;
     const { sid, ackId } = cursor;
     const { res } = x;
     const refusal = readRefusal(result, cursor);
@@ -135,44 +165,30 @@ class Poll implements Attachment {
       return this.finish();
     }
     // Nothing after AckId (a cursor ahead of the head is answered with the head), or the hold is over.
-    if (this.waited || ackId > result.head || ctx.holdMs === 0 || release.aborted || ctx.ops.shutdown.shuttingDown) {
+    if (this.waited || ackId > result.head || ctx.holdMs === 0 || this.released || ctx.ops.shutdown.shuttingDown) {
       if (!res.writableEnded && !res.destroyed) {
         x.xml(200, renderEvents({ sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout, ackId: result.head }, []), auth.current);
       }
       return this.finish();
     }
     this.waited = true;
-    // Nothing to wait for after all (more came, or the log closed): read again.
-    if (!ctx.log.waitNow(sid, ackId, this.woken)) return this.read();
-    this.holding = true;
-    this.timer = setTimeout(this.woken, ctx.holdMs);
-    release.addEventListener('abort', this.woken);
-    ctx.ops.polls.held(+1);
+    // Something came between the read and now (or the log went): read again at once.
+    if (!ctx.log.watch(sid, ackId, this)) return this.read();
+    this.timer = setTimeout(holdOver, ctx.holdMs, this);
+    ctx.ops.polls.waitStarted();
   }
 
-  /** Held: among the log's waiters, with the hold's timer and the release listening. */
-  private holding = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  /**
-   * The hold ends: the log holds more (or was closed or removed), the hold is over, or the
-   * poll was released. The log may call this in the middle of a command: the poll reads
-   * again once the current turn's work is done, as a promise's callback would.
-   */
-  private readonly woken = (): void => {
-    if (!this.holding) return;
-    this.holding = false;
-    clearTimeout(this.timer);
-    this.ctx.log.unwait(this.cursor.sid, this.woken);
-    this.release.removeEventListener('abort', this.woken);
-    this.ctx.ops.polls.held(-1);
-    queueMicrotask(this.readAgain);
-  };
-
-  private readonly readAgain = (): void => {
-    if (this.x.res.destroyed) this.finish();
-    else this.read();
-  };
+  /** The hold ends (an event, the deadline, a release): read again, which answers. */
+  private endHold(unwatch = true): void {
+    const timer = this.timer;
+    if (timer === undefined) return;
+    this.timer = undefined;
+    clearTimeout(timer);
+    if (unwatch) this.ctx.log.unwatch(this.cursor.sid, this);
+    this.ctx.ops.polls.waitEnded();
+    // The wait ended in a later turn, as a promise's would: what released it finishes its own work first.
+    queueMicrotask(() => (this.x.res.destroyed ? this.finish() : this.read()));
+  }
 
   private fail(err: unknown): void {
     this.finish();
@@ -184,7 +200,7 @@ class Poll implements Attachment {
     if (this.finished) return;
     this.finished = true;
     this.x.onGone = undefined;
-    this.ctx.ops.polls.done(this.cursor.sid, this.release);
+    this.ctx.ops.polls.done(this.cursor.sid, this);
     this.ctx.attachments.detach(this.cursor.sid, this);
   }
 }

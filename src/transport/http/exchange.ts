@@ -47,8 +47,8 @@ export class Exchange {
   auth: Auth | undefined;
   /** The `code` of the document-level `error` answered, if any. */
   cwaError: number | undefined;
-  /** Called once if the client goes away before its answer (a held poll stops waiting). */
-  onGone: (() => void) | undefined;
+  /** Told once if the client goes away before its answer (a held poll stops waiting). */
+  onGone: { clientGone(): void } | undefined;
   private settled = false;
 
   constructor(
@@ -102,7 +102,7 @@ export class Exchange {
   /** The client went away before its answer: counted and logged with status 499 (nginx's convention). */
   gone(): void {
     if (this.settled) return;
-    this.onGone?.();
+    this.onGone?.clientGone();
     this.settle(499);
   }
 

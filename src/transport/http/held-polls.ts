@@ -5,14 +5,23 @@
 import type { Gauge } from 'prom-client';
 import type { WaitSignal } from '../../delivery/event-log.js';
 
+/** What HeldPolls releases: a data-channel poll (data-channel.ts) or a PollRelease. */
+export interface Releasable {
+  release(): void;
+}
+
 /**
  * Releases one poll (a newer poll, its client leaving, a WebSocket attaching, shutdown).
  * What an AbortController does for a wait, without one: building an AbortController and
  * listening to its signal costs about 10 µs, a good part of a poll.
  */
-export class PollRelease implements WaitSignal {
+export class PollRelease implements WaitSignal, Releasable {
   aborted = false;
   private listeners: (() => void)[] | undefined;
+
+  release(): void {
+    this.abort();
+  }
 
   abort(): void {
     if (this.aborted) return;
@@ -34,21 +43,31 @@ export class PollRelease implements WaitSignal {
 }
 
 export class HeldPolls {
-  private readonly bySid = new Map<number, PollRelease>();
+  private readonly bySid = new Map<number, Releasable>();
 
   constructor(private readonly waitingGauge?: Gauge) {}
 
-  /** Registers a poll of `sid`; an older poll of the same session is released. */
-  claim(sid: number): PollRelease {
-    this.bySid.get(sid)?.abort();
-    const release = new PollRelease();
-    this.bySid.set(sid, release);
-    return release;
+  /** Registers a poll of `sid` (a new PollRelease, or the poll itself); an older poll of the same session is released. */
+  claim(sid: number): PollRelease;
+  claim<T extends Releasable>(sid: number, holder: T): T;
+  claim(sid: number, holder: Releasable = new PollRelease()): Releasable {
+    this.bySid.get(sid)?.release();
+    this.bySid.set(sid, holder);
+    return holder;
   }
 
   /** The poll has been answered (or its client went away). */
-  done(sid: number, release: PollRelease): void {
-    if (this.bySid.get(sid) === release) this.bySid.delete(sid);
+  done(sid: number, holder: Releasable): void {
+    if (this.bySid.get(sid) === holder) this.bySid.delete(sid);
+  }
+
+  /** A poll that waits without a promise (data-channel.ts) counts itself in the held-polls gauge while it waits. */
+  waitStarted(): void {
+    this.waitingGauge?.inc();
+  }
+
+  waitEnded(): void {
+    this.waitingGauge?.dec();
   }
 
   /**
@@ -72,15 +91,10 @@ export class HeldPolls {
     return waiting;
   }
 
-  /** A poll began (+1) or stopped (-1) being held, without a promise to wrap (the data channel's polls). */
-  held(change: 1 | -1): void {
-    this.waitingGauge?.inc(change);
-  }
-
   /** Releases every poll (each is answered with what is queued, or empty); returns how many. */
   releaseAll(): number {
     const all = [...this.bySid.values()];
-    for (const release of all) release.abort();
+    for (const holder of all) holder.release();
     return all.length;
   }
 

@@ -15,13 +15,15 @@ export interface FrameBudgetSpec {
   burst: number;
 }
 
+const monotonic = (): number => performance.now();
+
 export class FrameBudget {
   private tokens: number;
   private at: number;
 
   constructor(
     private readonly spec: FrameBudgetSpec,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonic,
   ) {
     this.tokens = spec.burst;
     this.at = this.now();

@@ -11,24 +11,25 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
+import type { LogWatcher, ReadOutcome } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
 import type { TransportContext } from '../http/context.js';
 import { CLOSE_REASONS, CloseCode, type CloseCodeValue } from './close-codes.js';
-import { FrameBudget } from './frame-budget.js';
+import { FrameBudget, type FrameBudgetSpec } from './frame-budget.js';
 import { classifyFrame, renderTicketFrame } from './frames.js';
 import { Serial } from '../../engine/serial.js';
 import type { TicketCheck } from '../../engine/tickets.js';
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { STORE_UNAVAILABLE } from '../refusals.js';
 
+/** One object for all the sockets of a server (not one per socket). */
 export interface SubscriberLimits {
   /** Bytes allowed to wait in the socket's send buffer before it is closed with 4002. */
   maxBufferedBytes: number;
-  /** Frames per second read from the client (0: no limit), after a burst of `frameBurst` (frame-budget.ts). */
-  frameRate: number;
-  frameBurst: number;
+  /** Frames per second read from the client (0: no limit), after a burst (frame-budget.ts). */
+  frames: FrameBudgetSpec;
 }
 
 export interface SubscriberStart {
@@ -41,13 +42,22 @@ export interface SubscriberStart {
   cursor: number;
 }
 
-const xmlOf = (e: { xml: string }): string => e.xml;
-
 /** How a subscriber ended, for the server's statistics. */
 export type EndReason = CloseCodeValue | 'heartbeat' | 'client' | 'killed';
 
+/** The pump's next round, a turn after the log moved (a function of the module: no closure per wake). */
+function pumpAgain(sub: Subscriber): void {
+  sub.pumpAgain();
+}
 
-export class Subscriber implements Attachment {
+/** The answer's uncork, once the pump had its turn (no closure per answer). */
+function uncorkAnswer(sub: Subscriber, raw: Duplex): void {
+  sub.uncork(raw);
+}
+
+const xmlOf = (e: { xml: string }): string => e.xml;
+
+export class Subscriber implements Attachment, LogWatcher {
   readonly kind = 'websocket' as const;
   readonly login: string;
   readonly sid: number;
@@ -59,12 +69,14 @@ export class Subscriber implements Attachment {
   private active = true;
   /** Whether the socket answered the last ping. */
   private alive = true;
+  /** Until the first frame has gone out (it goes at once, even empty). */
+  private first = true;
   /** Command frames being run; the socket closes after their answers went out. */
   private commandsRunning = 0;
   private endAfterCommands: CloseCodeValue | undefined;
   private readonly budget: FrameBudget;
-  /** Frames that arrived past the budget, in order; reading is paused while there are any. */
-  private readonly waiting: Array<[RawData, boolean]> = [];
+  /** Frames that arrived past the budget, in order; reading is paused while there are any (none: no array). */
+  private waiting: Array<[RawData, boolean]> | undefined;
   private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -78,7 +90,7 @@ export class Subscriber implements Attachment {
     this.sid = start.sid;
     this.ticket = start.presented;
     this.sent = start.cursor;
-    this.budget = new FrameBudget({ ratePerS: limits.frameRate, burst: limits.frameBurst });
+    this.budget = new FrameBudget(limits.frames);
     socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -89,8 +101,7 @@ export class Subscriber implements Attachment {
     ctx.ops.metrics.webSockets.inc();
     ctx.attachments.attach(this.sid, this);
     if (start.current !== start.presented) this.offer(start.current);
-    // The first frame in this turn, once whoever built the socket has it (as a poll answered at once).
-    queueMicrotask(() => Subscriber.pumpNow(this));
+    this.pump();
   }
 
   get isActive(): boolean {
@@ -136,72 +147,78 @@ export class Subscriber implements Attachment {
   // ---- pushing events ---------------------------------------------------------
 
   /**
-   * Reads what the log holds after `sent` and pushes it in one frame, then waits on the log
-   * for more. The pump is this object and its place among the log's waiters, not a suspended
-   * async function (its frame, about 1.5 kB, for every idle socket) nor a promise per wait:
-   * the log calls `logged` when it holds more, and the push runs on the next check phase so
-   * that the rest of the turn's events join the frame (a conversation's events come in bursts).
+   * Pushes what the log holds past `sent`, then registers the subscriber as the log's watcher
+   * and returns. An idle socket holds no promise, timer or suspended async frame (a pump
+   * written as a loop awaiting the log kept a generator, its registers, a wait's promise,
+   * closures and a timer: about 1 kB per socket).
    */
   private pump(): void {
-    const { log, engine } = this.ctx;
+    if (!this.active) return;
+    // The logs are in memory: read in this turn.
+    let r: ReadOutcome;
     try {
-      while (this.active) {
-        const r = log.peekNow(this.sid, this.sent, this.ctx.maxEventsPerPoll);
-        // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
-        if (r.status === 'missing') {
-          void this.ticketStillValid().then((valid) => this.endWhenAnswered(valid ? CloseCode.SessionEnded : CloseCode.NotAuthenticated));
-          return;
-        }
-        // Acknowledged past this socket's position: only another attachment does that.
-        if (r.status === 'stale') return this.end(CloseCode.Superseded);
-        const session = engine.sessionFor(this.login, this.sid);
-        const sessionTimeout = session ? engine.secondsLeft(session) : 0;
-        const { events } = r;
-        if (events.length > 0) {
-          const last = events[events.length - 1]!.eid;
-          if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: last }, events.map(xmlOf), this.ctx.xmlLayout))) return;
-          this.sent = last;
-          this.first = false;
-          // A full frame: more may be waiting at once.
-          if (events.length >= this.ctx.maxEventsPerPoll) continue;
-        } else if (this.first) {
-          // The first frame goes out at once, as an unheld poll answer would: an empty cwaEvents
-          // whose ackId is the head confirms the attach (and corrects a cursor ahead of it).
-          this.sent = r.head;
-          if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: r.head }, []))) return;
-          this.first = false;
-        }
-        // Everything up to the terminal event has been pushed (the terminal event is the last one a log holds).
-        if (r.closed && this.sent >= r.head) return this.endWhenAnswered(CloseCode.SessionEnded);
-        if (log.waitNow(this.sid, this.sent, this.logged)) this.waitingOnLog = true;
-        else this.pumpSoon(); // more came meanwhile
+      r = this.ctx.log.peekNow(this.sid, this.sent, this.ctx.maxEventsPerPoll);
+    } catch (err) {
+      return this.pumpFailed(err);
+    }
+    this.pushFrom(r);
+  }
+
+  private pushFrom(r: ReadOutcome): void {
+    if (!this.active) return;
+    try {
+      const { engine, log } = this.ctx;
+      // The session is gone: signed out everywhere (its tickets revoked: 4003), or ended (4004).
+      if (r.status === 'missing') {
+        this.ticketStillValid().then(
+          (valid) => this.endWhenAnswered(valid ? CloseCode.SessionEnded : CloseCode.NotAuthenticated),
+          (err: unknown) => this.pumpFailed(err),
+        );
         return;
       }
+      // Acknowledged past this socket's position: only another attachment does that.
+      if (r.status === 'stale') return this.end(CloseCode.Superseded);
+      const session = engine.sessionFor(this.login, this.sid);
+      const sessionTimeout = session ? engine.secondsLeft(session) : 0;
+      const { events } = r;
+      if (events.length > 0) {
+        const last = events[events.length - 1]!.eid;
+        if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: last }, events.map(xmlOf), this.ctx.xmlLayout))) return;
+        this.sent = last;
+        this.first = false;
+        // A full frame: more may be waiting at once (otherwise the log is not read a second time).
+        if (events.length >= this.ctx.maxEventsPerPoll) return this.pump();
+      } else if (this.first) {
+        // The first frame goes out at once, as an unheld poll answer would: the events after
+        // the cursor, or an empty cwaEvents whose ackId is the head (it confirms the attach
+        // and corrects a cursor that was ahead of the head).
+        this.sent = r.head;
+        if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: r.head }, []))) return;
+        this.first = false;
+      }
+      // Everything up to the terminal event has been pushed (the terminal event is the last one a log holds).
+      if (r.closed && this.sent >= r.head) return this.endWhenAnswered(CloseCode.SessionEnded);
+      // More came meanwhile (or the log went): a turn later, as when the log calls.
+      if (!log.watch(this.sid, this.sent, this)) this.logChanged();
     } catch (err) {
-      this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
-      this.end(CloseCode.InternalError);
+      this.pumpFailed(err);
     }
   }
 
-  /** The first frame not yet sent. */
-  private first = true;
-  /** Registered among the log's waiters (taken back when the socket ends). */
-  private waitingOnLog = false;
-  private pumpTimer: NodeJS.Immediate | undefined;
-
-  /** The log holds more, or was closed or removed (it calls this once per wait). */
-  private readonly logged = (): void => {
-    this.waitingOnLog = false;
-    this.pumpSoon();
-  };
-
-  private pumpSoon(): void {
-    if (this.pumpTimer === undefined && this.active) this.pumpTimer = setImmediate(Subscriber.pumpNow, this);
+  /** The log holds events past `sent`, or was closed or removed (LogWatcher). */
+  logChanged(): void {
+    // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
+    if (this.active) setImmediate(pumpAgain, this);
   }
 
-  private static pumpNow(sub: Subscriber): void {
-    sub.pumpTimer = undefined;
-    sub.pump();
+  /** setImmediate's callback (pumpAgain). */
+  pumpAgain(): void {
+    this.pump();
+  }
+
+  private pumpFailed(err: unknown): void {
+    this.ctx.ops.logger.error({ err, sid: this.sid }, 'WebSocket delivery failed');
+    this.end(CloseCode.InternalError);
   }
 
   /**
@@ -220,33 +237,27 @@ export class Subscriber implements Attachment {
   }
 
   /**
-   * Sends the answer to a command frame with the socket corked until the pump had its turn:
-   * the events the command itself caused (a sendMessage's messageIdReceived …) are pushed by
-   * the pump's setImmediate, so the answer and those events leave in one writev instead of a
-   * syscall each. Ordering is unchanged (the answer is written first); uncorking is the only
-   * thing deferred, by about a turn of the event loop.
+   * Sends the answer to a command frame with the socket corked until the end of the turn's
+   * check phase: the events the command itself caused (a sendMessage's messageIdReceived …)
+   * are pushed by the pump's setImmediate, which was scheduled before this one, so the answer
+   * and those events leave in one writev instead of a syscall each. Ordering is unchanged
+   * (the answer is written first); uncorking is the only thing deferred, by less than a turn.
    */
   private sendAnswer(xml: string): boolean {
     const raw = this.rawSocket();
     if (raw && !this.corked && !raw.destroyed) {
       this.corked = true;
       raw.cork();
-      // The command usually ran in this very turn (a single gateway), before the pump woke:
-      // its setImmediate is scheduled after this one, so the uncork waits one check phase more.
-      setImmediate(Subscriber.uncorkAfterPump, this, raw);
+      setImmediate(uncorkAnswer, this, raw);
     }
     return this.send(xml);
   }
 
   private corked = false;
 
-  // (Functions and arguments rather than closures: nothing allocated per answer but the immediates.)
-  private static uncorkAfterPump(sub: Subscriber, raw: Duplex): void {
-    setImmediate(Subscriber.uncork, sub, raw);
-  }
-
-  private static uncork(sub: Subscriber, raw: Duplex): void {
-    sub.corked = false;
+  /** setImmediate's callback (uncorkAnswer). */
+  uncork(raw: Duplex): void {
+    this.corked = false;
     raw.uncork();
   }
 
@@ -260,13 +271,13 @@ export class Subscriber implements Attachment {
   /** Every frame takes a token of the socket's budget; past it, frames wait and reading pauses (frame-budget.ts). */
   private onFrame(data: RawData, isBinary: boolean): void {
     if (!this.active) return;
-    if (this.waiting.length === 0 && this.budget.take()) {
+    if (this.waiting === undefined && this.budget.take()) {
       this.ctx.ops.metrics.webSocketFramesWithin.inc();
       this.onMessage(data, isBinary);
       return;
     }
     // Frames of the chunk already read still come (the ws library parses a chunk whole): they wait their turn.
-    this.waiting.push([data, isBinary]);
+    (this.waiting ??= []).push([data, isBinary]);
     if (!this.socket.isPaused) this.socket.pause();
     this.waitForTokens();
   }
@@ -276,13 +287,17 @@ export class Subscriber implements Attachment {
     this.waitTimer = setTimeout(() => {
       this.waitTimer = undefined;
       if (!this.active) return;
-      while (this.waiting.length > 0 && this.budget.take()) {
-        const [data, isBinary] = this.waiting.shift()!;
+      const waiting = this.waiting;
+      while (waiting !== undefined && waiting.length > 0 && this.budget.take()) {
+        const [data, isBinary] = waiting.shift()!;
         this.ctx.ops.metrics.webSocketFramesWaited.inc();
         this.onMessage(data, isBinary);
       }
-      if (this.waiting.length > 0) this.waitForTokens();
-      else if (this.active) this.socket.resume();
+      if (waiting !== undefined && waiting.length > 0) this.waitForTokens();
+      else {
+        this.waiting = undefined;
+        if (this.active) this.socket.resume();
+      }
     }, Math.max(1, this.budget.msUntilToken()));
   }
 
@@ -377,10 +392,11 @@ export class Subscriber implements Attachment {
 
   /** Runs the steps of command frames one after another, in the order the frames came; at once when none is waiting. */
   private inOrder<T>(step: () => T | Promise<T>): T | Promise<T> {
-    return this.frames.now(step);
+    return (this.frames ??= new Serial()).now(step);
   }
 
-  private readonly frames = new Serial();
+  /** Made by the first command frame (most sockets of a long-poll-era client only acknowledge). */
+  private frames: Serial | undefined;
 
   /**
    * Checks the socket's ticket (which records its use, so a socket keeps its client's
@@ -447,12 +463,9 @@ export class Subscriber implements Attachment {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.waitTimer);
-    this.waiting.length = 0;
+    this.waiting = undefined;
     this.ctx.ops.metrics.webSockets.dec();
-    // The log lets go of the pump.
-    if (this.waitingOnLog) this.ctx.log.unwait(this.sid, this.logged);
-    this.waitingOnLog = false;
-    clearImmediate(this.pumpTimer);
+    this.ctx.log.unwatch(this.sid, this);
     this.ctx.attachments.detach(this.sid, this);
     this.onEnd(this, reason);
   }

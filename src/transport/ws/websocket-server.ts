@@ -16,7 +16,7 @@ import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal } fro
 import { StoreUnavailableError } from '../../store/unavailable.js';
 import { XML_CONTENT_TYPE } from '../http/replies.js';
 import { CloseCode } from './close-codes.js';
-import { Subscriber, type EndReason } from './subscriber.js';
+import { Subscriber, type EndReason, type SubscriberLimits } from './subscriber.js';
 import { SHUTTING_DOWN, STORE_UNAVAILABLE } from '../refusals.js';
 
 export const WS_PATH = '/cwa/AsyncDataChannel.ashx';
@@ -59,10 +59,15 @@ export class WebSocketChannel {
   /** The ticket to announce in the 101 answer, per upgrade request. */
   private readonly tickets = new WeakMap<http.IncomingMessage, string>();
 
+  /** What every subscriber is given, made once (an object and a closure per socket otherwise). */
+  private readonly subscriberLimits: SubscriberLimits;
+  private readonly subscriberEnded = (sub: Subscriber, reason: EndReason): void => this.onEnd(sub, reason);
+
   constructor(
     private readonly ctx: TransportContext,
     private readonly limits: WebSocketLimits,
   ) {
+    this.subscriberLimits = { maxBufferedBytes: limits.maxBufferedBytes, frames: { ratePerS: limits.frameRate, burst: limits.frameBurst } };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes, perMessageDeflate: false, clientTracking: true });
     this.wss.on('headers', (headers, req) => {
       const ticket = this.tickets.get(req);
@@ -143,8 +148,8 @@ export class WebSocketChannel {
         this.ctx,
         ws,
         { login: check.login, sid, presented, current: ticket, cursor: Math.min(ackId, r.head) },
-        { maxBufferedBytes: this.limits.maxBufferedBytes, frameRate: this.limits.frameRate, frameBurst: this.limits.frameBurst },
-        (s, reason) => this.onEnd(s, reason),
+        this.subscriberLimits,
+        this.subscriberEnded,
       );
       if (sub.isActive) this.subscribers.add(sub);
     });
