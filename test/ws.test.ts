@@ -203,12 +203,9 @@ describe('WebSocket data channel', () => {
       expect(ws.events.length).to.equal(count + 1);
     });
 
-    it('writes the answer to a command frame and the events that command caused in one write to the socket', async () => {
-      const alice = await signIn(gw);
-      const ws = await attach({ sid: alice.sid, ackId: alice.head, ticket: alice.ticket });
-      await ws.untilFrames(1);
-      // The TCP socket under the gateway's side of this WebSocket: count what reaches the kernel.
-      const sub = gw.gateway.websocket.list().find((s) => s.sid === alice.sid)!;
+    /** Counts what reaches the kernel from the gateway's side of a session's WebSocket: chunks per write call. */
+    const socketWrites = (sid: number): number[] => {
+      const sub = gw.gateway.websocket.list().find((s) => s.sid === sid)!;
       const raw = (sub as unknown as { socket: { _socket: { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void } } }).socket._socket;
       const writes: number[] = [];
       const writev = raw._writev.bind(raw);
@@ -221,6 +218,14 @@ describe('WebSocket data channel', () => {
         writes.push(1);
         write(chunk, enc, cb);
       };
+      return writes;
+    };
+
+    it('writes the answer to a command frame and the events that command caused in one write to the socket', async () => {
+      const alice = await signIn(gw);
+      const ws = await attach({ sid: alice.sid, ackId: alice.head, ticket: alice.ticket });
+      await ws.untilFrames(1);
+      const writes = socketWrites(alice.sid);
       const frames = ws.frames.length;
       // A presence change is answered and causes a selfPresence event on the same session.
       const answer = await ws.command(alice.sid, '<publishSelfPresence rid="9"><cwaCategory name="note" instanceMask="0"><note xmlns="http://schemas.microsoft.com/2006/09/sip/note"><body type="personal">Gone fishing</body></note></cwaCategory></publishSelfPresence>');
@@ -243,19 +248,7 @@ describe('WebSocket data channel', () => {
       const { reply } = await alice.poll(alice.head);
       const ws = await attach({ sid: alice.sid, ackId: Number(reply.root.attrs.ackId), ticket: alice.ticket });
       await ws.untilFrames(1);
-      const sub = gw.gateway.websocket.list().find((s) => s.sid === alice.sid)!;
-      const raw = (sub as unknown as { socket: { _socket: { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void } } }).socket._socket;
-      const writes: number[] = [];
-      const writev = raw._writev.bind(raw);
-      const write = raw._write.bind(raw);
-      raw._writev = (chunks: unknown, cb: unknown) => {
-        writes.push((chunks as unknown[]).length);
-        writev(chunks, cb);
-      };
-      raw._write = (chunk: unknown, enc: unknown, cb: unknown) => {
-        writes.push(1);
-        write(chunk, enc, cb);
-      };
+      const writes = socketWrites(alice.sid);
       const frames = ws.frames.length;
       const answer = await ws.command(alice.sid, `<conference rid="3" confId="${confId}"><sendMessage><content>m1</content></sendMessage></conference>`);
       expect(answer.root.children[0]!.name).to.equal('requestAccepted');

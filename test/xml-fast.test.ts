@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ParseOption, XmlDocument, XmlElement, XmlText, XmlCData, type XmlTreeNode } from 'libxml2-wasm';
 import { readXmlTreeFast } from '../src/protocol/xml-fast.js';
+import { fixtureStrings } from './support/request-corpus.js';
 import { parseXmlTree, parseXmlTreeSaxes, XmlRejectedError, type XmlLimits, type XNode } from '../src/protocol/xml-tree.js';
 
 const RUNS = Number(process.env.CWA_FAST_RUNS ?? 3000);
@@ -39,21 +40,7 @@ function files(dir: string, match: (name: string) => boolean): string[] {
 }
 /** Every string of a fixture transcript that is an XML document (requests, answers, events; placeholders filled). */
 function fixtureDocuments(): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') {
-      if (/^\s*<[A-Za-z?]/.test(v) && v.trimEnd().endsWith('>')) out.push(v.replace(/\{[^{}]*\}/g, '1'));
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const f of files(join(ROOT, 'fixtures'), (n) => n.endsWith('.json'))) {
-    try {
-      walk(JSON.parse(readFileSync(f, 'utf8')));
-    } catch {
-      // not a transcript
-    }
-  }
-  return out;
+  return fixtureStrings((v) => /^\s*<[A-Za-z?]/.test(v) && v.trimEnd().endsWith('>'));
 }
 const FIXTURES = fixtureDocuments();
 const SAMPLES = files(join(ROOT, 'schemas', 'samples'), (n) => n.endsWith('.xml')).map((f) => readFileSync(f, 'utf8'));

@@ -20,12 +20,12 @@ export function requestSamples(): string[] {
   return files(join(ROOT, 'schemas', 'samples'), (n) => n.startsWith('requests-') && n.endsWith('.xml')).map((f) => readFileSync(f, 'utf8'));
 }
 
-/** Every string in a fixture that is a request document, placeholders filled with plausible values. */
-export function fixtureRequestBodies(): string[] {
+/** Every string in a fixture transcript that `keep` takes, placeholders filled with plausible values. */
+export function fixtureStrings(keep: (text: string) => boolean): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
     if (typeof v === 'string') {
-      if (v.trimStart().startsWith('<cwaRequests')) out.push(v.replace(/\{[^{}]*\}/g, '1'));
+      if (keep(v)) out.push(v.replace(/\{[^{}]*\}/g, '1'));
     } else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };
@@ -37,4 +37,9 @@ export function fixtureRequestBodies(): string[] {
     }
   }
   return out;
+}
+
+/** Every string in a fixture that is a request document, placeholders filled with plausible values. */
+export function fixtureRequestBodies(): string[] {
+  return fixtureStrings((v) => v.trimStart().startsWith('<cwaRequests'));
 }
