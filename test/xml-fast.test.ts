@@ -12,12 +12,11 @@
 // CWA_FAST_RUNS raises the number of cases (and prints the tally), CWA_FUZZ_SEED replays a run.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ParseOption, XmlDocument, XmlElement, XmlText, XmlCData, type XmlTreeNode } from 'libxml2-wasm';
 import { readXmlTreeFast } from '../src/protocol/xml-fast.js';
-import { fixtureStrings } from './support/request-corpus.js';
+import { files, fixtureStrings, ROOT } from './support/request-corpus.js';
 import { parseXmlTree, parseXmlTreeSaxes, XmlRejectedError, type XmlLimits, type XNode } from '../src/protocol/xml-tree.js';
 
 const RUNS = Number(process.env.CWA_FAST_RUNS ?? 3000);
@@ -30,14 +29,6 @@ const WIDE: XmlLimits = { maxDepth: 64, maxElements: 100_000, maxAttributes: 64,
 
 // ------------------------------------------------------------------ the corpus
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-function files(dir: string, match: (name: string) => boolean): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p, match) : match(name) ? [p] : [];
-  });
-}
 /** Every string of a fixture transcript that is an XML document (requests, answers, events; placeholders filled). */
 function fixtureDocuments(): string[] {
   return fixtureStrings((v) => /^\s*<[A-Za-z?]/.test(v) && v.trimEnd().endsWith('>'));

@@ -5,9 +5,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The project's root folder (tests run from dist/test/). */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function files(dir: string, match: (name: string) => boolean): string[] {
+/** Files below `dir` whose name `match` takes, at any depth (none when `dir` does not exist). */
+export function files(dir: string, match: (name: string) => boolean): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
