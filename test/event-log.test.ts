@@ -15,8 +15,16 @@ export function eventLogContract(name: string, make: (limits: { maxEvents: numbe
       expect(await log.append(1, [rec('a'), rec('b')])).to.deep.equal({ ok: true, lastEid: 2 });
       expect(await log.append(2, [rec('x')])).to.deep.equal({ ok: true, lastEid: 1 });
       const r = await log.read(1, 0, 10);
-      expect(r).to.deep.equal({ status: 'ok', events: [{ eid: 1, xml: '<a eid="1"/>' }, { eid: 2, xml: '<b eid="2"/>' }], head: 2, closed: false });
-      expect(await log.read(1, 1, 10)).to.have.property('events').that.deep.equals([{ eid: 2, xml: '<b eid="2"/>' }]);
+      expect(r).to.deep.equal({ status: 'ok', events: [{ eid: 1, xml: '<a eid="1"/>', lazy: false }, { eid: 2, xml: '<b eid="2"/>', lazy: false }], head: 2, closed: false });
+      expect(await log.read(1, 1, 10)).to.have.property('events').that.deep.equals([{ eid: 2, xml: '<b eid="2"/>', lazy: false }]);
+    });
+
+    it('keeps whether an event is a confirmation that may wait (lazy), as appended', async () => {
+      const log = make({ maxEvents: 100, maxBytes: 100_000 });
+      await log.open(1);
+      await log.append(1, [rec('a'), { ...rec('b'), lazy: true }]);
+      const r = await log.read(1, 0, 10);
+      expect(r).to.have.property('events').that.deep.equals([{ eid: 1, xml: '<a eid="1"/>', lazy: false }, { eid: 2, xml: '<b eid="2"/>', lazy: true }]);
     });
 
     it('keeps unacknowledged events for re-reads, drops acknowledged ones, and calls an older cursor stale', async () => {

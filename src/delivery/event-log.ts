@@ -7,11 +7,19 @@
 export interface EventRecord {
   head: string;
   tail: string;
+  /**
+   * A confirmation that may wait a moment (a sendMessage's messageIdReceived): a long-poll
+   * that finds only such events queued waits --poll-batch-ms for more before it answers
+   * (transport/http/data-channel.ts).
+   */
+  lazy?: boolean;
 }
 
 export interface StoredEvent {
   eid: number;
   xml: string;
+  /** See EventRecord.lazy (part of the replicated state: every node derives it from the same record). */
+  lazy: boolean;
 }
 
 export interface EventLogLimits {
@@ -150,9 +158,10 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
       const eid = log.head + 1 + i;
-      const xml = records[i]!.head + eid + records[i]!.tail;
+      const record = records[i]!;
+      const xml = record.head + eid + record.tail;
       bytes += xml.length;
-      events.push({ eid, xml });
+      events.push({ eid, xml, lazy: record.lazy === true });
     }
     if (log.bytes + bytes > this.limits.maxBytes) {
       events.length = kept;
@@ -287,7 +296,7 @@ export class MemoryEventLog implements EventLog, ImmediateLog {
     if (terminal) {
       const eid = log.head + 1;
       const xml = terminal.head + eid + terminal.tail;
-      log.events.push({ eid, xml });
+      log.events.push({ eid, xml, lazy: false });
       log.bytes += xml.length;
       log.head = eid;
     }

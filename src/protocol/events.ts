@@ -138,6 +138,7 @@ function renderRecord(ev: CwaEvent, layout: XmlLayout): EventRecord {
       return {
         head: '<conference eid="',
         tail: `" confId="${ev.confId}">${renderConferenceBody(ev.body)}</conference>`,
+        lazy: ev.body.type === 'messageIdReceived',
       };
     case 'configuration':
       return { head: '<configuration eid="', tail: `">${layoutContent(layout, renderConfiguration(ev.data), 1)}</configuration>` };

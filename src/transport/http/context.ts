@@ -25,6 +25,11 @@ export interface TransportContext {
   limits: CodecLimits & { maxBodyBytes: number };
   /** Longest time a data-channel GET is held when nothing is queued. */
   holdMs: number;
+  /**
+   * How long a held poll woken only by confirmations (lazy events) waits for more before it
+   * answers (--poll-batch-ms); 0: it answers at once.
+   */
+  pollBatchMs: number;
   pollWaitMs: number;
   /** Most events answered in one data-channel response (or one WebSocket frame). */
   maxEventsPerPoll: number;

@@ -5,7 +5,7 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
-import type { LogWatcher, ReadOutcome } from '../../delivery/event-log.js';
+import type { LogWatcher, ReadOutcome, StoredEvent } from '../../delivery/event-log.js';
 import type { Session } from '../../engine/session.js';
 import { renderEvents } from '../../protocol/responses.js';
 import { AttachRefusals, attachSession, isRefusal, readCursor, readRefusal, ticketStillValid, type AttachCursor } from '../attach.js';
@@ -58,6 +58,10 @@ class Poll implements Attachment, LogWatcher, Releasable {
   private superseded = false;
   private waited = false;
   private finished = false;
+  /** The hold's or the batch's deadline passed: what is queued is answered. */
+  private due = false;
+  /** When the batch of confirmations this poll holds on for is due (batches), ms since the epoch; 0 before. */
+  private batchUntil = 0;
   /** Set while the poll is held (waiting on the log). */
   private timer: NodeJS.Timeout | undefined;
 
@@ -97,8 +101,9 @@ class Poll implements Attachment, LogWatcher, Releasable {
     this.endHold(false);
   }
 
-  /** --hold-ms passed. */
+  /** --hold-ms, or the batch's time (batches), passed. */
   holdOver(): void {
+    this.due = true;
     this.endHold();
   }
 
@@ -154,6 +159,7 @@ class Poll implements Attachment, LogWatcher, Releasable {
       return this.finish();
     }
     if (result.events.length > 0) {
+      if (this.batches(result.events, result.head)) return;
       const last = result.events[result.events.length - 1]!.eid;
       x.xml(200, renderEvents({ sid, pollWaitTime: ctx.pollWaitMs, sessionTimeout, ackId: last }, result.events.map((e) => e.xml), ctx.xmlLayout), auth.current);
       return this.finish();
@@ -176,6 +182,28 @@ class Poll implements Attachment, LogWatcher, Releasable {
     if (!ctx.log.watch(sid, ackId, this)) return this.read();
     this.timer = setTimeout(holdOver, ctx.holdMs, this);
     ctx.ops.polls.waitStarted();
+  }
+
+  /**
+   * Only confirmations are queued (lazy events: a sendMessage's messageIdReceived): the poll
+   * holds on, watching for anything else, until --poll-batch-ms after it first found them,
+   * and then answers with whatever came meanwhile (Tigase batches its BOSH answers the same
+   * way). A client that keeps sending gets its confirmations a batch per answer instead of
+   * an answer per message. True when the poll holds on.
+   */
+  private batches(events: readonly StoredEvent[], head: number): boolean {
+    const { ctx } = this;
+    const batchMs = ctx.pollBatchMs;
+    if (batchMs === 0 || this.due || this.released || events.length >= ctx.maxEventsPerPoll || ctx.ops.shutdown.shuttingDown) return false;
+    // (`!== true`: an event of a snapshot written before the field existed has none.)
+    for (let i = 0; i < events.length; i++) if (events[i]!.lazy !== true) return false;
+    const now = Date.now();
+    if (this.batchUntil === 0) this.batchUntil = now + batchMs;
+    const wait = this.batchUntil - now;
+    if (wait < 1 || !ctx.log.watch(this.cursor.sid, head, this)) return false;
+    this.timer = setTimeout(holdOver, wait, this);
+    ctx.ops.polls.waitStarted();
+    return true;
   }
 
   /** The hold ends (an event, the deadline, a release): read again, which answers. */
