@@ -81,7 +81,8 @@ function peerSection(r: BenchResults): string[] {
       '(V8\'s young generation, compiled code) is spread thin; with a few hundred it is most of the figure. ' +
       'Bare Node: `bench/peer-bare.ts`, Node\'s `http` and `ws` holding the same clients with no gateway behind them (its young generation grows in the burst too).');
   }
-  out.push('', 'Each run on a freshly started server (the gateway as `cwa-gateway serve`, no rate limits, as Prosody runs none); ' +
+  out.push('', 'Each run on a freshly started server (the gateway as `cwa-gateway serve`, no rate limits, as Prosody runs none), ' +
+    `after ${p.warmup} unmeasured messages per pair (the driver's \`--warmup\`, both servers alike: the figures are of the steady state, not of a fresh process's first second of unoptimized code); ` +
     'server and driver share the machine\'s cores. Driver CPU: ' +
     p.runs.map((x) => `${x.transport} ${x.driverCpu.toFixed(0)} %`).join(', ') + '; server CPU: ' + p.runs.map((x) => `${x.transport} ${x.serverCpu.toFixed(0)} %`).join(', ') + ' (of one core).');
   if (p.bare) {

@@ -1,6 +1,6 @@
 // npm run bench -- [--quick] [--json FILE] [--reps N] [--pairs 1,10,50,100] [--only command,e2e,ws,memory,cluster,apply,peer,ucwa] [--store URL]
 //                  [--command-seconds S] [--e2e-seconds S] [--cluster-redis URL] [--cluster-pairs 10,50]
-//                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 5000]
+//                  [--peer] [--peer-dir DIR] [--peer-pairs 50] [--peer-idle 5000] [--peer-warmup 200]
 //                  [--apply-pairs 50] [--apply-rounds 400]
 // --peer adds the peer workload: Prosody and the gateway under one load driver, back to back
 // (bench/workloads/peer.ts); `--only peer` runs it alone.
@@ -43,6 +43,7 @@ interface Settings {
   peerDir: string;
   peerPairs: number;
   peerIdle: number;
+  peerWarmup: number;
   applyPairs: number;
   applyRounds: number;
 }
@@ -66,6 +67,8 @@ export interface BenchResults {
   /** Prosody and the gateway under the peer-bench driver, same sitting: medians per transport. */
   peer?: {
     pairs: number;
+    /** Unmeasured messages per pair before each measured run (the driver's --warmup), for both servers. */
+    warmup: number;
     runs: (Omit<PeerRun, 'ok'> & { runs: number[]; allOk: boolean })[];
     idle: (Omit<PeerIdleRun, 'ok'> & { runs: number[]; allOk: boolean })[];
     /** The driver's bare node:http run, medians. */
@@ -87,7 +90,7 @@ function parseArgs(argv: string[]): Settings {
   };
   const flags = new Set(['--quick', '--peer']);
   const known = new Set([...flags, '--json', '--reps', '--pairs', '--only', '--command-seconds', '--e2e-seconds', '--store', '--cluster-redis', '--cluster-pairs',
-    '--peer-dir', '--peer-pairs', '--peer-idle', '--apply-pairs', '--apply-rounds']);
+    '--peer-dir', '--peer-pairs', '--peer-idle', '--peer-warmup', '--apply-pairs', '--apply-rounds']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i]!)) throw new Error(`unknown argument ${argv[i]} (known: ${[...known].join(', ')})`);
     if (!flags.has(argv[i]!)) i++;
@@ -111,6 +114,7 @@ function parseArgs(argv: string[]): Settings {
     peerDir: value('--peer-dir') ?? defaultPeerDir(),
     peerPairs: Number(value('--peer-pairs') ?? 50),
     peerIdle: Number(value('--peer-idle') ?? (quick ? 100 : 5000)),
+    peerWarmup: Number(value('--peer-warmup') ?? (quick ? 20 : 200)),
     applyPairs: Number(value('--apply-pairs') ?? 50),
     applyRounds: Number(value('--apply-rounds') ?? (quick ? 100 : 400)),
     json: value('--json'),
@@ -124,6 +128,7 @@ function parseArgs(argv: string[]): Settings {
   if (!Number.isInteger(positive('--apply-pairs', settings.applyPairs))) throw new Error(`--apply-pairs: ${settings.applyPairs} is not an integer`);
   if (!Number.isInteger(positive('--apply-rounds', settings.applyRounds))) throw new Error(`--apply-rounds: ${settings.applyRounds} is not an integer`);
   if (!Number.isInteger(settings.peerIdle) || settings.peerIdle < 0) throw new Error(`--peer-idle: expected a count, got ${settings.peerIdle}`);
+  if (!Number.isInteger(settings.peerWarmup) || settings.peerWarmup < 0) throw new Error(`--peer-warmup: expected a count, got ${settings.peerWarmup}`);
   positive('--command-seconds', settings.commandS);
   positive('--e2e-seconds', settings.endToEndS);
   for (const p of settings.pairs) if (!Number.isInteger(positive('--pairs', p))) throw new Error(`--pairs: ${p} is not an integer`);
@@ -288,12 +293,13 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
   const rounds: PeerRound[] = [];
   for (let i = 0; i < s.reps; i++) {
     progress(`peer round ${i + 1}/${s.reps}`);
-    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, idle, progress }, withProsody));
+    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, warmup: s.peerWarmup, idle, progress }, withProsody));
   }
   const transports = [...new Set(rounds.flatMap((r) => r.runs.map((x) => x.transport)))] as PeerTransport[];
   const idleKinds = [...new Map(rounds.flatMap((r) => r.idle.map((x) => [`${x.server} ${x.transport}`, x] as const))).values()];
   results.peer = {
     pairs: s.peerPairs,
+    warmup: s.peerWarmup,
     prosodySkipped: pre.noProsody,
     runs: transports.map((t) => {
       const runs = rounds.map((r) => r.runs.find((x) => x.transport === t)!).filter(Boolean);

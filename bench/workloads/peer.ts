@@ -57,6 +57,12 @@ export interface PeerOptions {
   /** Messages per pair, for long-poll transports and for WebSocket ones. */
   msgsPoll: number;
   msgsWs: number;
+  /**
+   * Unmeasured messages per pair before the measured ones (the driver's --warmup), for both
+   * servers alike: a freshly started Node process runs unoptimized code for its first second
+   * or so, and the figures are meant to be of the steady state.
+   */
+  warmup: number;
   /** Idle sessions for the memory run (0 = none); see idleSessionsAllowed. */
   idle: number;
   /** Seconds of the bare node:http run (default 5). */
@@ -278,7 +284,7 @@ export async function bareRun(work: string, seconds: number): Promise<PeerBareRu
 
 /** One round: each transport once, the two servers alternating, each run on a fresh server. */
 export async function peerRound(work: string, o: PeerOptions, withProsody: boolean): Promise<PeerRound> {
-  const pairsArgs = (transport: PeerTransport, msgs: number) => ['--transport', transport, '--pairs', String(o.pairs), '--msgs', String(msgs), '--window', '1'];
+  const pairsArgs = (transport: PeerTransport, msgs: number) => ['--transport', transport, '--pairs', String(o.pairs), '--msgs', String(msgs), '--window', '1', '--warmup', String(o.warmup)];
   const runs: PeerRun[] = [];
   const idle: PeerIdleRun[] = [];
   const prosody = async (args: string[]) => {
