@@ -293,7 +293,7 @@ async function peerWorkload(s: Settings, results: BenchResults): Promise<void> {
   const rounds: PeerRound[] = [];
   for (let i = 0; i < s.reps; i++) {
     progress(`peer round ${i + 1}/${s.reps}`);
-    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 200, msgsWs: s.quick ? 200 : 400, warmup: s.peerWarmup, idle, progress }, withProsody));
+    rounds.push(await peerRound(work, { pairs: s.peerPairs, msgsPoll: s.quick ? 100 : 500, msgsWs: s.quick ? 200 : 1500, warmup: s.peerWarmup, idle, progress }, withProsody));
   }
   const transports = [...new Set(rounds.flatMap((r) => r.runs.map((x) => x.transport)))] as PeerTransport[];
   const idleKinds = [...new Map(rounds.flatMap((r) => r.idle.map((x) => [`${x.server} ${x.transport}`, x] as const))).values()];
