@@ -21,7 +21,7 @@ export interface GatewayConfig {
   usersFile?: string;
   pollWaitMs: number;
   holdMs: number;
-  pollBatchMs: number;
+  confirmationBatchMs: number;
   sessionTimeoutS: number;
   /** `embedded` or a `redis://` / `rediss://` URL. */
   store: string;
@@ -208,8 +208,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'pollWaitTime told to clients, in milliseconds' },
   { key: 'holdMs', flag: '--hold-ms', env: 'CWA_HOLD_MS', type: 'int', default: 25000, min: 0, max: 120000, arg: 'N',
     description: 'longest time a data-channel GET is held open with no event queued (0 = answer at once)' },
-  { key: 'pollBatchMs', flag: '--poll-batch-ms', env: 'CWA_POLL_BATCH_MS', type: 'int', default: 50, min: 0, max: 1000, arg: 'N',
-    description: 'how long a held data-channel GET that only delivery confirmations (messageIdReceived) woke waits for more before it answers (0 = at once); any other event answers it at once' },
+  { key: 'confirmationBatchMs', flag: '--confirmation-batch-ms', env: 'CWA_CONFIRMATION_BATCH_MS', type: 'int', default: 50, min: 0, max: 1000, arg: 'N',
+    description: 'how long delivery confirmations (messageIdReceived) alone wait for more before a held data-channel GET answers them or a WebSocket pushes them (0 = at once); any other event goes at once, with them' },
   { key: 'sessionTimeoutS', flag: '--session-timeout-s', env: 'CWA_SESSION_TIMEOUT_S', type: 'int', default: 600, min: 10, max: 86400, arg: 'N',
     description: 'idle time in seconds after which a session ends' },
   { key: 'store', flag: '--store', env: 'CWA_STORE', type: 'string', default: 'embedded', check: checkStore, arg: 'URL',

@@ -313,7 +313,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       maxRequestsPerBatch: config.maxRequestsPerBatch,
     },
     holdMs: config.holdMs,
-    pollBatchMs: config.pollBatchMs,
+    confirmationBatchMs: config.confirmationBatchMs,
     pollWaitMs: config.pollWaitMs,
     maxEventsPerPoll: MAX_EVENTS_PER_POLL,
     xmlLayout: config.xmlLayout,

@@ -33,7 +33,7 @@ describe('config', () => {
   it('has the documented defaults', async () => {
     const config = await loadConfig([], {});
     const expected: GatewayConfig = {
-      port: 8080, host: '127.0.0.1', pollWaitMs: 1000, holdMs: 25000, pollBatchMs: 50, sessionTimeoutS: 600,
+      port: 8080, host: '127.0.0.1', pollWaitMs: 1000, holdMs: 25000, confirmationBatchMs: 50, sessionTimeoutS: 600,
       store: 'embedded', redisPrefix: 'cwa:', dataDir: './data', ticketTtlS: 3600, maxBodyBytes: 65536, maxXmlDepth: 16,
       maxXmlElements: 2000, maxAttributes: 32, maxAttributeLength: 4096, maxRequestsPerBatch: 32,
       maxMessageLength: 8192, logMaxEvents: 1000, logMaxBytes: 1048576, ridCacheSize: 8, ridCacheMaxBytes: 33554432, snapshotEvery: 50000,

@@ -237,7 +237,9 @@ describe('WebSocket data channel', () => {
       expect(writes).to.deep.equal([4]);
     });
 
-    it('also when the command ran at once (a message in a conversation: its answer and messageIdReceived in one write)', async () => {
+    it('also when the command ran at once (a message in a conversation: its answer and messageIdReceived in one write, with --confirmation-batch-ms 0)', async () => {
+      await gw.close();
+      gw = await startTestGateway({ holdMs: 0, confirmationBatchMs: 0 });
       const alice = await signIn(gw);
       const bob = await signIn(gw, 'bob');
       const invited = await alice.command(`<conference rid="2" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`);

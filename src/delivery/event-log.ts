@@ -8,9 +8,9 @@ export interface EventRecord {
   head: string;
   tail: string;
   /**
-   * A confirmation that may wait a moment (a sendMessage's messageIdReceived): a long-poll
-   * that finds only such events queued waits --poll-batch-ms for more before it answers
-   * (transport/http/data-channel.ts).
+   * A confirmation that may wait a moment (a sendMessage's messageIdReceived): a long-poll or
+   * a WebSocket that finds only such events to deliver waits --confirmation-batch-ms for more
+   * (transport/http/data-channel.ts, transport/ws/subscriber.ts).
    */
   lazy?: boolean;
 }

@@ -26,10 +26,10 @@ export interface TransportContext {
   /** Longest time a data-channel GET is held when nothing is queued. */
   holdMs: number;
   /**
-   * How long a held poll woken only by confirmations (lazy events) waits for more before it
-   * answers (--poll-batch-ms); 0: it answers at once.
+   * How long confirmations alone (lazy events) wait for more before a held poll answers them
+   * or a WebSocket pushes them (--confirmation-batch-ms); 0: at once.
    */
-  pollBatchMs: number;
+  confirmationBatchMs: number;
   pollWaitMs: number;
   /** Most events answered in one data-channel response (or one WebSocket frame). */
   maxEventsPerPoll: number;

@@ -186,14 +186,14 @@ class Poll implements Attachment, LogWatcher, Releasable {
 
   /**
    * Only confirmations are queued (lazy events: a sendMessage's messageIdReceived): the poll
-   * holds on, watching for anything else, until --poll-batch-ms after it first found them,
+   * holds on, watching for anything else, until --confirmation-batch-ms after it first found them,
    * and then answers with whatever came meanwhile (Tigase batches its BOSH answers the same
    * way). A client that keeps sending gets its confirmations a batch per answer instead of
    * an answer per message. True when the poll holds on.
    */
   private batches(events: readonly StoredEvent[], head: number): boolean {
     const { ctx } = this;
-    const batchMs = ctx.pollBatchMs;
+    const batchMs = ctx.confirmationBatchMs;
     if (batchMs === 0 || this.due || this.released || events.length >= ctx.maxEventsPerPoll || ctx.ops.shutdown.shuttingDown) return false;
     // (`!== true`: an event of a snapshot written before the field existed has none.)
     for (let i = 0; i < events.length; i++) if (events[i]!.lazy !== true) return false;

@@ -11,7 +11,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
-import type { LogWatcher, ReadOutcome } from '../../delivery/event-log.js';
+import type { LogWatcher, ReadOutcome, StoredEvent } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
 import { countRefusals, runBatch } from '../command-runner.js';
@@ -50,6 +50,11 @@ function pumpAgain(sub: Subscriber): void {
   sub.pumpAgain();
 }
 
+/** Confirmations waited their --confirmation-batch-ms (a function of the module: no closure per batch). */
+function batchDue(sub: Subscriber): void {
+  sub.batchDue();
+}
+
 /** The answer's uncork, once the pump had its turn (no closure per answer). */
 function uncorkAnswer(sub: Subscriber, raw: Duplex): void {
   sub.uncork(raw);
@@ -78,6 +83,11 @@ export class Subscriber implements Attachment, LogWatcher {
   /** Frames that arrived past the budget, in order; reading is paused while there are any (none: no array). */
   private waiting: Array<[RawData, boolean]> | undefined;
   private waitTimer: NodeJS.Timeout | undefined;
+  /** Confirmations alone wait for more until then (batches), ms since the epoch; 0 when none waits. */
+  private batchUntil = 0;
+  private batchTimer: NodeJS.Timeout | undefined;
+  /** The batch's time has come: what waits is pushed. */
+  private batchOver = false;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -182,6 +192,8 @@ export class Subscriber implements Attachment, LogWatcher {
       const sessionTimeout = session ? engine.secondsLeft(session) : 0;
       const { events } = r;
       if (events.length > 0) {
+        if (this.batches(events, r.head)) return;
+        this.batchDone();
         const last = events[events.length - 1]!.eid;
         if (!this.send(renderEvents({ sid: this.sid, pollWaitTime: this.ctx.pollWaitMs, sessionTimeout, ackId: last }, events.map(xmlOf), this.ctx.xmlLayout))) return;
         this.sent = last;
@@ -203,6 +215,47 @@ export class Subscriber implements Attachment, LogWatcher {
     } catch (err) {
       this.pumpFailed(err);
     }
+  }
+
+  /**
+   * Only confirmations are to be pushed (lazy events: a sendMessage's messageIdReceived): the
+   * pump waits for more, watching for anything else, until --confirmation-batch-ms after it
+   * first found them, then pushes whatever came in one frame, as a held poll answers them
+   * (http/data-channel.ts). A client that keeps sending gets a frame of confirmations per
+   * batch, and acknowledges it once, instead of a frame and an ack per message. True when the
+   * pump waits.
+   */
+  private batches(events: readonly StoredEvent[], head: number): boolean {
+    const { ctx } = this;
+    const batchMs = ctx.confirmationBatchMs;
+    if (batchMs === 0 || this.batchOver || this.first || events.length >= ctx.maxEventsPerPoll || ctx.ops.shutdown.shuttingDown) return false;
+    // (`!== true`: an event of a snapshot written before the field existed has none.)
+    for (let i = 0; i < events.length; i++) if (events[i]!.lazy !== true) return false;
+    const now = Date.now();
+    if (this.batchUntil === 0) this.batchUntil = now + batchMs;
+    const wait = this.batchUntil - now;
+    if (wait < 1 || !ctx.log.watch(this.sid, head, this)) return false;
+    this.batchTimer ??= setTimeout(batchDue, wait, this);
+    return true;
+  }
+
+  /** setTimeout's callback (batchDue): the confirmations waited long enough. */
+  batchDue(): void {
+    this.batchTimer = undefined;
+    if (!this.active) return;
+    this.batchOver = true;
+    this.ctx.log.unwatch(this.sid, this);
+    this.pump();
+  }
+
+  /** What waited is being pushed: the next confirmations start a batch of their own. */
+  private batchDone(): void {
+    if (this.batchTimer !== undefined) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+    this.batchUntil = 0;
+    this.batchOver = false;
   }
 
   /** The log holds events past `sent`, or was closed or removed (LogWatcher). */
@@ -463,6 +516,7 @@ export class Subscriber implements Attachment, LogWatcher {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.waitTimer);
+    clearTimeout(this.batchTimer);
     this.waiting = undefined;
     this.ctx.ops.metrics.webSockets.dec();
     this.ctx.log.unwatch(this.sid, this);
