@@ -130,7 +130,7 @@ export function renderReport(r: BenchResults): string {
   if (r.endToEnd) {
     out.push(`## 2. End-to-end over long-poll: one message in flight per pair, ${settings.endToEndS} s per size`, '');
     out.push('Latency = receiver\'s poll returned the message - sender started its POST. Senders and receivers both long-poll, ' +
-      'so each message costs the gateway one POST and two poll answers. CPU is % of one core over the measured window.', '');
+      'so each message costs the gateway one POST, the receiver\'s poll answer and a share of the sender\'s (its confirmations, a batch per answer: --confirmation-batch-ms). CPU is % of one core over the measured window.', '');
     out.push(table(['pairs', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU', 'load CPU', 'msgs/s per run'], r.endToEnd.map((e) => [
       String(e.pairs), int(e.msgsPerSec), ms(e.p50), ms(e.p95), ms(e.p99), `${e.serverCpu.toFixed(0)} %`, `${e.clientCpu.toFixed(0)} %`, e.runs.map(int).join(' / '),
     ])));
