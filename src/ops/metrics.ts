@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client), one registry per gateway so that several gateways
 // in one process (tests) do not mix their figures. Transports update the counters and
 // gauges here directly; values that live elsewhere (live sessions) are read at scrape time.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LocalHistogram, type HistogramChild } from './local-histogram.js';
 import { requestValidations } from '../protocol/schema.js';
 
 export type ErrorKind = 'document' | 'request';
@@ -51,7 +52,7 @@ export class GatewayMetrics {
   readonly eventsDelivered: Counter;
   readonly eventsRedelivered: Counter;
   readonly eventLogOverflows: Counter;
-  readonly commandDuration: Histogram<'transport'>;
+  readonly commandDuration: LocalHistogram<'transport'>;
   readonly errors: Counter<'code' | 'kind'>;
   /** Requests the engine refused (answered requestFailed/requestInvalid), by the reason of its outcome catalogue. */
   readonly refusals: Counter<'reason'>;
@@ -124,13 +125,8 @@ export class GatewayMetrics {
       help: 'Sessions ended because their unacknowledged events exceeded the log bound',
       registers,
     });
-    this.commandDuration = new Histogram({
-      name: 'cwa_command_duration_seconds',
-      help: 'Time to run one command batch (cwaRequests) and render its answer',
-      labelNames: ['transport'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    this.commandDuration = new LocalHistogram('cwa_command_duration_seconds', 'Time to run one command batch (cwaRequests) and render its answer',
+      'transport', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers);
     this.errors = new Counter({
       name: 'cwa_errors_total',
       help: 'error elements answered, by code; kind "document" for a request refused as a whole, "request" for one request of a batch',
@@ -209,7 +205,7 @@ export class GatewayMetrics {
     return () => child.observe((performance.now() - started) / 1000);
   }
 
-  private readonly durationBy: { http?: { observe(v: number): void }; websocket?: { observe(v: number): void } } = {};
+  private readonly durationBy: { http?: HistogramChild; websocket?: HistogramChild } = {};
 
   /** Tells the metrics where to read the values that live elsewhere. */
   bind(sources: MetricSources): void {

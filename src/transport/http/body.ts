@@ -15,7 +15,7 @@ import type { Exchange } from './exchange.js';
 const ACCEPTED_TYPES = new Set(['', 'text/xml', 'application/xml', 'text/plain', 'application/x-www-form-urlencoded']);
 
 function acceptableType(type: string | undefined): boolean {
-  if (!type) return true;
+  if (!type || type === 'text/xml') return true; // (what nearly every client sends: no split, trim or lower-casing)
   const mime = type.split(';')[0]!.trim().toLowerCase();
   return ACCEPTED_TYPES.has(mime) || mime.endsWith('+xml');
 }

@@ -62,6 +62,8 @@ class Poll implements Attachment, LogWatcher, Releasable {
   private due = false;
   /** When the batch of confirmations this poll holds on for is due (batches), ms since the epoch; 0 before. */
   private batchUntil = 0;
+  /** While it batches: the log's head when it last found only confirmations after its cursor. */
+  private batchHead = 0;
   /** Set while the poll is held (waiting on the log). */
   private timer: NodeJS.Timeout | undefined;
 
@@ -98,7 +100,23 @@ class Poll implements Attachment, LogWatcher, Releasable {
 
   /** The log holds an event after the cursor, or was closed or removed (LogWatcher; the log let go of it). */
   logChanged(): void {
+    if (this.batchUntil !== 0 && !this.due && this.moreConfirmations()) return;
     this.endHold(false);
+  }
+
+  /**
+   * While the poll batches: true when what came since it last looked is confirmations too
+   * (those alone are read, not the whole batch again: a busy sender adds one at a time, up
+   * to the answer's 200), and it goes on watching, its batch's deadline unchanged.
+   */
+  private moreConfirmations(): boolean {
+    const { ctx, cursor } = this;
+    const r = ctx.log.peekNow(cursor.sid, this.batchHead, ctx.maxEventsPerPoll);
+    if (r.status !== 'ok' || r.closed || r.head - cursor.ackId >= ctx.maxEventsPerPoll) return false;
+    for (let i = 0; i < r.events.length; i++) if (r.events[i]!.lazy !== true) return false;
+    if (!ctx.log.watch(cursor.sid, r.head, this)) return false;
+    this.batchHead = r.head;
+    return true;
   }
 
   /** --hold-ms, or the batch's time (batches), passed. */
@@ -201,6 +219,7 @@ class Poll implements Attachment, LogWatcher, Releasable {
     if (this.batchUntil === 0) this.batchUntil = now + batchMs;
     const wait = this.batchUntil - now;
     if (wait < 1 || !ctx.log.watch(this.cursor.sid, head, this)) return false;
+    this.batchHead = head;
     this.timer = setTimeout(holdOver, wait, this);
     ctx.ops.polls.waitStarted();
     return true;

@@ -86,6 +86,8 @@ export class Subscriber implements Attachment, LogWatcher {
   /** Confirmations alone wait for more until then (batches), ms since the epoch; 0 when none waits. */
   private batchUntil = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** While it batches: the log's head when it last found only confirmations past `sent`. */
+  private batchHead = 0;
   /** The batch's time has come: what waits is pushed. */
   private batchOver = false;
 
@@ -235,6 +237,7 @@ export class Subscriber implements Attachment, LogWatcher {
     if (this.batchUntil === 0) this.batchUntil = now + batchMs;
     const wait = this.batchUntil - now;
     if (wait < 1 || !ctx.log.watch(this.sid, head, this)) return false;
+    this.batchHead = head;
     this.batchTimer ??= setTimeout(batchDue, wait, this);
     return true;
   }
@@ -258,8 +261,23 @@ export class Subscriber implements Attachment, LogWatcher {
     this.batchOver = false;
   }
 
+  /**
+   * While the pump batches: true when what came since it last looked is confirmations too
+   * (those alone are read, not the whole batch again), and it goes on watching.
+   */
+  private moreConfirmations(): boolean {
+    const { ctx } = this;
+    const r = ctx.log.peekNow(this.sid, this.batchHead, ctx.maxEventsPerPoll);
+    if (r.status !== 'ok' || r.closed || r.head - this.sent >= ctx.maxEventsPerPoll) return false;
+    for (let i = 0; i < r.events.length; i++) if (r.events[i]!.lazy !== true) return false;
+    if (!ctx.log.watch(this.sid, r.head, this)) return false;
+    this.batchHead = r.head;
+    return true;
+  }
+
   /** The log holds events past `sent`, or was closed or removed (LogWatcher). */
   logChanged(): void {
+    if (this.batchTimer !== undefined && !this.batchOver && this.active && this.moreConfirmations()) return;
     // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
     if (this.active) setImmediate(pumpAgain, this);
   }
