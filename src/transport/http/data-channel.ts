@@ -5,6 +5,7 @@
 // AckId as ackId), and it closes an attached WebSocket (see delivery/attachments.ts).
 // While the gateway shuts down, polls are released and no longer held (HeldPolls).
 import type { Attachment } from '../../delivery/attachments.js';
+import { ConfirmationBatch } from '../../delivery/confirmation-batch.js';
 import type { LogWatcher, ReadOutcome, StoredEvent } from '../../delivery/event-log.js';
 import type { Session } from '../../engine/session.js';
 import { renderEvents } from '../../protocol/responses.js';
@@ -60,10 +61,8 @@ class Poll implements Attachment, LogWatcher, Releasable {
   private finished = false;
   /** The hold's or the batch's deadline passed: what is queued is answered. */
   private due = false;
-  /** When the batch of confirmations this poll holds on for is due (batches), ms since the epoch; 0 before. */
-  private batchUntil = 0;
-  /** While it batches: the log's head when it last found only confirmations after its cursor. */
-  private batchHead = 0;
+  /** The confirmations it holds on for (batches); none until it finds only confirmations queued. */
+  private batch: ConfirmationBatch | undefined;
   /** Set while the poll is held (waiting on the log). */
   private timer: NodeJS.Timeout | undefined;
 
@@ -100,23 +99,10 @@ class Poll implements Attachment, LogWatcher, Releasable {
 
   /** The log holds an event after the cursor, or was closed or removed (LogWatcher; the log let go of it). */
   logChanged(): void {
-    if (this.batchUntil !== 0 && !this.due && this.moreConfirmations()) return;
-    this.endHold(false);
-  }
-
-  /**
-   * While the poll batches: true when what came since it last looked is confirmations too
-   * (those alone are read, not the whole batch again: a busy sender adds one at a time, up
-   * to the answer's 200), and it goes on watching, its batch's deadline unchanged.
-   */
-  private moreConfirmations(): boolean {
+    // Batching, and only more confirmations came: it goes on holding, its batch's time unchanged.
     const { ctx, cursor } = this;
-    const r = ctx.log.peekNow(cursor.sid, this.batchHead, ctx.maxEventsPerPoll);
-    if (r.status !== 'ok' || r.closed || r.head - cursor.ackId >= ctx.maxEventsPerPoll) return false;
-    for (let i = 0; i < r.events.length; i++) if (r.events[i]!.lazy !== true) return false;
-    if (!ctx.log.watch(cursor.sid, r.head, this)) return false;
-    this.batchHead = r.head;
-    return true;
+    if (this.batch !== undefined && !this.due && this.batch.more(ctx.log, cursor.sid, cursor.ackId, ctx.maxEventsPerPoll, this)) return;
+    this.endHold(false);
   }
 
   /** --hold-ms, or the batch's time (batches), passed. */
@@ -203,23 +189,15 @@ class Poll implements Attachment, LogWatcher, Releasable {
   }
 
   /**
-   * Only confirmations are queued (lazy events: a sendMessage's messageIdReceived): the poll
-   * holds on, watching for anything else, until --confirmation-batch-ms after it first found them,
-   * and then answers with whatever came meanwhile (Tigase batches its BOSH answers the same
-   * way). A client that keeps sending gets its confirmations a batch per answer instead of
-   * an answer per message. True when the poll holds on.
+   * Only confirmations are queued: the poll holds on for more until --confirmation-batch-ms
+   * after it first found them (delivery/confirmation-batch.ts), and then answers with whatever
+   * came meanwhile. True when it holds on.
    */
   private batches(events: readonly StoredEvent[], head: number): boolean {
     const { ctx } = this;
-    const batchMs = ctx.confirmationBatchMs;
-    if (batchMs === 0 || this.due || this.released || events.length >= ctx.maxEventsPerPoll || ctx.ops.shutdown.shuttingDown) return false;
-    // (`!== true`: an event of a snapshot written before the field existed has none.)
-    for (let i = 0; i < events.length; i++) if (events[i]!.lazy !== true) return false;
-    const now = Date.now();
-    if (this.batchUntil === 0) this.batchUntil = now + batchMs;
-    const wait = this.batchUntil - now;
-    if (wait < 1 || !ctx.log.watch(this.cursor.sid, head, this)) return false;
-    this.batchHead = head;
+    if (events[0]!.lazy !== true || this.due || this.released || ctx.ops.shutdown.shuttingDown) return false;
+    const wait = (this.batch ??= new ConfirmationBatch()).hold(ctx.log, this.cursor.sid, events, head, ctx.confirmationBatchMs, ctx.maxEventsPerPoll, this);
+    if (wait === 0) return false;
     this.timer = setTimeout(holdOver, wait, this);
     ctx.ops.polls.waitStarted();
     return true;

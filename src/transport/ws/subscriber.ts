@@ -11,6 +11,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Attachment, AttachmentKind } from '../../delivery/attachments.js';
+import { ConfirmationBatch } from '../../delivery/confirmation-batch.js';
 import type { LogWatcher, ReadOutcome, StoredEvent } from '../../delivery/event-log.js';
 import { cwaError, ErrorCode } from '../../protocol/cwa-errors.js';
 import { renderErrorResponse, renderEvents } from '../../protocol/responses.js';
@@ -83,11 +84,9 @@ export class Subscriber implements Attachment, LogWatcher {
   /** Frames that arrived past the budget, in order; reading is paused while there are any (none: no array). */
   private waiting: Array<[RawData, boolean]> | undefined;
   private waitTimer: NodeJS.Timeout | undefined;
-  /** Confirmations alone wait for more until then (batches), ms since the epoch; 0 when none waits. */
-  private batchUntil = 0;
+  /** Confirmations waiting for more before they are pushed (batches), and the timer of their batch. */
+  private batch: ConfirmationBatch | undefined;
   private batchTimer: NodeJS.Timeout | undefined;
-  /** While it batches: the log's head when it last found only confirmations past `sent`. */
-  private batchHead = 0;
   /** The batch's time has come: what waits is pushed. */
   private batchOver = false;
 
@@ -220,24 +219,15 @@ export class Subscriber implements Attachment, LogWatcher {
   }
 
   /**
-   * Only confirmations are to be pushed (lazy events: a sendMessage's messageIdReceived): the
-   * pump waits for more, watching for anything else, until --confirmation-batch-ms after it
-   * first found them, then pushes whatever came in one frame, as a held poll answers them
-   * (http/data-channel.ts). A client that keeps sending gets a frame of confirmations per
-   * batch, and acknowledges it once, instead of a frame and an ack per message. True when the
-   * pump waits.
+   * Only confirmations are to be pushed: the pump waits for more until --confirmation-batch-ms
+   * after it first found them (delivery/confirmation-batch.ts), then pushes whatever came in
+   * one frame, which the client acknowledges once. True when the pump waits.
    */
   private batches(events: readonly StoredEvent[], head: number): boolean {
     const { ctx } = this;
-    const batchMs = ctx.confirmationBatchMs;
-    if (batchMs === 0 || this.batchOver || this.first || events.length >= ctx.maxEventsPerPoll || ctx.ops.shutdown.shuttingDown) return false;
-    // (`!== true`: an event of a snapshot written before the field existed has none.)
-    for (let i = 0; i < events.length; i++) if (events[i]!.lazy !== true) return false;
-    const now = Date.now();
-    if (this.batchUntil === 0) this.batchUntil = now + batchMs;
-    const wait = this.batchUntil - now;
-    if (wait < 1 || !ctx.log.watch(this.sid, head, this)) return false;
-    this.batchHead = head;
+    if (events[0]!.lazy !== true || this.batchOver || this.first || ctx.ops.shutdown.shuttingDown) return false;
+    const wait = (this.batch ??= new ConfirmationBatch()).hold(ctx.log, this.sid, events, head, ctx.confirmationBatchMs, ctx.maxEventsPerPoll, this);
+    if (wait === 0) return false;
     this.batchTimer ??= setTimeout(batchDue, wait, this);
     return true;
   }
@@ -257,27 +247,15 @@ export class Subscriber implements Attachment, LogWatcher {
       clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     }
-    this.batchUntil = 0;
+    this.batch = undefined;
     this.batchOver = false;
-  }
-
-  /**
-   * While the pump batches: true when what came since it last looked is confirmations too
-   * (those alone are read, not the whole batch again), and it goes on watching.
-   */
-  private moreConfirmations(): boolean {
-    const { ctx } = this;
-    const r = ctx.log.peekNow(this.sid, this.batchHead, ctx.maxEventsPerPoll);
-    if (r.status !== 'ok' || r.closed || r.head - this.sent >= ctx.maxEventsPerPoll) return false;
-    for (let i = 0; i < r.events.length; i++) if (r.events[i]!.lazy !== true) return false;
-    if (!ctx.log.watch(this.sid, r.head, this)) return false;
-    this.batchHead = r.head;
-    return true;
   }
 
   /** The log holds events past `sent`, or was closed or removed (LogWatcher). */
   logChanged(): void {
-    if (this.batchTimer !== undefined && !this.batchOver && this.active && this.moreConfirmations()) return;
+    // Batching, and only more confirmations came: the pump goes on waiting.
+    const { batch, ctx } = this;
+    if (batch !== undefined && this.batchTimer !== undefined && !this.batchOver && this.active && batch.more(ctx.log, this.sid, this.sent, ctx.maxEventsPerPoll, this)) return;
     // Let the rest of this turn's events join the frame (a conversation's events come in bursts).
     if (this.active) setImmediate(pumpAgain, this);
   }
