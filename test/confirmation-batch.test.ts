@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { XNode } from '../src/protocol/xml-node.js';
 import { conferenceChild, LegacyClient } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { connectedPair } from './support/pair.js';
 import { WsTestClient } from './support/ws-client.js';
 
 type Ev = XNode;
@@ -14,19 +15,9 @@ const kinds = (events: Ev[]) => events.map((e) => (e.name === 'conference' ? e.c
 const eids = (events: Ev[]) => events.map((e) => Number(e.attrs.eid));
 const confirmed = (events: Ev[]) => events.flatMap((e) => (conferenceChild(e, 'messageIdReceived') ? [conferenceChild(e, 'messageIdReceived')!.attrs.rid!] : []));
 
-/** Alice and Bob connected in a conversation, both caught up on their data channels. */
+/** Alice and Bob in a connected conversation, and a way to send a message (resolves its rid). */
 async function pair(gw: TestGateway) {
-  const alice = await new LegacyClient(gw.url, 'alice').signIn();
-  const bob = await new LegacyClient(gw.url, 'bob').signIn();
-  await alice.poll();
-  await bob.poll();
-  const r = await alice.command(`<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`);
-  const aliceConf = r.root.children[0]!.attrs.confId!;
-  const inv = await bob.pollUntil((e) => !!conferenceChild(e, 'imSessionReceived'));
-  const bobConf = inv.find((e) => conferenceChild(e, 'imSessionReceived'))!.attrs.confId!;
-  await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><acceptImSession/></conference>`);
-  await alice.pollUntil((e) => conferenceChild(e, 'imSessionState')?.text === 'connected');
-  await bob.pollUntil((e) => conferenceChild(e, 'imSessionState')?.text === 'connected');
+  const { alice, bob, aliceConf, bobConf } = await connectedPair(gw);
   const say = (who: LegacyClient, conf: string, text: string, rid = who.nextRid()) =>
     who.command(`<conference rid="${rid}" confId="${conf}"><sendMessage><content>${text}</content></sendMessage></conference>`).then((reply) => {
       expect(reply.status, reply.body).to.equal(200);

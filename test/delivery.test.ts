@@ -4,19 +4,10 @@
 import { expect } from 'chai';
 import { conferenceChild, describe as d, LegacyClient } from './support/client.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { connectedPair } from './support/pair.js';
 
 async function pair(gw: TestGateway) {
-  const alice = await new LegacyClient(gw.url, 'alice').signIn();
-  const bob = await new LegacyClient(gw.url, 'bob').signIn();
-  await alice.poll();
-  await bob.poll();
-  const r = await alice.command(`<conference rid="${alice.nextRid()}" confId="0"><initiateImSession><uris><uri>sip:bob@example.com</uri></uris><message><content>hi</content></message></initiateImSession></conference>`);
-  const aliceConf = r.root.children[0]!.attrs.confId!;
-  const inv = await bob.pollUntil((e) => !!conferenceChild(e, 'imSessionReceived'));
-  const bobConf = inv.find((e) => conferenceChild(e, 'imSessionReceived'))!.attrs.confId!;
-  await bob.command(`<conference rid="${bob.nextRid()}" confId="${bobConf}"><acceptImSession/></conference>`);
-  await alice.pollUntil((e) => conferenceChild(e, 'imSessionState')?.text === 'connected');
-  await bob.pollUntil((e) => conferenceChild(e, 'imSessionState')?.text === 'connected');
+  const { alice, bob, aliceConf, bobConf } = await connectedPair(gw);
   const send = (text: string, rid = alice.nextRid()) =>
     alice.command(`<conference rid="${rid}" confId="${aliceConf}"><sendMessage><content>${text}</content></sendMessage></conference>`);
   return { alice, bob, aliceConf, bobConf, send };
