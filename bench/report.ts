@@ -122,7 +122,7 @@ export function renderReport(r: BenchResults): string {
       ['bare node:http', int(c.bare.reqPerSec), ms(c.bare.p50), ms(c.bare.p99), c.bare.runs.map(int).join(' / ')],
     ]));
     out.push('', `Ratio gateway/bare (medians): **${c.ratio.toFixed(2)}**, per run ${c.runRatios.map((x) => x.toFixed(2)).join(' / ')} ` +
-      `(target >= 0.50: ${check(c.ratio >= 0.5)}).`);
+      `(target ≥ 0.35: ${check(c.ratio >= 0.35)}; goal ≥ 0.5: ${check(c.ratio >= 0.5)}).`);
     out.push('Both sides\' event logs are drained by a poller during the run (default log bounds); the delivered count is checked against the answered POSTs. ' +
       'Latency resolution is 1 ms (autocannon).', '');
   }
